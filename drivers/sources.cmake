@@ -1,0 +1,3 @@
+list(APPEND HV_PORTABLE_SOURCES)
+list(APPEND HV_KERNEL_SOURCES
+  drivers/uart/uart16550.cpp)

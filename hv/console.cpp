@@ -1,0 +1,56 @@
+#include "hv/console.hpp"
+
+#include "arch/x86_64/spinlock.hpp"
+#include "drivers/uart/uart16550.hpp"
+
+namespace hv::console {
+namespace {
+char ring_storage[64 * 1024];
+LogRing log_ring(ring_storage, sizeof ring_storage);
+drivers::Uart16550 uart;
+lib::LogLevel threshold = lib::LogLevel::info;
+arch::SpinLock lock;
+
+size_t length(const char* s)
+{
+    size_t n = 0;
+    while (s[n]) ++n;
+    return n;
+}
+}  // namespace
+
+void init_early() { uart.init(drivers::Uart16550::com_base[0], 115200); }
+
+void configure(uint16_t port_base, uint32_t baud)
+{
+    arch::SpinGuard g(lock);
+    if (port_base == 0) {
+        uart = drivers::Uart16550{};
+        return;
+    }
+    uart.init(port_base, baud);
+}
+
+void set_level(lib::LogLevel level) { threshold = level; }
+
+LogRing& ring() { return log_ring; }
+
+void write_raw(const char* s)
+{
+    uart.write(s, length(s));
+}
+
+}  // namespace hv::console
+
+namespace lib {
+void log_write(LogLevel level, const char* line)
+{
+    using namespace hv::console;
+    arch::SpinGuard g(lock);
+    log_ring.append(level, line);
+    if (static_cast<int>(level) <= static_cast<int>(threshold)) {
+        uart.write(line, length(line));
+        uart.write("\n", 1);
+    }
+}
+}  // namespace lib
