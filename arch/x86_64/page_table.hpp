@@ -1,0 +1,249 @@
+// 4-level x86-64 page tables (SDM Vol. 3A 4.5): a builder templated over where
+// table frames come from, so the same code maps the hypervisor's own address
+// space and runs in host unit tests against an arena. Large pages (2 MiB, and
+// 1 GiB when the CPU has them) are used wherever alignment allows; partial
+// unmaps split them.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+#include "lib/result.hpp"
+
+namespace arch {
+
+namespace pte {
+inline constexpr uint64_t present = 1ull << 0;
+inline constexpr uint64_t write = 1ull << 1;
+inline constexpr uint64_t user = 1ull << 2;
+inline constexpr uint64_t pwt = 1ull << 3;
+inline constexpr uint64_t pcd = 1ull << 4;
+inline constexpr uint64_t accessed = 1ull << 5;
+inline constexpr uint64_t dirty = 1ull << 6;
+inline constexpr uint64_t large = 1ull << 7;  // PS in a PDPTE/PDE
+inline constexpr uint64_t global = 1ull << 8;
+inline constexpr uint64_t large_pat = 1ull << 12;  // PAT bit position in large-page entries
+inline constexpr uint64_t no_exec = 1ull << 63;
+inline constexpr uint64_t addr_mask = 0x000ffffffffff000ull;
+inline constexpr uint64_t large_addr_mask = 0x000fffffffffe000ull;  // excludes the large-page PAT bit
+}  // namespace pte
+
+struct MapAttr {
+    bool write = false;
+    bool exec = false;
+    bool user = false;
+    bool uncached = false;
+    bool global = false;
+    constexpr bool operator==(const MapAttr&) const = default;
+};
+
+struct Translation {
+    uint64_t phys;
+    uint64_t page_size;
+    MapAttr attr;
+};
+
+// Where table frames come from. alloc_table returns a zeroed 4 KiB frame;
+// table(phys) gives a writable pointer to it.
+template <typename E>
+concept PageTableEnv = requires(E& e, uint64_t phys) {
+    { e.alloc_table() } -> std::same_as<lib::Result<uint64_t>>;
+    { e.table(phys) } -> std::same_as<uint64_t*>;
+};
+
+inline constexpr uint64_t level_size(int level) { return 1ull << (12 + 9 * level); }  // level 0 = 4K PTE
+inline constexpr unsigned level_index(uint64_t va, int level) { return (va >> (12 + 9 * level)) & 511; }
+inline constexpr bool is_canonical(uint64_t va)
+{
+    uint64_t top = va >> 47;
+    return top == 0 || top == 0x1ffff;
+}
+
+template <PageTableEnv Env> class PageTable {
+public:
+    // nx: EFER.NXE is on (otherwise bit 63 is reserved and must stay 0).
+    // gb_pages: CPUID.80000001h:EDX[26] (1 GiB pages).
+    PageTable(Env& env, uint64_t root_phys, bool nx, bool gb_pages)
+        : env_(env), root_(root_phys), nx_(nx), gb_pages_(gb_pages)
+    {
+    }
+
+    static lib::Result<PageTable> create(Env& env, bool nx, bool gb_pages)
+    {
+        uint64_t root = TRY(env.alloc_table());
+        return PageTable(env, root, nx, gb_pages);
+    }
+
+    uint64_t root() const { return root_; }
+
+    // Maps [va, va+size) to [pa, pa+size). Everything 4 KiB aligned. Fails
+    // with Error::exists (nothing changed for the conflicting page onward) if
+    // part of the range is already mapped.
+    lib::Status map(uint64_t va, uint64_t pa, uint64_t size, MapAttr attr)
+    {
+        if ((va | pa | size) & 0xfff) return lib::err(lib::Error::invalid);
+        if (size == 0) return {};
+        if (!is_canonical(va) || !is_canonical(va + size - 1)) return lib::err(lib::Error::invalid);
+        while (size) {
+            int level = 0;
+            for (int l = gb_pages_ ? 2 : 1; l >= 1; --l) {
+                uint64_t s = level_size(l);
+                if ((va & (s - 1)) == 0 && (pa & (s - 1)) == 0 && size >= s) {
+                    level = l;
+                    break;
+                }
+            }
+            uint64_t* e = TRY(walk_to(va, level, true));
+            if (*e & pte::present) return lib::err(lib::Error::exists);
+            *e = leaf_entry(pa, attr, level);
+            va += level_size(level);
+            pa += level_size(level);
+            size -= level_size(level);
+        }
+        return {};
+    }
+
+    // Unmaps [va, va+size); holes are fine. Large pages that are only partly
+    // inside the range are split first. Callers flush TLBs.
+    lib::Status unmap(uint64_t va, uint64_t size)
+    {
+        if ((va | size) & 0xfff) return lib::err(lib::Error::invalid);
+        uint64_t end = va + size;
+        while (va < end) {
+            uint64_t* e = nullptr;
+            int level = 3;
+            uint64_t* t = env_.table(root_);
+            for (;; --level) {
+                e = &t[level_index(va, level)];
+                if (!(*e & pte::present)) break;
+                if (level == 0 || (level <= 2 && (*e & pte::large))) break;
+                t = env_.table(*e & pte::addr_mask);
+            }
+            uint64_t s = level_size(level);
+            uint64_t base = va & ~(s - 1);
+            if (!(*e & pte::present)) {
+                va = base + s;
+                continue;
+            }
+            if (level > 0 && (base < va || base + s > end)) {
+                TRY(split(e, level));
+                continue;  // walk again into the new smaller pages
+            }
+            *e = 0;
+            va = base + s;
+        }
+        return {};
+    }
+
+    lib::Result<Translation> translate(uint64_t va) const
+    {
+        if (!is_canonical(va)) return lib::err(lib::Error::invalid);
+        uint64_t* t = env_.table(root_);
+        for (int level = 3; level >= 0; --level) {
+            uint64_t e = t[level_index(va, level)];
+            if (!(e & pte::present)) return lib::err(lib::Error::not_found);
+            if (level == 0 || (level <= 2 && (e & pte::large))) {
+                uint64_t s = level_size(level);
+                uint64_t mask = level == 0 ? pte::addr_mask : pte::large_addr_mask;
+                return Translation{(e & mask & ~(s - 1)) + (va & (s - 1)), s, attr_of(e)};
+            }
+            t = env_.table(e & pte::addr_mask);
+        }
+        return lib::err(lib::Error::not_found);
+    }
+
+    // Calls f(va, phys, size, attr) for every leaf mapping, in address order.
+    template <typename F> void for_each_leaf(F&& f) const { visit(root_, 3, 0, f); }
+
+private:
+    uint64_t leaf_entry(uint64_t pa, MapAttr a, int level) const
+    {
+        uint64_t e = pa | pte::present;
+        if (a.write) e |= pte::write;
+        if (a.user) e |= pte::user;
+        if (a.uncached) e |= pte::pcd | pte::pwt;
+        if (a.global) e |= pte::global;
+        if (!a.exec && nx_) e |= pte::no_exec;
+        if (level > 0) e |= pte::large;
+        return e;
+    }
+    MapAttr attr_of(uint64_t e) const
+    {
+        MapAttr a;
+        a.write = e & pte::write;
+        a.user = e & pte::user;
+        a.uncached = e & pte::pcd;
+        a.global = e & pte::global;
+        a.exec = !(e & pte::no_exec);
+        return a;
+    }
+
+    // Returns the entry for va at `level`, creating tables above it. A large
+    // page in the way is an existing mapping: Error::exists.
+    lib::Result<uint64_t*> walk_to(uint64_t va, int level, bool create)
+    {
+        uint64_t* t = env_.table(root_);
+        for (int l = 3; l > level; --l) {
+            uint64_t& e = t[level_index(va, l)];
+            if (!(e & pte::present)) {
+                if (!create) return lib::err(lib::Error::not_found);
+                uint64_t next = TRY(env_.alloc_table());
+                // Intermediate entries are permissive; leaves restrict.
+                e = next | pte::present | pte::write | pte::user;
+            } else if (l <= 2 && (e & pte::large)) {
+                return lib::err(lib::Error::exists);
+            }
+            t = env_.table(e & pte::addr_mask);
+        }
+        return &t[level_index(va, level)];
+    }
+
+    // Replaces a large-page entry at `level` with a table of the next level
+    // down holding the same translation.
+    lib::Status split(uint64_t* e, int level)
+    {
+        uint64_t next = TRY(env_.alloc_table());
+        uint64_t* t = env_.table(next);
+        uint64_t base = *e & pte::large_addr_mask & ~(level_size(level) - 1);
+        uint64_t flags = *e & ~pte::large_addr_mask & ~pte::large;
+        bool pat = *e & pte::large_pat;
+        uint64_t child_size = level_size(level - 1);
+        for (unsigned i = 0; i < 512; ++i) {
+            uint64_t c = (base + i * child_size) | flags;
+            if (level - 1 > 0) {
+                c |= pte::large;
+                if (pat) c |= pte::large_pat;
+            } else if (pat) {
+                c |= pte::large;  // PAT is bit 7 in a 4K PTE
+            }
+            t[i] = c;
+        }
+        *e = next | pte::present | pte::write | pte::user;
+        return {};
+    }
+
+    template <typename F> void visit(uint64_t table_phys, int level, uint64_t va_base, F& f) const
+    {
+        uint64_t* t = env_.table(table_phys);
+        for (unsigned i = 0; i < 512; ++i) {
+            uint64_t e = t[i];
+            if (!(e & pte::present)) continue;
+            uint64_t va = va_base + i * level_size(level);
+            if (level == 3 && i >= 256) va |= 0xffff000000000000ull;  // sign-extend
+            if (level == 0 || (level <= 2 && (e & pte::large))) {
+                uint64_t mask = level == 0 ? pte::addr_mask : pte::large_addr_mask;
+                f(va, e & mask, level_size(level), attr_of(e));
+            } else {
+                visit(e & pte::addr_mask, level - 1, va, f);
+            }
+        }
+    }
+
+    Env& env_;
+    uint64_t root_;
+    bool nx_;
+    bool gb_pages_;
+};
+
+}  // namespace arch
