@@ -60,6 +60,8 @@ case "$path" in
   *) echo "boot_test: unknown boot path '$path'" >&2; usage ;;
 esac
 timeout=${timeout:-$default_timeout}
+[[ -d "$build" ]] || { echo "boot_test: build directory $build does not exist" >&2; exit 1; }
+build=$(cd "$build" && pwd)   # the emulator runs in the temporary directory
 
 elf="$build/hv.elf"
 elf32="$build/hv.elf32"
