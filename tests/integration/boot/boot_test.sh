@@ -18,9 +18,9 @@
 # type (pc, q35; default pc; ignored by bochs).
 #
 # The test passes when the log holds the final boot line
-# `hv: N CPUs online, M MiB free` with N == SMP and 0 < M <= RAM, the loader's
-# Multiboot magic (0x2badb002 for Multiboot1, 0x36d76289 for Multiboot2), and
-# no line with `hv: FATAL`. The emulator is stopped (by its PID) one second
+# `hv: N CPUs online, M MiB free` with N == SMP and 0 < M <= RAM, the boot
+# line naming the expected protocol (`via Multiboot1`/`via Multiboot2`, and
+# `(UEFI)` on the UEFI paths), and no line with `hv: FATAL`. The emulator is stopped (by its PID) one second
 # after the final line, on a FATAL line, or on timeout; the log is printed on
 # failure. Set HV_BOOT_KEEP=1 to keep the temporary directory.
 set -euo pipefail
@@ -50,13 +50,13 @@ mem=512
 [[ "$smp" =~ ^[1-9][0-9]*$ ]] || { echo "boot_test: SMP must be a positive number" >&2; exit 2; }
 
 case "$path" in
-  kernel)       default_timeout=60;  magic=0x2badb002 ;;
-  cdrom|usb)    default_timeout=90;  magic=0x36d76289 ;;
-  uefi)         default_timeout=120; magic=0x36d76289 ;;
-  pxe)          default_timeout=120; magic=0x2badb002 ;;
-  grub-pxe)     default_timeout=120; magic=0x36d76289 ;;
-  grub-pxe-efi) default_timeout=180; magic=0x36d76289 ;;
-  bochs)        default_timeout=240; magic=0x36d76289 ;;
+  kernel)       default_timeout=60;  mb=1 ;;
+  cdrom|usb)    default_timeout=90;  mb=2 ;;
+  uefi)         default_timeout=120; mb=2 ;;
+  pxe)          default_timeout=120; mb=1 ;;
+  grub-pxe)     default_timeout=120; mb=2 ;;
+  grub-pxe-efi) default_timeout=180; mb=2 ;;
+  bochs)        default_timeout=240; mb=2 ;;
   *) echo "boot_test: unknown boot path '$path'" >&2; usage ;;
 esac
 timeout=${timeout:-$default_timeout}
@@ -235,8 +235,15 @@ esac
 if grep -q 'hv: FATAL' <<<"$text"; then
   failures+=("a FATAL line was printed")
 fi
-if ! grep -qi "magic $magic" <<<"$text"; then
-  failures+=("no 'magic $magic' in the log: the loader did not enter by the expected protocol")
+# The first boot line names the protocol: "... loaded by GRUB 2.06 via
+# Multiboot2 (UEFI)" (or, from early kernels, "multiboot magic 0x36d76289").
+magic=$([[ $mb == 1 ]] && echo 0x2badb002 || echo 0x36d76289)
+proto_line=$(grep -Ei -m1 "via Multiboot$mb\b|magic $magic" <<<"$text" || true)
+if [[ -z "$proto_line" ]]; then
+  failures+=("no 'via Multiboot$mb' (or 'magic $magic') in the log: not entered by the expected protocol")
+elif [[ ("$path" == uefi || "$path" == grub-pxe-efi) && "$proto_line" == *"via Multiboot"* \
+        && "$proto_line" != *"(UEFI)"* ]]; then
+  failures+=("booted by UEFI but the boot line does not say '(UEFI)': $proto_line")
 fi
 final=$(grep -Eo "$final_re" <<<"$text" || true)
 if [[ -n "$final" ]]; then
