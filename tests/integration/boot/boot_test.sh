@@ -6,6 +6,8 @@
 # PATH is one of
 #   kernel        QEMU -kernel build/hv.elf32 (Multiboot1)
 #   cdrom         build/hv.iso as CD-ROM, SeaBIOS + GRUB (Multiboot2)
+#   cdrom-mb1     like cdrom, but GRUB's second menu entry (`multiboot`,
+#                 Multiboot1): an ISO made on the fly with `set default=1`
 #   usb           build/hv.iso as USB stick on xHCI, SeaBIOS + GRUB (Multiboot2)
 #   uefi          build/hv.iso as CD-ROM, OVMF + GRUB EFI (Multiboot2)
 #   pxe           SeaBIOS + iPXE ROM of an e1000, TFTP from QEMU's user network,
@@ -52,6 +54,7 @@ mem=512
 case "$path" in
   kernel)       default_timeout=60;  mb=1 ;;
   cdrom|usb)    default_timeout=90;  mb=2 ;;
+  cdrom-mb1)    default_timeout=90;  mb=1 ;;
   uefi)         default_timeout=120; mb=2 ;;
   pxe)          default_timeout=120; mb=1 ;;
   grub-pxe)     default_timeout=120; mb=2 ;;
@@ -132,6 +135,18 @@ case "$path" in
   cdrom)
     need_file "$iso" "build it: cmake --build --preset default; needs grub-mkrescue"
     cmd=("${qemu[@]}" "${cdrom[@]}") ;;
+  cdrom-mb1)
+    need_file "$elf" "build it: cmake --build --preset default"
+    need_cmd grub-mkrescue "Debian package grub-common"
+    mkdir -p "$work/iso/boot/grub"
+    cp "$elf" "$work/iso/boot/hv.elf"
+    sed 's/^set default=0$/set default=1/' "$root/tools/boot/grub.cfg" >"$work/iso/boot/grub/grub.cfg"
+    grep -q '^set default=1$' "$work/iso/boot/grub/grub.cfg" \
+      || { echo "boot_test: no 'set default=0' line in tools/boot/grub.cfg" >&2; exit 1; }
+    grub-mkrescue --output="$work/mb1.iso" --locales= --fonts= --themes= "$work/iso" \
+      >"$work/grub-mkrescue.log" 2>&1 || { cat "$work/grub-mkrescue.log"; exit 1; }
+    cmd=("${qemu[@]}" -drive "if=none,id=cd,format=raw,media=cdrom,readonly=on,file=$(q "$work/mb1.iso")"
+         -device "ide-cd,drive=cd,bootindex=0") ;;
   usb)
     need_file "$iso" "build it: cmake --build --preset default; needs grub-mkrescue"
     cmd=("${qemu[@]}" -device qemu-xhci,id=xhci
