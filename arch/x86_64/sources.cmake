@@ -1,3 +1,12 @@
 list(APPEND HV_PORTABLE_SOURCES)
 list(APPEND HV_KERNEL_SOURCES
-  arch/x86_64/boot.S)
+  arch/x86_64/boot.S
+  arch/x86_64/entry.S
+  arch/x86_64/trampoline.S
+  arch/x86_64/address_space.cpp
+  arch/x86_64/descriptors.cpp
+  arch/x86_64/exceptions.cpp
+  arch/x86_64/lapic.cpp
+  arch/x86_64/percpu.cpp
+  arch/x86_64/ref_clock.cpp
+  arch/x86_64/smp.cpp)

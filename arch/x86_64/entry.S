@@ -1,0 +1,93 @@
+/* Interrupt and exception entry stubs. Each stub makes the frame uniform
+ * (pushes a zero error code where the CPU does not), pushes its vector and
+ * jumps to the common path, which saves the general registers in the layout
+ * of arch::InterruptFrame and calls interrupt_dispatch(frame). */
+
+/* Vectors for which the CPU pushes an error code (SDM Vol. 3A Table 6-1). */
+#define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
+
+        .text
+        .code64
+
+        .altmacro
+        .macro stub v
+        .align 16
+interrupt_stub_\v:
+        .if HAS_ERROR(\v)
+        .else
+        pushq   $0
+        .endif
+        pushq   $\v
+        jmp     interrupt_common
+        .endm
+
+        .set i, 0
+        .rept 256
+        stub %i
+        .set i, i + 1
+        .endr
+
+interrupt_common:
+        cld
+        pushq   %rax
+        pushq   %rbx
+        pushq   %rcx
+        pushq   %rdx
+        pushq   %rsi
+        pushq   %rdi
+        pushq   %rbp
+        pushq   %r8
+        pushq   %r9
+        pushq   %r10
+        pushq   %r11
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        movq    %rsp, %rdi
+        /* Frame pointer chain for backtraces: link to the interrupted rbp. */
+        movq    %rsp, %rbx
+        andq    $-16, %rsp
+        call    interrupt_dispatch
+        movq    %rbx, %rsp
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %r11
+        popq    %r10
+        popq    %r9
+        popq    %r8
+        popq    %rbp
+        popq    %rdi
+        popq    %rsi
+        popq    %rdx
+        popq    %rcx
+        popq    %rbx
+        popq    %rax
+        addq    $16, %rsp               /* vector, error code */
+        iretq
+
+        .macro stub_addr v
+        .quad interrupt_stub_\v
+        .endm
+
+        .section .rodata
+        .align 8
+        .globl interrupt_stub_table
+interrupt_stub_table:
+        .set i, 0
+        .rept 256
+        stub_addr %i
+        .set i, i + 1
+        .endr
+
+        .text
+/* switch_stack_and_jump(stack_top, fn): continue on a new stack; fn never
+ * returns. */
+        .globl switch_stack_and_jump
+switch_stack_and_jump:
+        movq    %rdi, %rsp
+        xorl    %ebp, %ebp
+        pushq   $0                              /* fake return address: ends backtraces */
+        jmp     *%rsi

@@ -1,0 +1,54 @@
+// Per-CPU data, reached through GS base. Each CPU's block lives in the
+// direct map; its stacks live in the stack area with guard pages around them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "arch/x86_64/descriptors.hpp"
+#include "lib/result.hpp"
+
+namespace arch {
+
+inline constexpr unsigned max_cpus = 256;
+
+struct PerCpu {
+    PerCpu* self;  // gs:0, so this_cpu() is one load
+    uint32_t index;
+    uint32_t apic_id;
+    uint64_t stack_bottom;  // lowest mapped byte of the kernel stack
+    uint64_t stack_top;
+    uint64_t ist_top[4];  // by Ist slot
+    volatile bool online;
+    uint64_t timer_ticks;
+    Gdt gdt;
+    Tss tss;
+};
+static_assert(offsetof(PerCpu, self) == 0);
+
+inline PerCpu& this_cpu()
+{
+    PerCpu* p;
+    asm volatile("movq %%gs:0, %0" : "=r"(p));
+    return *p;
+}
+
+// Per-CPU blocks by index; nullptr for CPUs not (yet) set up.
+extern PerCpu* cpus[max_cpus];
+// Whether GS base already points at a PerCpu on this CPU (early faults).
+bool percpu_ready();
+
+// Stack area layout per CPU slot (bytes from the slot base): a guard page,
+// the kernel stack, then one guard page before each IST stack.
+inline constexpr uint64_t stack_slot_size = 128 * 1024;
+inline constexpr uint64_t kernel_stack_size = 32 * 1024;
+inline constexpr uint64_t ist_stack_size = 8 * 1024;
+
+}  // namespace arch
+
+namespace arch {
+// Allocates CPU `index`'s block and maps its stacks.
+lib::Result<PerCpu*> create_percpu(unsigned index, uint32_t apic_id);
+// Points GS at it and loads its GDT, TSS (with IST stacks) and the IDT.
+void activate_percpu(PerCpu& c);
+}  // namespace arch
