@@ -24,6 +24,7 @@
 #include "hv/mem/kernel_heap.hpp"
 #include "hv/mem/memmap.hpp"
 #include "hv/panic.hpp"
+#include "hv/selftest.hpp"
 #include "lib/log.hpp"
 #include "lib/phys_reader.hpp"
 
@@ -229,6 +230,7 @@ void setup_interrupts_and_timer()
     setup_interrupts_and_timer();
     start_cpus();
     LOG_INFO("hv: %u CPUs online, %lu MiB free", arch::smp::online_count(), mem::free_memory_bytes() >> 20);
+    selftest::run(cmdline.selftest);
     for (;;) {
         arch::sti();
         arch::halt();

@@ -3,6 +3,7 @@
 #include <cstdarg>
 
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "hv/console.hpp"
 #include "lib/format.hpp"
 
@@ -19,5 +20,6 @@ extern "C" [[noreturn]] void rt_panic(const char* fmt, ...)
     hv::console::write_raw(line);
     hv::console::write_raw("\n");
     hv::console::ring().append(lib::LogLevel::error, line);
+    arch::smp::stop_others();
     arch::halt_forever();
 }

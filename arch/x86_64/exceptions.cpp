@@ -6,6 +6,7 @@
 #include "arch/x86_64/interrupts.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/percpu.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "hv/console.hpp"
 #include "lib/format.hpp"
 #include "lib/log.hpp"
@@ -68,7 +69,9 @@ bool plausible_frame(uint64_t rbp)
         if (frame[0] <= rbp) break;  // frames must move up the stack
         rbp = frame[0];
     }
-    raw_line("hv: CPU %u stopped", cpu);
+    // The hypervisor's own state can no longer be trusted: stop every CPU.
+    smp::stop_others();
+    raw_line("hv: CPU %u stopped; all CPUs halted", cpu);
     halt_forever();
 }
 

@@ -32,6 +32,7 @@ constexpr uint32_t lvt_masked = 1u << 16;
 constexpr uint32_t lvt_tsc_deadline = 2u << 17;
 
 Mode apic_mode = Mode::xapic;
+bool apic_ready = false;
 volatile uint32_t* mmio = nullptr;
 TimerInfo timer{};
 
@@ -77,6 +78,7 @@ lib::Status init_bsp(uint64_t madt_lapic_address)
         mmio = static_cast<volatile uint32_t*>(TRY(map_mmio(base, 4096)));
     }
     enable_this_cpu();
+    apic_ready = true;
     set_interrupt_handler(vector::lapic_error, error_interrupt);
     LOG_INFO("lapic: %s mode, BSP APIC ID %u", x2 ? "x2APIC" : "xAPIC", id());
     return {};
@@ -85,6 +87,7 @@ lib::Status init_bsp(uint64_t madt_lapic_address)
 void init_ap() { enable_this_cpu(); }
 
 Mode mode() { return apic_mode; }
+bool ready() { return apic_ready; }
 
 uint32_t id()
 {

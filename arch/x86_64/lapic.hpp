@@ -15,6 +15,8 @@ lib::Status init_bsp(uint64_t madt_lapic_address);
 // AP: enables its APIC in the mode the BSP chose.
 void init_ap();
 Mode mode();
+// True once the BSP's APIC is set up (IPIs can be sent).
+bool ready();
 uint32_t id();
 void eoi();
 

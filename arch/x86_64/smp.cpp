@@ -110,7 +110,7 @@ unsigned start_aps(const CpuToStart* list, size_t count, uint64_t trampoline_pag
 void stop_others()
 {
     request_stop_all();
-    lapic::send_nmi_all_but_self();
+    if (lapic::ready() && online_count() > 1) lapic::send_nmi_all_but_self();
 }
 
 }  // namespace smp

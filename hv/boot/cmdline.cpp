@@ -264,6 +264,11 @@ struct Parser {
         if (name_is(name, "iommu")) return iommu(name, value);
         if (name_is(name, "sched")) return sched(name, value);
         if (name_is(name, "maxcpus")) return maxcpus(name, value);
+        if (name_is(name, "selftest")) {
+            // Deliberate-fault tests (hv/selftest.hpp): the name is checked there.
+            lib::copy_cstr(cl.selftest, sizeof cl.selftest, value);
+            return;
+        }
         if (name_is(name, "nosmp")) {
             if (has_value) return warn_bad_value(name, value);
             cl.maxcpus = 1;

@@ -29,6 +29,7 @@ struct CmdLine {
     // Additions beyond the original interface.
     uint64_t dom0_mem_min = 0;  // dom0_mem=min:<size>, 0 = none
     uint64_t dom0_mem_max = 0;  // dom0_mem=max:<size>, 0 = none
+    char selftest[32] = "";     // selftest=<name>: a deliberate fault after boot (tests)
 };
 
 // Options (names compare with '-' and '_' as equal, as Xen does):
@@ -39,6 +40,7 @@ struct CmdLine {
 //   iommu=on|off|force|1|0|true|false|yes|no[,...]
 //   sched=credit
 //   maxcpus=<n>, nosmp (= maxcpus=1)
+//   selftest=pagefault|write-text|stack-overflow   (fault-report tests)
 // The first token is skipped when it names the hypervisor image (a path, a
 // URI, or a file ending .elf/.elf32/.gz), as QEMU -kernel and iPXE pass it.
 CmdLine parse_cmdline(lib::StrView text);
