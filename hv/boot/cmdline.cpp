@@ -31,7 +31,9 @@ bool value_is(StrView v, StrView want)
     return true;
 }
 
-int sz(StrView s) { return int(s.size()); }
+// Length for "%.*s": long tokens are cut so the option name still fits the
+// log line.
+int sz(StrView s) { return s.size() > 64 ? 64 : int(s.size()); }
 
 void warn_bad_value(StrView name, StrView value)
 {
