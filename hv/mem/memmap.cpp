@@ -49,7 +49,7 @@ struct Map {
             size_t victim = npos;
             for (size_t i = 0; i < n; ++i)
                 if (victim == npos || worse_victim(r[victim], r[i])) victim = i;
-            const MemRegion& v = victim == npos || !worse_victim(r[victim], piece) ? piece : r[victim];
+            const MemRegion& v = victim == npos || worse_victim(r[victim], piece) ? piece : r[victim];
             if (!warned_full)
                 LOG_WARN("memmap: more than %zu regions after splitting overlaps, dropping %s %#lx+%#lx", cap,
                          boot::mem_type_name(v.type), v.base, v.size);
