@@ -60,13 +60,105 @@ inline constexpr bool is_canonical(uint64_t va)
     return top == 0 || top == 0x1ffff;
 }
 
-template <PageTableEnv Env> class PageTable {
+
+// Entry formats. X86Format: the CPU's own 4-level paging (also AMD nested
+// paging, where every guest access counts as a user access: NptFormat sets
+// U on leaves). EptFormat: Intel EPT (SDM Vol. 3C 29.3.2).
+struct X86Format {
+    bool nx = true;  // EFER.NXE on: bit 63 usable
+    static constexpr bool force_user = false;
+    static bool present(uint64_t e) { return e & pte::present; }
+    static bool large(uint64_t e) { return e & pte::large; }
+    static uint64_t table_entry(uint64_t phys) { return phys | pte::present | pte::write | pte::user; }
+    uint64_t leaf(uint64_t pa, MapAttr a, int level, bool user_forced) const
+    {
+        uint64_t e = pa | pte::present;
+        if (a.write) e |= pte::write;
+        if (a.user || user_forced) e |= pte::user;
+        if (a.uncached) e |= pte::pcd | pte::pwt;
+        if (a.global) e |= pte::global;
+        if (!a.exec && nx) e |= pte::no_exec;
+        if (level > 0) e |= pte::large;
+        return e;
+    }
+    static MapAttr attr_of(uint64_t e)
+    {
+        MapAttr a;
+        a.write = e & pte::write;
+        a.user = e & pte::user;
+        a.uncached = e & pte::pcd;
+        a.global = e & pte::global;
+        a.exec = !(e & pte::no_exec);
+        return a;
+    }
+    // Address bits of a leaf at `level` (large pages keep PAT at bit 12).
+    static uint64_t leaf_addr(uint64_t e, int level) { return e & (level == 0 ? pte::addr_mask : pte::large_addr_mask); }
+    // A split child inherits everything but the address (and PS/PAT placement).
+    static uint64_t child_of_large(uint64_t e, uint64_t child_pa, int child_level)
+    {
+        uint64_t flags = e & ~pte::large_addr_mask & ~pte::large;
+        bool pat = e & pte::large_pat;
+        uint64_t c = child_pa | flags;
+        if (child_level > 0) c |= pte::large | (pat ? pte::large_pat : 0);
+        else if (pat) c |= pte::large;  // PAT is bit 7 in a 4K PTE
+        return c;
+    }
+};
+
+struct NptFormat : X86Format {
+    static constexpr bool force_user = true;
+};
+
+namespace ept {
+inline constexpr uint64_t read = 1ull << 0;
+inline constexpr uint64_t write = 1ull << 1;
+inline constexpr uint64_t exec = 1ull << 2;
+inline constexpr uint64_t memtype_shift = 3;  // leaf: bits 5:3
+inline constexpr uint64_t memtype_uc = 0;
+inline constexpr uint64_t memtype_wb = 6;
+inline constexpr uint64_t ignore_pat = 1ull << 6;
+inline constexpr uint64_t large = 1ull << 7;
+}  // namespace ept
+
+struct EptFormat {
+    static constexpr bool force_user = false;
+    static bool present(uint64_t e) { return e & (ept::read | ept::write | ept::exec); }
+    static bool large(uint64_t e) { return e & ept::large; }
+    static uint64_t table_entry(uint64_t phys) { return phys | ept::read | ept::write | ept::exec; }
+    uint64_t leaf(uint64_t pa, MapAttr a, int level, bool) const
+    {
+        uint64_t e = pa | ept::read;
+        if (a.write) e |= ept::write;
+        if (a.exec) e |= ept::exec;
+        e |= (a.uncached ? ept::memtype_uc : ept::memtype_wb) << ept::memtype_shift;
+        if (level > 0) e |= ept::large;
+        return e;
+    }
+    static MapAttr attr_of(uint64_t e)
+    {
+        MapAttr a;
+        a.write = e & ept::write;
+        a.exec = e & ept::exec;
+        a.uncached = ((e >> ept::memtype_shift) & 7) == ept::memtype_uc;
+        return a;
+    }
+    static uint64_t leaf_addr(uint64_t e, int) { return e & pte::addr_mask; }
+    static uint64_t child_of_large(uint64_t e, uint64_t child_pa, int child_level)
+    {
+        uint64_t c = child_pa | (e & 0xfffull & ~ept::large) | (e & (1ull << 63));
+        if (child_level > 0) c |= ept::large;
+        return c;
+    }
+};
+
+template <PageTableEnv Env, typename Format = X86Format> class PageTable {
 public:
     // nx: EFER.NXE is on (otherwise bit 63 is reserved and must stay 0).
     // gb_pages: CPUID.80000001h:EDX[26] (1 GiB pages).
     PageTable(Env& env, uint64_t root_phys, bool nx, bool gb_pages)
-        : env_(env), root_(root_phys), nx_(nx), gb_pages_(gb_pages)
+        : env_(env), root_(root_phys), gb_pages_(gb_pages)
     {
+        if constexpr (requires { format_.nx; }) format_.nx = nx;
     }
 
     static lib::Result<PageTable> create(Env& env, bool nx, bool gb_pages)
@@ -95,8 +187,8 @@ public:
                 }
             }
             uint64_t* e = TRY(walk_to(va, level, true));
-            if (*e & pte::present) return lib::err(lib::Error::exists);
-            *e = leaf_entry(pa, attr, level);
+            if (Format::present(*e)) return lib::err(lib::Error::exists);
+            *e = format_.leaf(pa, attr, level, Format::force_user);
             va += level_size(level);
             pa += level_size(level);
             size -= level_size(level);
@@ -116,13 +208,13 @@ public:
             uint64_t* t = env_.table(root_);
             for (;; --level) {
                 e = &t[level_index(va, level)];
-                if (!(*e & pte::present)) break;
-                if (level == 0 || (level <= 2 && (*e & pte::large))) break;
+                if (!Format::present(*e)) break;
+                if (level == 0 || (level <= 2 && Format::large(*e))) break;
                 t = env_.table(*e & pte::addr_mask);
             }
             uint64_t s = level_size(level);
             uint64_t base = va & ~(s - 1);
-            if (!(*e & pte::present)) {
+            if (!Format::present(*e)) {
                 va = base + s;
                 continue;
             }
@@ -142,11 +234,10 @@ public:
         uint64_t* t = env_.table(root_);
         for (int level = 3; level >= 0; --level) {
             uint64_t e = t[level_index(va, level)];
-            if (!(e & pte::present)) return lib::err(lib::Error::not_found);
-            if (level == 0 || (level <= 2 && (e & pte::large))) {
+            if (!Format::present(e)) return lib::err(lib::Error::not_found);
+            if (level == 0 || (level <= 2 && Format::large(e))) {
                 uint64_t s = level_size(level);
-                uint64_t mask = level == 0 ? pte::addr_mask : pte::large_addr_mask;
-                return Translation{(e & mask & ~(s - 1)) + (va & (s - 1)), s, attr_of(e)};
+                return Translation{(Format::leaf_addr(e, level) & ~(s - 1)) + (va & (s - 1)), s, Format::attr_of(e)};
             }
             t = env_.table(e & pte::addr_mask);
         }
@@ -157,28 +248,6 @@ public:
     template <typename F> void for_each_leaf(F&& f) const { visit(root_, 3, 0, f); }
 
 private:
-    uint64_t leaf_entry(uint64_t pa, MapAttr a, int level) const
-    {
-        uint64_t e = pa | pte::present;
-        if (a.write) e |= pte::write;
-        if (a.user) e |= pte::user;
-        if (a.uncached) e |= pte::pcd | pte::pwt;
-        if (a.global) e |= pte::global;
-        if (!a.exec && nx_) e |= pte::no_exec;
-        if (level > 0) e |= pte::large;
-        return e;
-    }
-    MapAttr attr_of(uint64_t e) const
-    {
-        MapAttr a;
-        a.write = e & pte::write;
-        a.user = e & pte::user;
-        a.uncached = e & pte::pcd;
-        a.global = e & pte::global;
-        a.exec = !(e & pte::no_exec);
-        return a;
-    }
-
     // Returns the entry for va at `level`, creating tables above it. A large
     // page in the way is an existing mapping: Error::exists.
     lib::Result<uint64_t*> walk_to(uint64_t va, int level, bool create)
@@ -186,12 +255,12 @@ private:
         uint64_t* t = env_.table(root_);
         for (int l = 3; l > level; --l) {
             uint64_t& e = t[level_index(va, l)];
-            if (!(e & pte::present)) {
+            if (!Format::present(e)) {
                 if (!create) return lib::err(lib::Error::not_found);
                 uint64_t next = TRY(env_.alloc_table());
                 // Intermediate entries are permissive; leaves restrict.
-                e = next | pte::present | pte::write | pte::user;
-            } else if (l <= 2 && (e & pte::large)) {
+                e = Format::table_entry(next);
+            } else if (l <= 2 && Format::large(e)) {
                 return lib::err(lib::Error::exists);
             }
             t = env_.table(e & pte::addr_mask);
@@ -205,21 +274,10 @@ private:
     {
         uint64_t next = TRY(env_.alloc_table());
         uint64_t* t = env_.table(next);
-        uint64_t base = *e & pte::large_addr_mask & ~(level_size(level) - 1);
-        uint64_t flags = *e & ~pte::large_addr_mask & ~pte::large;
-        bool pat = *e & pte::large_pat;
+        uint64_t base = Format::leaf_addr(*e, level) & ~(level_size(level) - 1);
         uint64_t child_size = level_size(level - 1);
-        for (unsigned i = 0; i < 512; ++i) {
-            uint64_t c = (base + i * child_size) | flags;
-            if (level - 1 > 0) {
-                c |= pte::large;
-                if (pat) c |= pte::large_pat;
-            } else if (pat) {
-                c |= pte::large;  // PAT is bit 7 in a 4K PTE
-            }
-            t[i] = c;
-        }
-        *e = next | pte::present | pte::write | pte::user;
+        for (unsigned i = 0; i < 512; ++i) t[i] = Format::child_of_large(*e, base + i * child_size, level - 1);
+        *e = Format::table_entry(next);
         return {};
     }
 
@@ -228,12 +286,11 @@ private:
         uint64_t* t = env_.table(table_phys);
         for (unsigned i = 0; i < 512; ++i) {
             uint64_t e = t[i];
-            if (!(e & pte::present)) continue;
+            if (!Format::present(e)) continue;
             uint64_t va = va_base + i * level_size(level);
             if (level == 3 && i >= 256) va |= 0xffff000000000000ull;  // sign-extend
-            if (level == 0 || (level <= 2 && (e & pte::large))) {
-                uint64_t mask = level == 0 ? pte::addr_mask : pte::large_addr_mask;
-                f(va, e & mask, level_size(level), attr_of(e));
+            if (level == 0 || (level <= 2 && Format::large(e))) {
+                f(va, Format::leaf_addr(e, level), level_size(level), Format::attr_of(e));
             } else {
                 visit(e & pte::addr_mask, level - 1, va, f);
             }
@@ -242,7 +299,7 @@ private:
 
     Env& env_;
     uint64_t root_;
-    bool nx_;
+    Format format_{};
     bool gb_pages_;
 };
 

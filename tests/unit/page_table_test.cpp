@@ -120,3 +120,41 @@ TEST(PageTable, ArenaExhaustionIsAnError)
     auto pt = PT::create(env, true, true).value();
     EXPECT_EQ(pt.map(0x1000, 0x1000, 0x1000, rw).error(), lib::Error::no_memory);
 }
+
+TEST(NestedPageTable, NptLeavesAreUserAccessible)
+{
+    // AMD nested paging treats every guest access as a user access (APM Vol. 2
+    // 15.25.5): leaves must carry U even when the caller does not ask for it.
+    ArenaEnv env(16);
+    auto npt = arch::PageTable<ArenaEnv, arch::NptFormat>::create(env, true, false).value();
+    ASSERT_TRUE(npt.map(0, 0x40000000, 2ull << 20, rw).ok());
+    auto t = npt.translate(0x1234).value();
+    EXPECT_TRUE(t.attr.user);
+    EXPECT_EQ(t.phys, 0x40001234u);
+    EXPECT_EQ(t.page_size, 2ull << 20);
+}
+
+TEST(NestedPageTable, EptEntryBitsAndSplit)
+{
+    ArenaEnv env(16);
+    auto eptt = arch::PageTable<ArenaEnv, arch::EptFormat>::create(env, true, false).value();
+    ASSERT_TRUE(eptt.map(0, 0x80000000, 2ull << 20, {.write = true, .exec = true}).ok());
+    ASSERT_TRUE(eptt.map(0xfee00000, 0xfee00000, 0x1000, {.write = true, .uncached = true}).ok());
+    // Raw entries: R/W/X in bits 2:0, WB (6) memory type in bits 5:3, PS in bit 7.
+    uint64_t* pml4 = env.table(eptt.root());
+    EXPECT_EQ(pml4[0] & 7, 7u);  // non-leaf: full access
+    uint64_t* pdpt = env.table(pml4[0] & arch::pte::addr_mask);
+    uint64_t* pd = env.table(pdpt[0] & arch::pte::addr_mask);
+    EXPECT_EQ(pd[0], 0x80000000u | 7u | (6u << 3) | (1u << 7));
+    auto mmio = eptt.translate(0xfee00010).value();
+    EXPECT_TRUE(mmio.attr.uncached);
+    EXPECT_FALSE(mmio.attr.exec);
+    // Punch a hole: the 2 MiB page splits into 4 KiB pages with the same type.
+    ASSERT_TRUE(eptt.unmap(0x5000, 0x1000).ok());
+    EXPECT_EQ(eptt.translate(0x5000).error(), lib::Error::not_found);
+    auto after = eptt.translate(0x6000).value();
+    EXPECT_EQ(after.phys, 0x80006000u);
+    EXPECT_EQ(after.page_size, 4096u);
+    EXPECT_TRUE(after.attr.exec);
+    EXPECT_FALSE(after.attr.uncached);
+}
