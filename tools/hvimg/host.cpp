@@ -90,6 +90,12 @@ lib::Result<vmm::block::File*> PosixOpener::create(const std::string& path)
     return static_cast<vmm::block::File*>(new PosixFile(fd, true, path));
 }
 
+lib::StrView PosixOpener::resolved_name(vmm::block::File* f)
+{
+    const std::string& p = static_cast<PosixFile*>(f)->path();
+    return lib::StrView(p.data(), p.size());
+}
+
 void PosixOpener::close(vmm::block::File* f) { delete static_cast<PosixFile*>(f); }
 
 void* MallocAllocator::allocate(size_t size, size_t align)

@@ -35,6 +35,7 @@ class PosixOpener final : public vmm::block::FileOpener {
 public:
     lib::Result<vmm::block::File*> open(lib::StrView name, lib::StrView relative_to, bool writable) override;
     void close(vmm::block::File* f) override;
+    lib::StrView resolved_name(vmm::block::File* f) override;
     // Creates (or truncates) a file for a new image.
     lib::Result<vmm::block::File*> create(const std::string& path);
     static std::string resolve(const std::string& name, const std::string& relative_to);

@@ -46,6 +46,8 @@ lib::Result<BlockDevice*> open_image(lib::Allocator& a, FileOpener& opener, lib:
         fmt = *p;
     }
     // On success the device owns the file; on failure it is ours to close.
+    // Backing names inside the image are relative to where it really is.
+    name = opener.resolved_name(f);
     auto r = [&]() -> lib::Result<BlockDevice*> {
         switch (fmt) {
         case Format::raw: return TRY(RawDevice::open(a, opener, *f, opt.writable));

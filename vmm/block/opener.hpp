@@ -17,6 +17,8 @@ public:
     // image was opened by (empty for the top image).
     virtual lib::Result<File*> open(lib::StrView name, lib::StrView relative_to, bool writable) = 0;
     virtual void close(File* f) = 0;
+    // The full name `f` was opened as (names in it are relative to this).
+    virtual lib::StrView resolved_name(File* f) = 0;
 
 protected:
     ~FileOpener() = default;
