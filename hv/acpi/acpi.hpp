@@ -157,6 +157,7 @@ struct Info {
 
     TableRef tables[max_tables];  // every table seen, accepted or rejected
     size_t table_count;
+    size_t tables_unrecorded;  // addition: tables seen beyond max_tables (still parsed)
 };
 
 // Scans the EBDA (segment at 0x40E) first KiB and 0xE0000-0xFFFFF on 16-byte

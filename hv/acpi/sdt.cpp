@@ -16,8 +16,9 @@ bool sig_equals(const char* a, const char* b)
 void record(Info& out, const Table& t, bool accepted)
 {
     if (out.table_count == max_tables) {
-        if (!accepted) return;
-        LOG_WARN("acpi: more than %zu tables, %s at %#lx not recorded", max_tables, t.sig, t.phys);
+        if (out.tables_unrecorded++ == 0)
+            LOG_WARN("acpi: more than %zu tables, %s at %#lx and later ones parsed but not recorded", max_tables,
+                     t.sig, t.phys);
         return;
     }
     TableRef& r = out.tables[out.table_count++];

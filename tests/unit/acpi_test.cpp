@@ -823,7 +823,11 @@ TEST_F(AcpiTest, ManyTables)
     ASSERT_TRUE(p.parse(info).ok());
     EXPECT_EQ(info.table_count, hv::acpi::max_tables);
     EXPECT_TRUE(info.have_madt);
+    EXPECT_EQ(info.tables_unrecorded, 70u + 1 + 1 - 64);  // XSDT + 70 SSDTs + MADT
     EXPECT_TRUE(test::log_contains("more than 64 tables"));
+    size_t warnings = 0;
+    for (auto& l : test::log_lines()) warnings += l.find("more than 64 tables") != std::string::npos;
+    EXPECT_EQ(warnings, 1u);
 }
 
 // ---- find_rsdp_bios / parse_acpi_at --------------------------------------
