@@ -685,3 +685,79 @@ TEST_F(MultibootTest, Mb2RegionPastAddressSpaceClipped)
 }
 
 }  // namespace
+
+namespace {
+
+uint64_t lcg(uint64_t& s)
+{
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return s >> 33;
+}
+
+void check_bounded(const BootInfo& bi)
+{
+    ASSERT_LE(bi.region_count, hv::boot::max_regions);
+    ASSERT_LE(bi.module_count, hv::boot::max_modules);
+    ASSERT_LT(strnlen(bi.cmdline, sizeof bi.cmdline), sizeof bi.cmdline);
+    ASSERT_LT(strnlen(bi.loader_name, sizeof bi.loader_name), sizeof bi.loader_name);
+    for (size_t i = 0; i < bi.module_count; ++i) {
+        ASSERT_LT(strnlen(bi.modules[i].cmdline, sizeof bi.modules[i].cmdline), sizeof bi.modules[i].cmdline);
+        ASSERT_LE(bi.modules[i].start, bi.modules[i].end);
+    }
+    for (size_t i = 0; i < bi.region_count; ++i) {
+        ASSERT_NE(bi.regions[i].size, 0u);
+        ASSERT_LE(bi.regions[i].size, ~0ull - bi.regions[i].base);
+    }
+    ASSERT_LE(bi.rsdp_len, sizeof bi.rsdp);
+}
+
+// Bad input, many times over: random bytes of a GRUB-like Multiboot2 info
+// (tag headers, sizes, mmap fields, total_size) overwritten. The info lives
+// in an exact-size buffer, so any read past it trips ASan; every result
+// must respect the BootInfo bounds.
+TEST_F(MultibootTest, Mb2RandomCorruptionStaysInBounds)
+{
+    auto good = grub_bios_like().finish();
+    uint64_t seed = 7;
+    for (int round = 0; round < 3000; ++round) {
+        auto info = good;
+        int flips = 1 + int(lcg(seed) % 8);
+        for (int i = 0; i < flips; ++i) {
+            size_t at = lcg(seed) % info.size();
+            if (lcg(seed) % 4 == 0) at &= ~size_t(7);  // hit type/size fields more often
+            info[at] = uint8_t(lcg(seed));
+        }
+        test::FakePhys m;
+        place(m, info);
+        auto st = hv::boot::parse_multiboot(m.reader(), mb2::boot_magic, mb2_info, bi);
+        if (st.ok()) {
+            EXPECT_GT(bi.region_count, 0u);
+        }
+        check_bounded(bi);
+    }
+}
+
+// The same for Multiboot1: random info fields (flags, pointers, lengths)
+// and random bytes in the memory map.
+TEST_F(MultibootTest, Mb1RandomCorruptionStaysInBounds)
+{
+    uint64_t seed = 11;
+    for (int round = 0; round < 2000; ++round) {
+        test::FakePhys m;
+        mb1::Info info = qemu_like_mb1(m);
+        uint32_t words[17];  // flags .. boot_loader_name
+        std::memcpy(words, &info, sizeof words);
+        for (int i = 0, n = 1 + int(lcg(seed) % 3); i < n; ++i) {
+            uint32_t v = uint32_t(lcg(seed));
+            if (lcg(seed) % 2) v = uint32_t(0x9000 + lcg(seed) % 0x4000);  // near the real data
+            words[lcg(seed) % 17] = v;
+        }
+        std::memcpy(&info, words, sizeof words);
+        m.put(mb1_info, info);
+        for (int i = 0, n = int(lcg(seed) % 4); i < n; ++i) m.at(mb1_mmap + lcg(seed) % 144)[0] = uint8_t(lcg(seed));
+        (void)hv::boot::parse_multiboot(m.reader(), mb1::boot_magic, mb1_info, bi);
+        check_bounded(bi);
+    }
+}
+
+}  // namespace
