@@ -25,3 +25,4 @@ list(APPEND HV_KERNEL_SOURCES
   hv/mem/frames.cpp
   hv/mem/kernel_heap.cpp
   hv/selftest.cpp)
+include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)

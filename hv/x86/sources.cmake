@@ -1,0 +1,4 @@
+# Portable x86 instruction decoder, MMIO emulator and guest page-table walker:
+# compiled into the kernel and into the host test library.
+list(APPEND HV_PORTABLE_SOURCES
+  hv/x86/decoder.cpp)
