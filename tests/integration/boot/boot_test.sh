@@ -219,7 +219,12 @@ final_re='hv: ([0-9]+) CPUs online, ([0-9]+) MiB free'
 echo "boot_test: $path, smp $smp, machine $machine, timeout ${timeout}s"
 echo "boot_test: $(printf "%q " "${cmd[@]}")"
 start=$(date +%s.%N)
-(cd "$work" && exec "${cmd[@]}" </dev/null >"$errlog" 2>&1) &
+# If this script is killed outright (SIGKILL, e.g. by a harness), the
+# emulator gets SIGTERM from the kernel instead of running on (setpriv is in
+# util-linux).
+deathsig=()
+command -v setpriv >/dev/null 2>&1 && deathsig=(setpriv --pdeathsig TERM --)
+(cd "$work" && exec "${deathsig[@]}" "${cmd[@]}" </dev/null >"$errlog" 2>&1) &
 emu_pid=$!
 
 outcome=timeout
