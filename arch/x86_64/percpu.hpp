@@ -21,6 +21,8 @@ struct PerCpu {
     uint64_t ist_top[4];  // by Ist slot
     volatile bool online;
     uint64_t timer_ticks;
+    uint64_t svm_host_save_pa;  // VM_HSAVE_PA area (SVM)
+    uint64_t svm_host_vmcb_pa;  // VMSAVE/VMLOAD area for host FS/GS/TR/MSRs (SVM)
     Gdt gdt;
     Tss tss;
 };

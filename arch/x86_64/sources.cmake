@@ -9,7 +9,10 @@ list(APPEND HV_KERNEL_SOURCES
   arch/x86_64/lapic.cpp
   arch/x86_64/percpu.cpp
   arch/x86_64/ref_clock.cpp
-  arch/x86_64/smp.cpp)
+  arch/x86_64/smp.cpp
+  arch/x86_64/svm/svm.cpp
+  arch/x86_64/svm/svm_entry.S
+  arch/x86_64/virt/virt.cpp)
 # Intel VMX backend (decode.hpp, controls.hpp, vmcs_fields.hpp, exit_reason.hpp are header-only and host-tested).
 list(APPEND HV_KERNEL_SOURCES
   arch/x86_64/vmx/entry.S

@@ -1,0 +1,424 @@
+#include "arch/x86_64/svm/svm.hpp"
+
+#include <cstring>
+#include <new>
+
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/percpu.hpp"
+#include "arch/x86_64/svm/vmcb.hpp"
+#include "hv/mem/frames.hpp"
+#include "hv/mem/kernel_heap.hpp"
+#include "lib/log.hpp"
+
+extern "C" void svm_run(uint64_t guest_vmcb_pa, hv::GuestGprs* gprs, uint64_t host_vmcb_pa);
+
+namespace arch::svm {
+namespace {
+
+// svm_entry.S addresses GuestGprs by these offsets.
+static_assert(offsetof(hv::GuestGprs, gpr) + 8 * 1 == 8);
+static_assert(sizeof(hv::GuestGprs) == 16 * 8);
+
+constexpr uint32_t msr_vm_cr = 0xc0010114;
+constexpr uint32_t msr_vm_hsave_pa = 0xc0010117;
+constexpr uint64_t vm_cr_svmdis = 1u << 4;
+constexpr uint64_t vm_cr_lock = 1u << 3;
+constexpr uint64_t efer_svme = 1u << 12;
+
+virt::Capabilities* capabilities;
+
+lib::Result<uint64_t> zeroed_frames(size_t count)
+{
+    uint64_t pa = TRY(hv::mem::alloc_frames({.count = count}));
+    memset(phys_to_virt<void>(pa), 0, count * page_size);
+    return pa;
+}
+
+// Length of instructions whose encoding is fixed, for exits without NRIP:
+// no decode needed (a prefixed form would be mis-sized; guests don't emit
+// them for these instructions).
+uint8_t fixed_length(ExitCode c)
+{
+    switch (c) {
+    case ExitCode::hlt: return 1;
+    case ExitCode::cpuid:
+    case ExitCode::pause:
+    case ExitCode::rdtsc:
+    case ExitCode::invd:
+    case ExitCode::wbinvd:
+    case ExitCode::msr: return 2;
+    case ExitCode::vmmcall:
+    case ExitCode::rdtscp:
+    case ExitCode::xsetbv:
+    case ExitCode::monitor:
+    case ExitCode::mwait: return 3;
+    default: return 0;
+    }
+}
+
+hv::Segment from_vmcb(const VmcbSegment& s) { return {s.selector, s.attrib, s.limit, s.base, !(s.attrib & 0x80)}; }
+VmcbSegment to_vmcb(const hv::Segment& s)
+{
+    return {s.selector, uint16_t(s.unusable ? 0 : s.attrib), s.limit, s.base};
+}
+
+class SvmVcpu final : public hv::HwVcpu {
+public:
+    lib::Status init(const virt::VcpuConfig& cfg)
+    {
+        vmcb_pa_ = TRY(zeroed_frames(1));
+        vmcb_ = phys_to_virt<Vmcb>(vmcb_pa_);
+        msrpm_pa_ = TRY(zeroed_frames(2));
+        msrpm_ = phys_to_virt<uint8_t>(msrpm_pa_);
+        memset(msrpm_, 0xff, 2 * page_size);  // intercept every MSR; hv opens safe ones
+        iopm_pa_ = cfg.io_bitmap_phys;
+        if (!iopm_pa_) {
+            iopm_pa_ = TRY(zeroed_frames(3));
+            memset(phys_to_virt<void>(iopm_pa_), 0xff, 3 * page_size);
+        }
+
+        Vmcb& v = *vmcb_;
+        v.intercept_misc1 = intercept::intr | intercept::nmi | intercept::smi | intercept::init |
+                            intercept::cpuid | intercept::invd | intercept::hlt | intercept::invlpga |
+                            intercept::ioio_prot | intercept::msr_prot | intercept::task_switch |
+                            intercept::shutdown;
+        v.intercept_misc2 = intercept::vmrun | intercept::vmmcall | intercept::vmload | intercept::vmsave |
+                            intercept::stgi | intercept::clgi | intercept::skinit | intercept::monitor |
+                            intercept::mwait | intercept::xsetbv;
+        // #AC and #DB can loop forever in event delivery (CVE-2015-5307,
+        // CVE-2015-8104): intercept and reflect them.
+        v.intercept_exceptions = (1u << 17) | (1u << 1);
+        v.iopm_base_pa = iopm_pa_;
+        v.msrpm_base_pa = msrpm_pa_;
+        v.guest_asid = cfg.vcpu_id + 1;  // ASID 0 is the host's
+        v.vintr = vintr_masking;
+        v.np_control = 1;
+        v.n_cr3 = cfg.p2m->root();
+        v.tlb_control = tlb_flush_all;  // first run: nothing cached is ours
+        v.g_pat = 0x0007040600070406ull;
+        v.dr6 = 0xffff0ff0;
+        v.dr7 = 0x400;
+        v.efer = efer_svme;  // required in the guest's EFER (APM 15.5.1); hidden from it by hv
+        return {};
+    }
+
+    lib::Status run(hv::GuestGprs& gprs, hv::VmExit& exit) override
+    {
+        Vmcb& v = *vmcb_;
+        if (!(v.event_inject & event_valid) && reinject_) {
+            v.event_inject = reinject_;
+            reinject_ = 0;
+        }
+        v.rax = gprs[hv::Gpr::rax];
+        v.rsp = gprs[hv::Gpr::rsp];
+        v.clean_bits = 0;  // we do not track which fields changed: reload all
+        uint64_t rip_before = v.rip;
+        PerCpu& cpu = this_cpu();
+        svm_run(vmcb_pa_, &gprs, cpu.svm_host_vmcb_pa);
+        v.tlb_control = tlb_flush_none;
+        gprs[hv::Gpr::rax] = v.rax;
+        gprs[hv::Gpr::rsp] = v.rsp;
+        if (v.exit_int_info & event_valid) reinject_ = v.exit_int_info;
+        decode_exit(gprs, rip_before, exit);
+        if (exit.reason == hv::ExitReason::invalid_guest_state) return lib::err(lib::Error::invalid);
+        return {};
+    }
+
+    uint64_t read(hv::GuestReg r) const override
+    {
+        const Vmcb& v = *vmcb_;
+        switch (r) {
+        case hv::GuestReg::rip: return v.rip;
+        case hv::GuestReg::rflags: return v.rflags;
+        case hv::GuestReg::cr0: return v.cr0;
+        case hv::GuestReg::cr2: return v.cr2;
+        case hv::GuestReg::cr3: return v.cr3;
+        case hv::GuestReg::cr4: return v.cr4;
+        case hv::GuestReg::efer: return v.efer & ~efer_svme;
+        case hv::GuestReg::dr7: return v.dr7;
+        case hv::GuestReg::pat: return v.g_pat;
+        case hv::GuestReg::sysenter_cs: return v.sysenter_cs;
+        case hv::GuestReg::sysenter_esp: return v.sysenter_esp;
+        case hv::GuestReg::sysenter_eip: return v.sysenter_eip;
+        }
+        return 0;
+    }
+
+    void write(hv::GuestReg r, uint64_t val) override
+    {
+        Vmcb& v = *vmcb_;
+        switch (r) {
+        case hv::GuestReg::rip: v.rip = val; break;
+        case hv::GuestReg::rflags: v.rflags = val; break;
+        case hv::GuestReg::cr0: v.cr0 = val; break;
+        case hv::GuestReg::cr2: v.cr2 = val; break;
+        case hv::GuestReg::cr3: v.cr3 = val; break;
+        case hv::GuestReg::cr4: v.cr4 = val; break;
+        case hv::GuestReg::efer: v.efer = val | efer_svme; break;
+        case hv::GuestReg::dr7: v.dr7 = val; break;
+        case hv::GuestReg::pat: v.g_pat = val; break;
+        case hv::GuestReg::sysenter_cs: v.sysenter_cs = val; break;
+        case hv::GuestReg::sysenter_esp: v.sysenter_esp = val; break;
+        case hv::GuestReg::sysenter_eip: v.sysenter_eip = val; break;
+        }
+    }
+
+    hv::Segment segment(hv::SegReg s) const override { return from_vmcb(seg(s)); }
+    void set_segment(hv::SegReg s, const hv::Segment& value) override
+    {
+        seg(s) = to_vmcb(value);
+        if (s == hv::SegReg::cs) {
+            // CPL follows SS.DPL (APM 15.5.1); on a CS load in flat protected
+            // mode both are the same.
+        } else if (s == hv::SegReg::ss) {
+            vmcb_->cpl = uint8_t(hv::seg_attr::dpl(value.attrib));
+        }
+    }
+    hv::DescriptorTable gdtr() const override { return {vmcb_->gdtr.base, vmcb_->gdtr.limit}; }
+    hv::DescriptorTable idtr() const override { return {vmcb_->idtr.base, vmcb_->idtr.limit}; }
+    void set_gdtr(const hv::DescriptorTable& t) override
+    {
+        vmcb_->gdtr.base = t.base;
+        vmcb_->gdtr.limit = t.limit;
+    }
+    void set_idtr(const hv::DescriptorTable& t) override
+    {
+        vmcb_->idtr.base = t.base;
+        vmcb_->idtr.limit = t.limit;
+    }
+
+    void inject(const hv::Event& e) override
+    {
+        uint64_t ev = e.vector | (uint64_t(e.type) << 8) | event_valid;
+        if (e.has_error) ev |= event_error_valid | (uint64_t(e.error_code) << 32);
+        vmcb_->event_inject = ev;
+    }
+    bool event_pending() const override { return (vmcb_->event_inject & event_valid) || reinject_; }
+
+    void set_interrupt_window_exiting(bool on) override
+    {
+        // A virtual interrupt request with V_IGN_TPR makes the CPU exit with
+        // VINTR as soon as the guest could take an interrupt (APM 15.21.4).
+        if (on) {
+            vmcb_->vintr |= vintr_irq | vintr_ign_tpr;
+            vmcb_->intercept_misc1 |= intercept::vintr;
+        } else {
+            vmcb_->vintr &= ~(vintr_irq | vintr_ign_tpr);
+            vmcb_->intercept_misc1 &= ~intercept::vintr;
+        }
+    }
+    void set_nmi_window_exiting(bool on) override
+    {
+        // NMIs stay blocked until the guest's IRET: intercept IRET to learn
+        // when the window opens (APM 15.21.5 has no NMI-window exit).
+        constexpr uint32_t iret = 1u << 20;
+        if (on) vmcb_->intercept_misc1 |= iret;
+        else vmcb_->intercept_misc1 &= ~iret;
+    }
+    bool interrupts_open() const override { return (vmcb_->rflags & (1u << 9)) && !(vmcb_->interrupt_shadow & 1); }
+
+    void set_tsc_offset(uint64_t offset) override { vmcb_->tsc_offset = offset; }
+
+    void set_pause_tuning(const hv::PauseTuning& t) override
+    {
+        if (!t.enabled) {
+            vmcb_->intercept_misc1 &= ~intercept::pause;
+            return;
+        }
+        vmcb_->intercept_misc1 |= intercept::pause;
+        // Without Pause Filter support every PAUSE exits (QEMU TCG).
+        vmcb_->pause_filter_count = capabilities->pause_filter ? uint16_t(t.count) : 0;
+        vmcb_->pause_filter_threshold = capabilities->pause_filter_threshold ? uint16_t(t.gap) : 0;
+    }
+
+    void set_msr_intercept(uint32_t msr, bool rd, bool wr) override
+    {
+        // MSRPM: 2 bits per MSR (read, write) in three 2 KiB ranges (APM 15.11).
+        uint32_t base;
+        if (msr <= 0x1fff) base = 0;
+        else if (msr - 0xc0000000u <= 0x1fff) base = 0x800 * 8, msr -= 0xc0000000u;
+        else if (msr - 0xc0010000u <= 0x1fff) base = 0x1000 * 8, msr -= 0xc0010000u;
+        else return;  // outside the map: always intercepted
+        uint32_t bit = base + msr * 2;
+        auto set = [&](uint32_t b, bool on) {
+            if (on) msrpm_[b / 8] |= uint8_t(1u << (b % 8));
+            else msrpm_[b / 8] &= uint8_t(~(1u << (b % 8)));
+        };
+        set(bit, rd);
+        set(bit + 1, wr);
+    }
+
+    void flush_guest_tlb() override
+    {
+        vmcb_->tlb_control = capabilities->flush_by_asid ? tlb_flush_asid : tlb_flush_all;
+    }
+
+private:
+    VmcbSegment& seg(hv::SegReg s)
+    {
+        switch (s) {
+        case hv::SegReg::es: return vmcb_->es;
+        case hv::SegReg::cs: return vmcb_->cs;
+        case hv::SegReg::ss: return vmcb_->ss;
+        case hv::SegReg::ds: return vmcb_->ds;
+        case hv::SegReg::fs: return vmcb_->fs;
+        case hv::SegReg::gs: return vmcb_->gs;
+        case hv::SegReg::ldtr: return vmcb_->ldtr;
+        case hv::SegReg::tr: return vmcb_->tr;
+        }
+        return vmcb_->es;
+    }
+    const VmcbSegment& seg(hv::SegReg s) const { return const_cast<SvmVcpu*>(this)->seg(s); }
+
+    void decode_exit(const hv::GuestGprs& gprs, uint64_t rip_before, hv::VmExit& x)
+    {
+        const Vmcb& v = *vmcb_;
+        auto code = ExitCode(v.exit_code);
+        x = {};
+        x.raw_reason = v.exit_code;
+        (void)rip_before;
+        if (capabilities->nrip_save && v.next_rip > v.rip && v.next_rip - v.rip <= 15)
+            x.insn_len = uint8_t(v.next_rip - v.rip);
+        else
+            x.insn_len = fixed_length(code);
+        uint64_t c = v.exit_code;
+        using R = hv::ExitReason;
+        if (c <= uint64_t(ExitCode::cr15_write)) {
+            x.reason = R::cr_access;
+            x.cr.cr = uint8_t(c & 0xf);
+            x.cr.write = c >= uint64_t(ExitCode::cr0_write);
+            x.cr.gpr_valid = capabilities->decode_assists && (v.exit_info1 & (1ull << 63));
+            x.cr.gpr = uint8_t(v.exit_info1 & 0xf);
+            return;
+        }
+        if (c >= uint64_t(ExitCode::exception_base) && c < uint64_t(ExitCode::exception_base) + 32) {
+            x.reason = R::exception;
+            x.exception.vector = uint8_t(c - uint64_t(ExitCode::exception_base));
+            unsigned vec = x.exception.vector;
+            x.exception.has_error = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
+            x.exception.error_code = uint32_t(v.exit_info1);
+            if (vec == 14) x.exception.cr2 = v.exit_info2;
+            return;
+        }
+        switch (code) {
+        case ExitCode::intr: x.reason = R::external_interrupt; return;
+        case ExitCode::nmi: x.reason = R::nmi; return;
+        case ExitCode::smi: x.reason = R::external_interrupt; return;  // nothing to do but resume
+        case ExitCode::init: x.reason = R::init; return;
+        case ExitCode::vintr: x.reason = R::interrupt_window; return;
+        case ExitCode::iret: x.reason = R::nmi_window; return;
+        case ExitCode::rdtsc: x.reason = R::rdtsc; return;
+        case ExitCode::cpuid: x.reason = R::cpuid; return;
+        case ExitCode::invd: x.reason = R::invd; return;
+        case ExitCode::pause: x.reason = R::pause; return;
+        case ExitCode::hlt: x.reason = R::hlt; return;
+        case ExitCode::invlpg: x.reason = R::invlpg; return;
+        case ExitCode::ioio: {
+            // EXITINFO1 (APM 15.10.2): type, string, rep, size, address size, port.
+            uint64_t i = v.exit_info1;
+            x.reason = R::io;
+            x.io.in = i & 1;
+            x.io.string = i & (1u << 2);
+            x.io.rep = i & (1u << 3);
+            x.io.size = (i & (1u << 4)) ? 1 : (i & (1u << 5)) ? 2 : 4;
+            x.io.addr_size = (i & (1u << 7)) ? 2 : (i & (1u << 8)) ? 4 : 8;
+            x.io.port = uint16_t(i >> 16);
+            // EXITINFO2 holds the next RIP even without NRIP save.
+            if (v.exit_info2 > v.rip && v.exit_info2 - v.rip <= 15) x.insn_len = uint8_t(v.exit_info2 - v.rip);
+            return;
+        }
+        case ExitCode::msr:
+            x.reason = v.exit_info1 ? R::msr_write : R::msr_read;
+            x.msr = uint32_t(gprs[hv::Gpr::rcx]);
+            return;
+        case ExitCode::task_switch: x.reason = R::unhandled; return;
+        case ExitCode::shutdown: x.reason = R::shutdown; return;
+        case ExitCode::vmmcall: x.reason = R::hypercall; return;
+        case ExitCode::rdtscp: x.reason = R::rdtscp; return;
+        case ExitCode::wbinvd: x.reason = R::wbinvd; return;
+        case ExitCode::monitor:
+        case ExitCode::mwait: x.reason = R::monitor_mwait; return;
+        case ExitCode::xsetbv: x.reason = R::xsetbv; return;
+        case ExitCode::npf:
+            // EXITINFO1: #PF-style error code; EXITINFO2: guest-physical address.
+            x.reason = R::mmio;
+            x.mmio.gpa = v.exit_info2;
+            x.mmio.present = v.exit_info1 & 1;
+            x.mmio.write = v.exit_info1 & 2;
+            x.mmio.fetch = v.exit_info1 & 16;
+            x.insn_len = 0;
+            return;
+        case ExitCode::invalid: x.reason = R::invalid_guest_state; return;
+        default: x.reason = R::unhandled; return;  // VMRUN, VMLOAD, ... in a guest: hv stops it
+        }
+    }
+
+    Vmcb* vmcb_ = nullptr;
+    uint64_t vmcb_pa_ = 0;
+    uint8_t* msrpm_ = nullptr;
+    uint64_t msrpm_pa_ = 0;
+    uint64_t iopm_pa_ = 0;
+    uint64_t reinject_ = 0;
+};
+
+}  // namespace
+
+bool present() { return cpuid(0x80000000).eax >= 0x8000000a && (cpuid(0x80000001).ecx & (1u << 2)); }
+
+lib::Status detect(virt::Capabilities& caps)
+{
+    if (!present()) return lib::err(lib::Error::unsupported);
+    if (rdmsr(msr_vm_cr) & vm_cr_svmdis) {
+        LOG_ERROR("svm: disabled by the firmware (VM_CR.SVMDIS%s): enable SVM in the BIOS setup",
+                  rdmsr(msr_vm_cr) & vm_cr_lock ? ", locked" : "");
+        return lib::err(lib::Error::unsupported);
+    }
+    auto f = cpuid(0x8000000a);
+    caps.vendor = virt::Vendor::svm;
+    caps.asid_count = f.ebx;
+    caps.nested_paging = f.edx & (1u << 0);
+    caps.nrip_save = f.edx & (1u << 3);
+    caps.vmcb_clean = f.edx & (1u << 5);
+    caps.flush_by_asid = f.edx & (1u << 6);
+    caps.decode_assists = f.edx & (1u << 7);
+    caps.pause_filter = f.edx & (1u << 10);
+    caps.pause_filter_threshold = f.edx & (1u << 12);
+    caps.large_pages_2m = true;
+    caps.large_pages_1g = cpuid(0x80000001).edx & (1u << 26);
+    if (!caps.nested_paging) {
+        // Gate on CPUID: QEMU runs NPT even when it says NP=0.
+        LOG_ERROR("svm: the CPU has no nested paging (CPUID 8000_000Ah:EDX.NP=0); it is required");
+        return lib::err(lib::Error::unsupported);
+    }
+    if (caps.asid_count < 2) {
+        LOG_ERROR("svm: the CPU reports %u ASIDs; at least 2 are required", caps.asid_count);
+        return lib::err(lib::Error::unsupported);
+    }
+    capabilities = &caps;
+    return {};
+}
+
+lib::Status enable_this_cpu()
+{
+    PerCpu& cpu = this_cpu();
+    if (!cpu.svm_host_save_pa) {
+        cpu.svm_host_save_pa = TRY(zeroed_frames(1));
+        cpu.svm_host_vmcb_pa = TRY(zeroed_frames(1));
+    }
+    wrmsr(msr::efer, rdmsr(msr::efer) | efer_svme);
+    wrmsr(msr_vm_hsave_pa, cpu.svm_host_save_pa);
+    return {};
+}
+
+lib::Result<hv::HwVcpu*> create_vcpu(const virt::VcpuConfig& cfg)
+{
+    void* mem = hv::mem::kernel_heap().allocate(sizeof(SvmVcpu), alignof(SvmVcpu));
+    if (!mem) return lib::err(lib::Error::no_memory);
+    auto* v = new (mem) SvmVcpu();
+    auto s = v->init(cfg);
+    if (!s.ok()) return lib::err(s.error());  // frames of a half-built vCPU stay allocated: boot-time only
+    return static_cast<hv::HwVcpu*>(v);
+}
+
+}  // namespace arch::svm

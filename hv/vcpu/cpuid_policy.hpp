@@ -1,0 +1,32 @@
+// What CPUID returns to a guest: the host's answer filtered through a
+// per-domain policy. Features the hypervisor does not virtualize (yet) are
+// hidden, topology is the domain's, and the hypervisor leaves at 0x40000000
+// carry a signature and the TSC frequency, so guests need no calibration.
+// Portable: the host's CPUID comes in through a function pointer.
+#pragma once
+
+#include <cstdint>
+
+namespace hv {
+
+struct CpuidRegs {
+    uint32_t eax, ebx, ecx, edx;
+};
+
+using HostCpuid = CpuidRegs (*)(uint32_t leaf, uint32_t subleaf);
+
+struct CpuidPolicy {
+    uint32_t vcpu_count = 1;
+    uint64_t tsc_khz = 0;        // 0x40000010.EAX
+    uint64_t apic_bus_khz = 0;   // 0x40000010.EBX
+    bool local_apic = false;     // until the vLAPIC exists, no APIC is advertised
+};
+
+inline constexpr uint32_t hv_leaf_base = 0x40000000;
+inline constexpr uint32_t hv_leaf_timing = 0x40000010;
+// "MicroHVx86  " in EBX, ECX, EDX.
+inline constexpr char hv_signature[13] = "MicroHVx86  ";
+
+CpuidRegs guest_cpuid(const CpuidPolicy& policy, HostCpuid host, uint32_t vcpu_id, uint32_t leaf, uint32_t subleaf);
+
+}  // namespace hv
