@@ -201,7 +201,8 @@ TEST(VmxEvent, ErrorCodeOnlyForProtectedModeFaultsThatPushOne)
     EXPECT_EQ(ud.info, 0x80000306u);
     // #DF, #TS..#PF and #AC push one (SDM Vol. 3A Table 6-1).
     for (uint8_t v : {8, 10, 11, 12, 13, 14, 17}) EXPECT_TRUE(exception_has_error_code(v)) << int(v);
-    for (uint8_t v : {0, 1, 2, 3, 4, 5, 6, 7, 9, 15, 16, 18, 19, 20}) EXPECT_FALSE(exception_has_error_code(v)) << int(v);
+    for (uint8_t v : {0, 1, 2, 3, 4, 5, 6, 7, 9, 15, 16, 18, 19, 20})
+        EXPECT_FALSE(exception_has_error_code(v)) << int(v);
 }
 
 TEST(VmxEvent, NmiAndSoftwareInterrupt)
@@ -591,4 +592,28 @@ TEST(VmxDecodeExit, EverythingElseIsUnhandledWithRawReason)
         EXPECT_EQ(d.exit.reason, hv::ExitReason::unhandled) << r;
         EXPECT_EQ(d.exit.raw_reason, r);
     }
+}
+
+TEST(VmxNames, ControlsThisBackendRequiresHaveNames)
+{
+    EXPECT_STREQ(control_name(ControlSet::proc2, proc2::unrestricted_guest), "unrestricted guest");
+    EXPECT_STREQ(control_name(ControlSet::proc2, proc2::enable_ept), "enable EPT");
+    EXPECT_STREQ(control_name(ControlSet::pin, pin::virtual_nmis), "virtual NMIs");
+    EXPECT_STREQ(control_name(ControlSet::exit, exit_ctl::acknowledge_interrupt), "acknowledge interrupt on exit");
+    EXPECT_STREQ(control_name(ControlSet::entry, entry_ctl::ia32e_mode_guest), "IA-32e mode guest");
+    EXPECT_STREQ(control_name(ControlSet::proc, 1u << 0), "unnamed control");
+    // Every bit of the requests in vmx.cpp's detect() is named.
+    for (uint32_t b : {proc::hlt_exiting, proc::use_tsc_offsetting, proc::cr8_load_exiting, proc::cr8_store_exiting,
+                       proc::use_msr_bitmaps, proc::mwait_exiting, proc::monitor_exiting, proc::activate_secondary,
+                       proc::use_io_bitmaps, proc::unconditional_io_exiting, proc::interrupt_window_exiting,
+                       proc::nmi_window_exiting})
+        EXPECT_STRNE(control_name(ControlSet::proc, b), "unnamed control") << b;
+    for (uint32_t b : {proc2::enable_vpid, proc2::wbinvd_exiting, proc2::enable_rdtscp, proc2::enable_invpcid,
+                       proc2::enable_xsaves, proc2::pause_loop_exiting})
+        EXPECT_STRNE(control_name(ControlSet::proc2, b), "unnamed control") << b;
+    for (uint32_t b : {exit_ctl::host_address_space_size, exit_ctl::save_efer, exit_ctl::load_efer,
+                       exit_ctl::save_pat, exit_ctl::load_pat, exit_ctl::save_debug_controls})
+        EXPECT_STRNE(control_name(ControlSet::exit, b), "unnamed control") << b;
+    for (uint32_t b : {entry_ctl::load_efer, entry_ctl::load_pat, entry_ctl::load_debug_controls})
+        EXPECT_STRNE(control_name(ControlSet::entry, b), "unnamed control") << b;
 }

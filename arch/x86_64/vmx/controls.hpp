@@ -178,6 +178,62 @@ constexpr AdjustedControls adjust_controls(uint64_t cap, uint32_t required, uint
 }
 constexpr bool control_allowed(uint64_t cap, uint32_t bit) { return (cap >> 32) & bit; }
 
+// Names of the controls this backend asks for, for the refusal message when
+// a CPU lacks one. `bit` is a single control bit of the given set.
+enum class ControlSet : uint8_t { pin, proc, proc2, exit, entry };
+constexpr const char* control_name(ControlSet set, uint32_t bit)
+{
+    switch (set) {
+    case ControlSet::pin:
+        if (bit == pin::external_interrupt_exiting) return "external-interrupt exiting";
+        if (bit == pin::nmi_exiting) return "NMI exiting";
+        if (bit == pin::virtual_nmis) return "virtual NMIs";
+        if (bit == pin::preemption_timer) return "VMX-preemption timer";
+        break;
+    case ControlSet::proc:
+        if (bit == proc::interrupt_window_exiting) return "interrupt-window exiting";
+        if (bit == proc::use_tsc_offsetting) return "use TSC offsetting";
+        if (bit == proc::hlt_exiting) return "HLT exiting";
+        if (bit == proc::mwait_exiting) return "MWAIT exiting";
+        if (bit == proc::cr8_load_exiting) return "CR8-load exiting";
+        if (bit == proc::cr8_store_exiting) return "CR8-store exiting";
+        if (bit == proc::nmi_window_exiting) return "NMI-window exiting";
+        if (bit == proc::unconditional_io_exiting) return "unconditional I/O exiting";
+        if (bit == proc::use_io_bitmaps) return "use I/O bitmaps";
+        if (bit == proc::use_msr_bitmaps) return "use MSR bitmaps";
+        if (bit == proc::monitor_exiting) return "MONITOR exiting";
+        if (bit == proc::pause_exiting) return "PAUSE exiting";
+        if (bit == proc::activate_secondary) return "activate secondary controls";
+        break;
+    case ControlSet::proc2:
+        if (bit == proc2::enable_ept) return "enable EPT";
+        if (bit == proc2::enable_rdtscp) return "enable RDTSCP";
+        if (bit == proc2::enable_vpid) return "enable VPID";
+        if (bit == proc2::wbinvd_exiting) return "WBINVD exiting";
+        if (bit == proc2::unrestricted_guest) return "unrestricted guest";
+        if (bit == proc2::pause_loop_exiting) return "PAUSE-loop exiting";
+        if (bit == proc2::enable_invpcid) return "enable INVPCID";
+        if (bit == proc2::enable_xsaves) return "enable XSAVES/XRSTORS";
+        break;
+    case ControlSet::exit:
+        if (bit == exit_ctl::save_debug_controls) return "save debug controls";
+        if (bit == exit_ctl::host_address_space_size) return "host address-space size";
+        if (bit == exit_ctl::acknowledge_interrupt) return "acknowledge interrupt on exit";
+        if (bit == exit_ctl::save_pat) return "save IA32_PAT";
+        if (bit == exit_ctl::load_pat) return "load IA32_PAT";
+        if (bit == exit_ctl::save_efer) return "save IA32_EFER";
+        if (bit == exit_ctl::load_efer) return "load IA32_EFER";
+        break;
+    case ControlSet::entry:
+        if (bit == entry_ctl::load_debug_controls) return "load debug controls";
+        if (bit == entry_ctl::ia32e_mode_guest) return "IA-32e mode guest";
+        if (bit == entry_ctl::load_pat) return "load IA32_PAT";
+        if (bit == entry_ctl::load_efer) return "load IA32_EFER";
+        break;
+    }
+    return "unnamed control";
+}
+
 // CR0 and CR4 under VMX (Appendix A.7, A.8): a bit set in FIXED0 must be 1, a
 // bit clear in FIXED1 must be 0. With "unrestricted guest" CR0.PE and CR0.PG
 // are exempt in the guest (SDM 27.3.1.1).

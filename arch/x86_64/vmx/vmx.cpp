@@ -23,13 +23,16 @@ uint64_t rd(Msr m) { return rdmsr(uint32_t(m)); }
 const char* yes(bool b) { return b ? "yes" : "no"; }
 
 // Adjusts one control set against its capability MSR; logs what is missing.
-bool adjust(const char* what, Msr cap_msr, uint32_t required, uint32_t optional, uint32_t& out)
+bool adjust(ControlSet set, const char* what, Msr cap_msr, uint32_t required, uint32_t optional, uint32_t& out)
 {
     uint64_t cap = rd(cap_msr);
     AdjustedControls a = adjust_controls(cap, required, optional);
     if (a.missing) {
-        LOG_ERROR("vmx: the CPU cannot set %s controls %#x (MSR %#x allows %#x): required by this hypervisor",
-                  what, a.missing, uint32_t(cap_msr), uint32_t(cap >> 32));
+        for (uint32_t bit = 1; bit; bit <<= 1) {
+            if (a.missing & bit)
+                LOG_ERROR("vmx: the CPU lacks the %s control '%s' (bit %#x; MSR %#x allows %#x): required",
+                          what, control_name(set, bit), bit, uint32_t(cap_msr), uint32_t(cap >> 32));
+        }
         return false;
     }
     out = a.value;
@@ -85,7 +88,7 @@ lib::Status detect(virt::Capabilities& caps)
 
     // Pin-based (25.6.1): host interrupts and NMIs exit; virtual NMIs for the
     // NMI-window exit and NMI blocking state.
-    if (!adjust("pin-based", Msr::true_pinbased_ctls,
+    if (!adjust(ControlSet::pin, "pin-based", Msr::true_pinbased_ctls,
                 pin::external_interrupt_exiting | pin::nmi_exiting | pin::virtual_nmis, 0, c.pin))
         return lib::err(lib::Error::unsupported);
 
@@ -96,13 +99,14 @@ lib::Status detect(virt::Capabilities& caps)
     uint32_t proc_required = proc::hlt_exiting | proc::use_tsc_offsetting | proc::cr8_load_exiting |
                              proc::cr8_store_exiting | proc::use_msr_bitmaps | proc::mwait_exiting |
                              proc::monitor_exiting | proc::activate_secondary;
-    if (!adjust("primary processor-based", Msr::true_procbased_ctls, proc_required, 0, c.proc))
+    if (!adjust(ControlSet::proc, "primary processor-based", Msr::true_procbased_ctls, proc_required, 0, c.proc))
         return lib::err(lib::Error::unsupported);
     const uint32_t proc_toggles[] = {proc::use_io_bitmaps, proc::unconditional_io_exiting,
                                      proc::interrupt_window_exiting, proc::nmi_window_exiting};
     for (uint32_t bit : proc_toggles) {
         if (!control_allowed(proc_cap, bit)) {
-            LOG_ERROR("vmx: primary processor-based control %#x (I/O exiting or window exiting) unavailable", bit);
+            LOG_ERROR("vmx: the CPU lacks the primary processor-based control '%s' (bit %#x): required",
+                      control_name(ControlSet::proc, bit), bit);
             return lib::err(lib::Error::unsupported);
         }
     }
@@ -112,21 +116,23 @@ lib::Status detect(virt::Capabilities& caps)
     // CPU has them (otherwise they raise #UD there). PLE is switched on by
     // set_pause_tuning().
     uint64_t proc2_cap = rd(Msr::procbased_ctls2);
-    uint32_t proc2_required = proc2::enable_ept | proc2::enable_vpid | proc2::unrestricted_guest | proc2::wbinvd_exiting;
+    uint32_t proc2_required =
+        proc2::enable_ept | proc2::enable_vpid | proc2::unrestricted_guest | proc2::wbinvd_exiting;
     uint32_t proc2_optional = proc2::enable_rdtscp | proc2::enable_invpcid | proc2::enable_xsaves;
-    if (!adjust("secondary processor-based", Msr::procbased_ctls2, proc2_required, proc2_optional, c.proc2))
+    if (!adjust(ControlSet::proc2, "secondary processor-based", Msr::procbased_ctls2, proc2_required, proc2_optional,
+                c.proc2))
         return lib::err(lib::Error::unsupported);
     c.ple = control_allowed(proc2_cap, proc2::pause_loop_exiting);
 
     // Exit (25.7.1): 64-bit host, interrupts acknowledged on exit, guest
     // EFER/PAT saved and the host's loaded.
-    if (!adjust("VM-exit", Msr::true_exit_ctls,
+    if (!adjust(ControlSet::exit, "VM-exit", Msr::true_exit_ctls,
                 exit_ctl::host_address_space_size | exit_ctl::acknowledge_interrupt | exit_ctl::save_efer |
                     exit_ctl::load_efer | exit_ctl::save_pat | exit_ctl::load_pat,
                 exit_ctl::save_debug_controls, c.exit))
         return lib::err(lib::Error::unsupported);
     // Entry (25.8.1): guest EFER/PAT loaded; IA-32e mode guest follows EFER.LMA per vCPU.
-    if (!adjust("VM-entry", Msr::true_entry_ctls, entry_ctl::load_efer | entry_ctl::load_pat,
+    if (!adjust(ControlSet::entry, "VM-entry", Msr::true_entry_ctls, entry_ctl::load_efer | entry_ctl::load_pat,
                 entry_ctl::load_debug_controls, c.entry))
         return lib::err(lib::Error::unsupported);
     if (!control_allowed(rd(Msr::true_entry_ctls), entry_ctl::ia32e_mode_guest)) {
