@@ -262,7 +262,7 @@ int cmd_map(Host& h, const Args& a)
                 ++depth;
                 continue;
             }
-            e.depth = x.state == vmm::block::ExtentState::unallocated ? depth + 1 : depth;
+            e.depth = depth;
             e.present = x.state != vmm::block::ExtentState::unallocated;
             e.zero = x.state != vmm::block::ExtentState::data;
             e.data = x.state == vmm::block::ExtentState::data;

@@ -144,8 +144,9 @@ lib::Status Device::load_snapshots()
         SnapshotHeader sh;
         TRY(file_read(file_, pos, &sh, sizeof sh));
         uint64_t entry = sizeof sh + uint64_t(sh.extra_data_size.get()) + sh.id_str_size.get() + sh.name_size.get();
-        entry = align_up(entry, 8);
+        // The last entry's padding to 8 bytes may lie past the end of file.
         if (!range_in_file(pos, entry, fsize)) return lib::Error::truncated;
+        entry = align_up(entry, 8);
         SnapshotInfo& s = snapshots_[i];
         s.l1_offset = sh.l1_table_offset.get();
         s.l1_size = sh.l1_size.get();
@@ -176,7 +177,7 @@ lib::Status Device::load_snapshots()
     }
     snapshot_table_bytes_ = pos - snapshots_offset_;
     snapshot_table_ = TRY(Buffer::make(alloc_, snapshot_table_bytes_));
-    TRY(file_read(file_, snapshots_offset_, snapshot_table_.data(), snapshot_table_bytes_));
+    TRY(file_read_padded(file_, snapshots_offset_, snapshot_table_.data(), snapshot_table_bytes_));
     return {};
 }
 
