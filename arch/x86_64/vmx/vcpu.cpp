@@ -57,6 +57,17 @@ constexpr uint64_t efer_lma = 1u << 10;
 constexpr uint64_t reset_pat = 0x0007040600070406ull;  // SDM Vol. 3A 13.12.4
 constexpr uint32_t msr_sysenter_cs = 0x174, msr_sysenter_esp = 0x175, msr_sysenter_eip = 0x176;
 
+// MSRs a guest uses that VM entry and exit do not switch (27.3.2.1 loads
+// only DEBUGCTL, SYSENTER_*, EFER, PAT, ... from the guest-state area): the
+// SYSCALL MSRs, SWAPGS's KERNEL_GS_BASE and RDTSCP's TSC_AUX. Once hv passes
+// them through, the guest's values live in the CPU's registers, so they are
+// switched lazily when another vCPU runs on this CPU. The host itself uses
+// none of them (no SYSCALL/SWAPGS/RDTSCP in the hypervisor); whatever later
+// runs host code that does must load its own values first.
+constexpr uint32_t lazy_msrs[] = {0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0xc0000103};
+constexpr unsigned lazy_msr_count = sizeof lazy_msrs / sizeof lazy_msrs[0];
+constexpr uint32_t msr_tsc_aux = 0xc0000103;
+
 // Exceptions intercepted from the start: #DB and #AC can make event delivery
 // loop forever inside the guest (CVE-2015-8104, CVE-2015-5307); hv reflects them.
 constexpr uint32_t default_exception_bitmap = (1u << 1) | (1u << 17);
@@ -190,6 +201,18 @@ public:
         exit = hv::VmExit{};
         exit.reason = hv::ExitReason::invalid_guest_state;
         TRY(make_current());
+        CpuState& st = this_cpu_state();
+        if (st.msr_owner != this) {
+            if (st.msr_owner) st.msr_owner->save_lazy_msrs();
+            load_lazy_msrs();
+            st.msr_owner = this;
+        }
+        // The exit returns to whatever address space run() was called in.
+        uint64_t cr3 = read_cr3();
+        if (cr3 != host_cr3_) {
+            vmx::write(FieldNat::host_cr3, cr3);
+            host_cr3_ = cr3;
+        }
         // CR2 is not part of the VMCS: the guest's lives in the register.
         if (read_cr2() != cr2_) write_cr2(cr2_);
         vmx::write(FieldNat::guest_rsp, gprs[hv::Gpr::rsp]);
@@ -449,7 +472,8 @@ private:
     {
         PerCpu& c = this_cpu();
         vmx::write(FieldNat::host_cr0, read_cr0());
-        vmx::write(FieldNat::host_cr3, read_cr3());
+        host_cr3_ = read_cr3();
+        vmx::write(FieldNat::host_cr3, host_cr3_);
         vmx::write(FieldNat::host_cr4, read_cr4());
         // FS/GS: only the bases matter to 64-bit code; a selector must have
         // RPL 0 and TI 0 (27.2.3), which null satisfies.
@@ -535,6 +559,21 @@ private:
         vmx::write(Field32::entry_instruction_length, ev.length);
     }
 
+    bool lazy_msr_present(unsigned i) const
+    {
+        return lazy_msrs[i] != msr_tsc_aux || (proc2_ & proc2::enable_rdtscp);
+    }
+    void save_lazy_msrs()
+    {
+        for (unsigned i = 0; i < lazy_msr_count; ++i)
+            if (lazy_msr_present(i)) lazy_msr_values_[i] = rdmsr(lazy_msrs[i]);
+    }
+    void load_lazy_msrs()
+    {
+        for (unsigned i = 0; i < lazy_msr_count; ++i)
+            if (lazy_msr_present(i)) wrmsr(lazy_msrs[i], lazy_msr_values_[i]);
+    }
+
     static uint64_t guest_view(uint64_t real, uint64_t shadow, uint64_t owned)
     {
         return (real & ~owned) | (shadow & owned);
@@ -545,6 +584,8 @@ private:
     uint8_t* msr_bitmap_ = nullptr;
     uint64_t eptp_ = 0;
     uint64_t cr2_ = 0;
+    uint64_t host_cr3_ = 0;
+    uint64_t lazy_msr_values_[lazy_msr_count] = {};  // while another vCPU's are loaded (RESET values: 0)
     uint32_t pin_ = 0, proc_ = 0, proc2_ = 0;  // as written; the CPU never changes these
     uint16_t vpid_ = 0;
     bool launched_ = false;

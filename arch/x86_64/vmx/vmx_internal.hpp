@@ -30,6 +30,7 @@ struct CpuState {
     uint64_t vmxon_phys;
     bool on;                   // in VMX root operation
     const VmxVcpu* current;    // whose VMCS VMPTRLD made current here
+    VmxVcpu* msr_owner;        // whose lazily switched MSRs are loaded here (vcpu.cpp)
 };
 extern CpuState cpu_states[max_cpus];
 inline CpuState& this_cpu_state() { return cpu_states[this_cpu().index]; }
