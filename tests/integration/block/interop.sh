@@ -12,6 +12,8 @@
 #   tool        info/check/map/compare/snapshot output and error behaviour
 set -u
 case_name=$1 H=$2 QIMG=$3 QIO=$4 W=$5
+abs() { case $1 in */*) realpath "$1" ;; *) command -v "$1" ;; esac; }
+H=$(abs "$H") QIMG=$(abs "$QIMG") QIO=$(abs "$QIO")
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 fails=0 checks=0
 ok() { checks=$((checks + 1)); echo "ok   $*"; }
@@ -171,6 +173,18 @@ tool)
     "$H" snapshot -l t.qcow2 | grep -q "snap1" && ok "snapshot -l lists qemu snapshot" || bad "snapshot -l"
     same_as_qemu t.qcow2
     "$H" check t.qcow2 >/dev/null && ok "check image with snapshot" || bad "check image with snapshot"
+    # Internal snapshots made by hvimg, read back and checked by qemu-img.
+    "$H" create -q -f qcow2 sn.qcow2 16M
+    "$H" io -c 'write -P 0x10 0 2M' sn.qcow2 >/dev/null
+    "$H" snapshot -c one sn.qcow2 && "$H" io -c 'write -P 0x20 1M 2M' sn.qcow2 >/dev/null && "$H" snapshot -c two sn.qcow2
+    qcheck sn.qcow2
+    "$QIMG" snapshot -l sn.qcow2 | grep -q " two " && ok "qemu-img lists hvimg snapshots" || bad "qemu-img snapshot -l"
+    "$QIMG" convert -l one -O raw sn.qcow2 one.raw
+    run "$QIO" -f raw -c 'read -P 0x10 0 2M' -c 'read -P 0 2M 1M' one.raw && ! "$QIO" -f raw -c 'read -P 0x10 0 2M' one.raw | grep -q fail \
+        && ok "snapshot one holds its data" || bad "snapshot one contents"
+    "$H" snapshot -d one sn.qcow2 && qcheck sn.qcow2
+    "$H" snapshot -d two sn.qcow2 && qcheck sn.qcow2
+    "$QIO" -c 'read -P 0x10 0 1M' -c 'read -P 0x20 1M 2M' sn.qcow2 | grep -q -i fail && bad "active data after deletes" || ok "active data after deletes"
     # Errors: one line on stderr, non-zero status, image untouched.
     head -c 1M /dev/urandom > junk.bin
     printf 'QFI\xfb\x00\x00\x00\x07' | dd of=junk.bin conv=notrunc status=none

@@ -401,3 +401,47 @@ TEST_F(Qcow2, CheckFindsAndRepairsLeaksAndReportsCorruption)
     EXPECT_GE(check(d).corruptions, 1u);
     ASSERT_TRUE(d->close().ok());
 }
+
+TEST_F(Qcow2, InternalSnapshotsCreateWriteDeleteStayConsistent)
+{
+    // Snapshot, overwrite (copy-on-write of shared L2 tables and clusters),
+    // snapshot again, delete both in creation order; refcounts and COPIED
+    // flags checked after every step; unknown names are not_found, duplicate
+    // names exists, read-only images denied.
+    create_qcow2("s", 4 << 20, 3, 12);
+    BlockDevice* d = must_open("s", true);
+    auto* qd = static_cast<q::Device*>(d);
+    auto one = pattern(1 << 20, 1), two = pattern(1 << 20, 2);
+    ASSERT_TRUE(d->write(0, one.data(), one.size()).ok());
+    ASSERT_TRUE(qd->snapshot_create("first", 1, 2).ok());
+    EXPECT_EQ(qd->snapshot_create("first", 1, 2).error(), lib::Error::exists);
+    auto c = check(d);
+    EXPECT_EQ(c.corruptions + c.leaks, 0u);
+    ASSERT_TRUE(d->write(512 << 10, two.data(), two.size()).ok());
+    expect_bytes(d, 0, std::vector<uint8_t>(one.begin(), one.begin() + (512 << 10)));
+    expect_bytes(d, 512 << 10, two);
+    ASSERT_TRUE(qd->snapshot_create("second", 3, 4).ok());
+    ASSERT_EQ(qd->snapshot_count(), 2u);
+    EXPECT_STREQ(qd->snapshot(1).id, "2");
+    EXPECT_STREQ(qd->snapshot(1).name, "second");
+    c = check(d);
+    EXPECT_EQ(c.corruptions + c.leaks, 0u);
+    ASSERT_TRUE(d->write(0, two.data(), 4096).ok());
+    EXPECT_EQ(qd->snapshot_delete("nope").error(), lib::Error::not_found);
+    ASSERT_TRUE(qd->snapshot_delete("1").ok());  // by id
+    c = check(d);
+    EXPECT_EQ(c.corruptions + c.leaks, 0u);
+    ASSERT_TRUE(qd->snapshot_delete("second").ok());
+    c = check(d);
+    EXPECT_EQ(c.corruptions + c.leaks, 0u);
+    ASSERT_TRUE(d->close().ok());
+    d = must_open("s", false);
+    EXPECT_EQ(static_cast<q::Device*>(d)->snapshot_count(), 0u);
+    expect_bytes(d, 0, std::vector<uint8_t>(two.begin(), two.begin() + 4096));
+    expect_bytes(d, 4096, std::vector<uint8_t>(one.begin() + 4096, one.begin() + (512 << 10)));
+    expect_bytes(d, 512 << 10, two);
+    EXPECT_EQ(static_cast<q::Device*>(d)->snapshot_create("x", 0, 0).error(), lib::Error::denied);
+    c = check(d);
+    EXPECT_EQ(c.corruptions + c.leaks, 0u);
+    ASSERT_TRUE(d->close().ok());
+}

@@ -144,6 +144,13 @@ private:
     uint64_t rt_entries() const { return rt_clusters_ * (cluster_size_ / 8); }
     uint64_t rt_get(uint64_t i) const;
 
+    // snapshot.cpp
+    lib::Status add_refcount(uint64_t cluster, int delta);
+    lib::Status walk_refs(const uint8_t* l1, uint32_t l1_size, int delta, uint8_t* table);
+    lib::Status read_table(uint64_t off, uint8_t* out);
+    lib::Status sync_copied_flags();
+    lib::Status switch_snapshot_table(const uint8_t* table, uint64_t bytes, uint32_t count);
+
     friend class Checker;
     friend class SnapshotWriter;
 
