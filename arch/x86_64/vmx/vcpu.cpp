@@ -132,6 +132,7 @@ public:
         }
         if (cfg.io_bitmap_phys & (page_size - 1)) return lib::err(lib::Error::invalid);
         vpid_ = uint16_t(cfg.vcpu_id + 1);  // VPID 0 is the host's (25.6.12)
+        p2m_ = cfg.p2m;
         eptp_ = make_eptp(cfg.p2m->root());
 
         vmcs_phys_ = TRY(alloc_vmx_frame());
@@ -315,13 +316,18 @@ public:
             // EFER.LMA follows CR0.PG when EFER.LME is set (SDM Vol. 3A 10.8.5).
             uint64_t efer = vmx::read(Field64::guest_efer);
             if (efer & efer_lme) write_efer((v & cr0_bit::pg) ? efer | efer_lma : efer & ~efer_lma);
+            load_pdptes();
             break;
         }
         case hv::GuestReg::cr2: cr2_ = v; break;
-        case hv::GuestReg::cr3: vmx::write(FieldNat::guest_cr3, v); break;
+        case hv::GuestReg::cr3:
+            vmx::write(FieldNat::guest_cr3, v);
+            load_pdptes();
+            break;
         case hv::GuestReg::cr4:
             vmx::write(FieldNat::cr4_read_shadow, v);
             vmx::write(FieldNat::guest_cr4, config.guest_cr4.apply(v));
+            load_pdptes();
             break;
         case hv::GuestReg::efer: write_efer(v); break;
         case hv::GuestReg::dr7: vmx::write(FieldNat::guest_dr7, v); break;
@@ -538,6 +544,31 @@ private:
         vmx::write(Field32::entry_controls, entry);
     }
 
+    // With EPT, a guest in PAE paging (CR0.PG, CR4.PAE, not IA-32e) has its
+    // four PDPTEs in the VMCS: VM entry loads them from the guest-PDPTE
+    // fields, VM exit stores them (27.3.2.4, 28.3.4). When the guest itself
+    // writes CR3 the CPU loads them; when hv sets CR0/CR3/CR4, this does,
+    // from the 32-byte PDPT that CR3 points to in guest-physical memory.
+    void load_pdptes()
+    {
+        uint64_t cr0 = vmx::read(FieldNat::guest_cr0), cr4 = vmx::read(FieldNat::guest_cr4);
+        if (!(cr0 & cr0_bit::pg) || !(cr4 & cr4_bit::pae) || (vmx::read(Field64::guest_efer) & efer_lma)) return;
+        uint64_t gpa = vmx::read(FieldNat::guest_cr3) & 0xffffffe0u;
+        uint64_t pdpte[4] = {};
+        auto hpa = p2m_->translate(gpa);
+        if (hpa.ok()) {
+            const auto* p = phys_to_virt<const uint64_t>(hpa.value());
+            for (int i = 0; i < 4; ++i) pdpte[i] = p[i];
+        } else {
+            // Not RAM: all four not present; the guest's next access faults.
+            LOG_WARN("vmx: vCPU %u: PAE CR3 %#lx points outside guest RAM", vpid_ - 1u, gpa);
+        }
+        vmx::write(Field64::guest_pdpte0, pdpte[0]);
+        vmx::write(Field64::guest_pdpte1, pdpte[1]);
+        vmx::write(Field64::guest_pdpte2, pdpte[2]);
+        vmx::write(Field64::guest_pdpte3, pdpte[3]);
+    }
+
     void set_proc(uint32_t bit, bool on)
     {
         if (!make_current().ok()) return;
@@ -579,6 +610,7 @@ private:
         return (real & ~owned) | (shadow & owned);
     }
 
+    const virt::GuestPhysMap* p2m_ = nullptr;
     uint64_t vmcs_phys_ = 0;
     uint64_t msr_bitmap_phys_ = 0;
     uint8_t* msr_bitmap_ = nullptr;
