@@ -12,10 +12,11 @@ set(HV_KERNEL_LINKER_SCRIPT ${PROJECT_SOURCE_DIR}/arch/x86_64/linker.ld)
 # hv_add_kernel(name sources): build ${name}.elf (ELF64, Multiboot1+2 headers)
 # and ${name}.elf32 (same image as ELF32 for QEMU -kernel and iPXE) into the
 # top of the build tree.
+# Extra arguments are compile definitions (e.g. HV_TEST_BUILD=1).
 function(hv_add_kernel name sources)
   add_executable(${name}.elf ${sources})
   target_include_directories(${name}.elf PRIVATE ${PROJECT_SOURCE_DIR})
-  target_compile_definitions(${name}.elf PRIVATE HV_KERNEL=1)
+  target_compile_definitions(${name}.elf PRIVATE HV_KERNEL=1 ${ARGN})
   target_compile_options(${name}.elf PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:${HV_KERNEL_CXX_FLAGS}>
     $<$<COMPILE_LANGUAGE:ASM>:-Wa,--noexecstack -g>)

@@ -14,6 +14,7 @@
 #include "arch/x86_64/percpu.hpp"
 #include "arch/x86_64/ref_clock.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "arch/x86_64/virt/virt.hpp"
 #include "hv/acpi/acpi.hpp"
 #include "hv/boot/boot_info.hpp"
 #include "hv/boot/cmdline.hpp"
@@ -25,6 +26,7 @@
 #include "hv/mem/memmap.hpp"
 #include "hv/panic.hpp"
 #include "hv/selftest.hpp"
+#include "hv/testguest.hpp"
 #include "lib/log.hpp"
 #include "lib/phys_reader.hpp"
 
@@ -228,9 +230,14 @@ void setup_interrupts_and_timer()
     arch::init_idt();
     arch::activate_percpu(*arch::cpus[0]);
     setup_interrupts_and_timer();
+    if (auto v = arch::virt::init_bsp(); !v.ok())
+        LOG_ERROR("hv: hardware virtualization unavailable (%s): no guest can run", lib::error_name(v.error()));
     start_cpus();
     LOG_INFO("hv: %u CPUs online, %lu MiB free", arch::smp::online_count(), mem::free_memory_bytes() >> 20);
     selftest::run(cmdline.selftest);
+#ifdef HV_TEST_BUILD
+    testguest::run_all(boot_info);
+#endif
     for (;;) {
         arch::sti();
         arch::halt();

@@ -25,5 +25,13 @@ list(APPEND HV_KERNEL_SOURCES
   hv/panic.cpp
   hv/mem/frames.cpp
   hv/mem/kernel_heap.cpp
-  hv/selftest.cpp)
+  hv/selftest.cpp
+  hv/testguest.cpp
+  hv/domain/domain.cpp
+  hv/vcpu/vcpu.cpp
+  hv/vcpu/guest_view.cpp
+  hv/vcpu/exit_cpuid.cpp
+  hv/vcpu/exit_io.cpp
+  hv/vcpu/exit_msr.cpp
+  hv/vcpu/exit_cr.cpp)
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)

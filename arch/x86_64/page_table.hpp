@@ -244,6 +244,10 @@ public:
         return lib::err(lib::Error::not_found);
     }
 
+    // Calls f(table_phys) for every table frame, children before parents, the
+    // root last: for giving the frames back when the address space goes.
+    template <typename F> void for_each_table(F&& f) const { visit_tables(root_, 3, f); }
+
     // Calls f(va, phys, size, attr) for every leaf mapping, in address order.
     template <typename F> void for_each_leaf(F&& f) const { visit(root_, 3, 0, f); }
 
@@ -279,6 +283,16 @@ private:
         for (unsigned i = 0; i < 512; ++i) t[i] = Format::child_of_large(*e, base + i * child_size, level - 1);
         *e = Format::table_entry(next);
         return {};
+    }
+
+    template <typename F> void visit_tables(uint64_t table_phys, int level, F& f) const
+    {
+        uint64_t* t = env_.table(table_phys);
+        for (unsigned i = 0; level > 0 && i < 512; ++i) {
+            uint64_t e = t[i];
+            if (Format::present(e) && !(level <= 2 && Format::large(e))) visit_tables(e & pte::addr_mask, level - 1, f);
+        }
+        f(table_phys);
     }
 
     template <typename F> void visit(uint64_t table_phys, int level, uint64_t va_base, F& f) const

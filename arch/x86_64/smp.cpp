@@ -8,6 +8,7 @@
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/percpu.hpp"
+#include "arch/x86_64/virt/virt.hpp"
 #include "lib/log.hpp"
 
 extern "C" char trampoline_start[], trampoline_end[], trampoline_params[];
@@ -40,6 +41,10 @@ extern "C" [[noreturn]] void ap_entry(PerCpu* self)
     activate_percpu(*self);
     lapic::init_ap();
     self->apic_id = lapic::id();
+    if (virt::caps().vendor != virt::Vendor::none) {
+        if (auto s = virt::init_ap(); !s.ok())
+            LOG_ERROR("smp: CPU %u cannot enable %s: %s", self->index, virt::vendor_name(), lib::error_name(s.error()));
+    }
     self->online = true;
     __atomic_fetch_add(&online, 1, __ATOMIC_RELEASE);
     for (;;) {

@@ -158,3 +158,15 @@ TEST(NestedPageTable, EptEntryBitsAndSplit)
     EXPECT_TRUE(after.attr.exec);
     EXPECT_FALSE(after.attr.uncached);
 }
+
+TEST(PageTable, ForEachTableVisitsEveryFrameOnce)
+{
+    ArenaEnv env(64);
+    auto pt = PT::create(env, true, false).value();
+    ASSERT_TRUE(pt.map(0, 0, 4ull << 20, rw).ok());          // PDPT + PD (2M pages)
+    ASSERT_TRUE(pt.map(0x40000000, 0, 0x2000, rw).ok());     // PD + PT
+    std::vector<uint64_t> seen;
+    pt.for_each_table([&](uint64_t p) { seen.push_back(p); });
+    EXPECT_EQ(seen.size(), env.used);
+    EXPECT_EQ(seen.back(), pt.root());  // root last
+}

@@ -79,6 +79,8 @@ public:
         }
 
         Vmcb& v = *vmcb_;
+        // CR0 and CR4 writes are checked by hv (CR3 needs no exit with NPT).
+        v.intercept_cr = (1u << 16) | (1u << 20);
         v.intercept_misc1 = intercept::intr | intercept::nmi | intercept::smi | intercept::init |
                             intercept::cpuid | intercept::invd | intercept::hlt | intercept::invlpga |
                             intercept::ioio_prot | intercept::msr_prot | intercept::task_switch |
@@ -277,6 +279,11 @@ private:
         auto code = ExitCode(v.exit_code);
         x = {};
         x.raw_reason = v.exit_code;
+        // VMEXIT_INVALID is -1; some implementations store it as a 32-bit -1.
+        if (uint32_t(v.exit_code) == 0xffffffffu) {
+            x.reason = hv::ExitReason::invalid_guest_state;
+            return;
+        }
         (void)rip_before;
         if (capabilities->nrip_save && v.next_rip > v.rip && v.next_rip - v.rip <= 15)
             x.insn_len = uint8_t(v.next_rip - v.rip);

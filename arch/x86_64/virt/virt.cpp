@@ -131,6 +131,16 @@ lib::Result<uint64_t> GuestPhysMap::translate(uint64_t gpa) const
     });
 }
 
+void GuestPhysMap::release()
+{
+    if (!root_) return;
+    with_table(root_, [&](auto& t) {
+        t.for_each_table([](uint64_t phys) { (void)hv::mem::free_frames(phys, 1); });
+        return 0;
+    });
+    root_ = 0;
+}
+
 lib::Result<hv::HwVcpu*> create_vcpu(const VcpuConfig& cfg)
 {
     switch (capabilities.vendor) {

@@ -53,6 +53,8 @@ public:
     // Host-physical address backing gpa, Error::not_found if unmapped.
     lib::Result<uint64_t> translate(uint64_t gpa) const;
     uint64_t root() const { return root_; }
+    // Frees every table frame (the memory it mapped is the caller's).
+    void release();
     // Bumped on every change that removes or narrows a mapping: vCPUs compare
     // it with the generation they last flushed for.
     uint64_t generation() const { return generation_; }

@@ -1,0 +1,173 @@
+#include "hv/domain/domain.hpp"
+
+#include <cstdarg>
+#include <cstring>
+#include <new>
+
+#include "arch/x86_64/lapic.hpp"
+#include "arch/x86_64/layout.hpp"
+#include "hv/mem/frames.hpp"
+#include "hv/mem/kernel_heap.hpp"
+#include "hv/vcpu/vcpu.hpp"
+#include "lib/format.hpp"
+#include "lib/log.hpp"
+#include "lib/str.hpp"
+
+namespace hv {
+namespace {
+
+uint32_t next_domain_id = 1;
+uint32_t next_vcpu_serial = 0;
+constexpr uint64_t chunk_2m = 2ull << 20;
+
+const RamChunk* chunk_of(const Domain& d, uint64_t gpa)
+{
+    for (size_t i = 0; i < d.chunk_count; ++i)
+        if (gpa >= d.chunks[i].gpa && gpa - d.chunks[i].gpa < d.chunks[i].size) return &d.chunks[i];
+    return nullptr;
+}
+
+lib::Status add_ram(Domain& d, uint64_t gpa, uint64_t hpa, uint64_t size)
+{
+    if (d.chunk_count == Domain::max_chunks) return lib::err(lib::Error::no_memory);
+    TRY(d.p2m.map(gpa, hpa, size, true, true, false));
+    memset(arch::phys_to_virt<void>(hpa), 0, size);
+    d.chunks[d.chunk_count++] = {gpa, hpa, size};
+    return {};
+}
+
+lib::Status populate(Domain& d, uint64_t bytes)
+{
+    uint64_t gpa = 0;
+    while (gpa < bytes) {
+        uint64_t left = bytes - gpa;
+        // 2 MiB chunks where possible, so the p2m can use large pages.
+        if (left >= chunk_2m && (gpa & (chunk_2m - 1)) == 0) {
+            auto big = mem::alloc_frames({.count = 512, .align = 512});
+            if (big.ok()) {
+                TRY(add_ram(d, gpa, big.value(), chunk_2m));
+                gpa += chunk_2m;
+                continue;
+            }
+        }
+        uint64_t page = TRY(mem::alloc_frames({}));
+        TRY(add_ram(d, gpa, page, arch::page_size));
+        gpa += arch::page_size;
+    }
+    return {};
+}
+
+template <typename F> lib::Status for_each_piece(const Domain& d, uint64_t gpa, size_t len, F f)
+{
+    size_t done = 0;
+    while (done < len) {
+        const RamChunk* c = chunk_of(d, gpa + done);
+        if (!c) return lib::err(lib::Error::out_of_range);
+        uint64_t off = gpa + done - c->gpa;
+        size_t n = c->size - off < len - done ? size_t(c->size - off) : len - done;
+        f(arch::phys_to_virt<uint8_t>(c->hpa + off), done, n);
+        done += n;
+    }
+    return {};
+}
+
+}  // namespace
+
+lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_t vcpus)
+{
+    if (vcpus == 0 || vcpus > Domain::max_vcpus || mem_bytes == 0) return lib::err(lib::Error::invalid);
+    void* mem = mem::kernel_heap().allocate(sizeof(Domain), alignof(Domain));
+    if (!mem) return lib::err(lib::Error::no_memory);
+    auto* d = new (mem) Domain{};
+    d->id = next_domain_id++;
+    lib::copy_cstr(d->name, sizeof d->name, name);
+    d->state = DomainState::building;
+    d->mem_bytes = (mem_bytes + arch::page_size - 1) & ~(arch::page_size - 1);
+    auto fail = [&](lib::Error e) -> lib::Result<Domain*> {
+        destroy_domain(d);
+        return lib::err(e);
+    };
+    auto p2m = arch::virt::GuestPhysMap::create();
+    if (!p2m.ok()) return fail(p2m.error());
+    d->p2m = p2m.value();
+    if (auto s = populate(*d, d->mem_bytes); !s.ok()) return fail(s.error());
+    auto iob = mem::alloc_frames({.count = 3});
+    if (!iob.ok()) return fail(iob.error());
+    d->io_bitmap_pa = iob.value();
+    memset(arch::phys_to_virt<void>(d->io_bitmap_pa), 0xff, 3 * arch::page_size);
+
+    d->cpuid.vcpu_count = vcpus;
+    d->cpuid.tsc_khz = arch::lapic::timer_info().tsc_hz / 1000;
+    d->cpuid.apic_bus_khz = arch::lapic::timer_info().lapic_hz / 1000;
+    for (uint32_t i = 0; i < vcpus; ++i) {
+        auto v = create_vcpu(*d, i, next_vcpu_serial++);
+        if (!v.ok()) return fail(v.error());
+        d->vcpus[i] = v.value();
+        d->vcpu_count = i + 1;
+    }
+    LOG_INFO("dom%u: created '%s' with %lu MiB in %lu chunks, %u vCPU(s)", d->id, d->name, d->mem_bytes >> 20,
+             d->chunk_count, vcpus);
+    return d;
+}
+
+void destroy_domain(Domain* d)
+{
+    if (!d) return;
+    for (uint32_t i = 0; i < d->vcpu_count; ++i) destroy_vcpu(d->vcpus[i]);
+    for (size_t i = 0; i < d->chunk_count; ++i) {
+        const RamChunk& c = d->chunks[i];
+        (void)mem::free_frames(c.hpa, c.size / arch::page_size);
+    }
+    if (d->io_bitmap_pa) (void)mem::free_frames(d->io_bitmap_pa, 3);
+    // The p2m's table frames go back with the map (GuestPhysMap::release).
+    d->p2m.release();
+    LOG_INFO("dom%u: destroyed", d->id);
+    d->~Domain();
+    mem::kernel_heap().deallocate(d, sizeof(Domain));
+}
+
+lib::Status add_port_handler(Domain& d, const PortHandler& h)
+{
+    if (d.port_count == Domain::max_port_handlers || h.count == 0 || uint32_t(h.base) + h.count > 0x10000)
+        return lib::err(lib::Error::invalid);
+    d.ports[d.port_count++] = h;
+    return {};
+}
+
+lib::Status copy_to_guest(Domain& d, uint64_t gpa, const void* src, size_t len)
+{
+    auto* s = static_cast<const uint8_t*>(src);
+    return for_each_piece(d, gpa, len, [&](uint8_t* p, size_t at, size_t n) { memcpy(p, s + at, n); });
+}
+
+lib::Status copy_from_guest(const Domain& d, uint64_t gpa, void* dst, size_t len)
+{
+    auto* o = static_cast<uint8_t*>(dst);
+    return for_each_piece(d, gpa, len, [&](uint8_t* p, size_t at, size_t n) { memcpy(o + at, p, n); });
+}
+
+lib::Status zero_guest(Domain& d, uint64_t gpa, size_t len)
+{
+    return for_each_piece(d, gpa, len, [&](uint8_t* p, size_t, size_t n) { memset(p, 0, n); });
+}
+
+void crash_domain(Domain& d, const char* fmt, ...)
+{
+    if (d.state == DomainState::crashed || d.state == DomainState::shutdown) return;
+    char why[200];
+    va_list ap;
+    va_start(ap, fmt);
+    lib::vformat(why, sizeof why, fmt, ap);
+    va_end(ap);
+    d.state = DomainState::crashed;
+    LOG_ERROR("dom%u: crashed: %s", d.id, why);
+}
+
+void shutdown_domain(Domain& d, const char* why)
+{
+    if (d.state == DomainState::crashed || d.state == DomainState::shutdown) return;
+    d.state = DomainState::shutdown;
+    LOG_INFO("dom%u: shut down: %s", d.id, why);
+}
+
+}  // namespace hv

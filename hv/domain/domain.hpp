@@ -1,0 +1,80 @@
+// A domain: guest-physical memory (host frames behind an NPT/EPT map), its
+// vCPUs, port-I/O handlers, CPUID policy, and its life cycle. Until Dom0
+// builds domains, the test build creates them from Multiboot modules.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "arch/x86_64/virt/virt.hpp"
+#include "hv/vcpu/cpuid_policy.hpp"
+#include "lib/result.hpp"
+
+namespace hv {
+
+struct Vcpu;
+
+enum class DomainState : uint8_t { building, running, shutdown, crashed };
+
+enum class CrashPolicy : uint8_t { destroy, preserve };
+
+// A port-range handler: value holds the data for OUT and receives it for IN.
+// Returns false if the access should be treated as unclaimed.
+struct PortHandler {
+    uint16_t base;
+    uint16_t count;
+    bool (*handle)(Vcpu& vcpu, uint16_t port, unsigned size, bool in, uint32_t& value);
+};
+
+struct RamChunk {
+    uint64_t gpa;
+    uint64_t hpa;
+    uint64_t size;
+};
+
+struct Domain {
+    static constexpr unsigned max_vcpus = 64;
+    static constexpr unsigned max_port_handlers = 16;
+    static constexpr unsigned max_chunks = 2048;
+
+    uint32_t id;
+    char name[32];
+    DomainState state;
+    CrashPolicy on_crash;
+    arch::virt::GuestPhysMap p2m;
+    uint64_t mem_bytes;
+    RamChunk chunks[max_chunks];
+    size_t chunk_count;
+    uint64_t io_bitmap_pa;  // 12 KiB, bit set = intercept
+    CpuidPolicy cpuid;
+    Vcpu* vcpus[max_vcpus];
+    uint32_t vcpu_count;
+    PortHandler ports[max_port_handlers];
+    size_t port_count;
+    // Set when the guest wrote the debug-exit port (QEMU isa-debug-exit).
+    bool has_exit_status;
+    uint32_t exit_value;
+    // Test console: COM1 output, flushed to the hypervisor log per line.
+    char console_line[160];
+    size_t console_len;
+};
+
+// Creates a domain with `mem_bytes` of RAM at guest-physical 0 (rounded up to
+// 4 KiB) and `vcpus` vCPUs in the reset state. Every port is intercepted.
+lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_t vcpus);
+// Releases the domain's memory and vCPU state.
+void destroy_domain(Domain* d);
+
+lib::Status add_port_handler(Domain& d, const PortHandler& h);
+
+// Copies into / out of guest RAM; Error::out_of_range if any byte is not RAM.
+lib::Status copy_to_guest(Domain& d, uint64_t gpa, const void* src, size_t len);
+lib::Status copy_from_guest(const Domain& d, uint64_t gpa, void* dst, size_t len);
+lib::Status zero_guest(Domain& d, uint64_t gpa, size_t len);
+
+// Stops the domain with a reason shown in the log; on_crash decides whether
+// its state is kept for inspection.
+void crash_domain(Domain& d, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+void shutdown_domain(Domain& d, const char* why);
+
+}  // namespace hv

@@ -1,0 +1,145 @@
+#include "hv/testguest.hpp"
+
+#include <cstring>
+
+#include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/virt/virt.hpp"
+#include "hv/domain/domain.hpp"
+#include "hv/vcpu/vcpu.hpp"
+#include "lib/elf.hpp"
+#include "lib/log.hpp"
+#include "lib/str.hpp"
+
+namespace hv::testguest {
+namespace {
+
+constexpr uint64_t default_mem = 32ull << 20;
+constexpr uint64_t mbi_gpa = 0x9000;      // Multiboot info for the guest
+constexpr uint64_t mbi_cmdline_gpa = 0x9100;
+
+// QEMU's isa-debug-exit: the written value v ends the run with status
+// (v << 1) | 1.
+bool debug_exit(Vcpu& v, uint16_t, unsigned, bool in, uint32_t& value)
+{
+    if (in) return false;
+    Domain& d = *v.domain;
+    d.has_exit_status = true;
+    d.exit_value = value;
+    shutdown_domain(d, "debug-exit port written");
+    return true;
+}
+
+void flush_console(Domain& d)
+{
+    if (!d.console_len) return;
+    d.console_line[d.console_len] = '\0';
+    LOG_INFO("dom%u console: %s", d.id, d.console_line);
+    d.console_len = 0;
+}
+
+// A 16550 that is always ready: transmit bytes become log lines; the line
+// status register says "transmitter empty"; everything else reads as 0.
+bool com1(Vcpu& v, uint16_t port, unsigned, bool in, uint32_t& value)
+{
+    Domain& d = *v.domain;
+    unsigned reg = port - 0x3f8;
+    if (in) {
+        value = reg == 5 ? 0x60 : 0;
+        return true;
+    }
+    if (reg != 0) return true;
+    char c = char(value);
+    if (c == '\n') flush_console(d);
+    else if (c != '\r' && d.console_len < sizeof d.console_line - 1) d.console_line[d.console_len++] = c;
+    if (d.console_len == sizeof d.console_line - 1) flush_console(d);
+    return true;
+}
+
+bool post_code(Vcpu&, uint16_t, unsigned, bool in, uint32_t& value)
+{
+    if (in) value = 0;
+    return true;
+}
+
+void run_one(const boot::Module& m, size_t index)
+{
+    lib::StrView args(m.cmdline);
+    lib::StrView path = args.split_first(' ');
+    char name[32];
+    size_t slash = 0;
+    for (size_t i = 0; i < path.size(); ++i)
+        if (path[i] == '/') slash = i + 1;
+    lib::copy_cstr(name, sizeof name, path.substr(slash));
+    uint64_t mem = default_mem;
+    while (!args.empty()) {
+        lib::StrView tok = args.split_first(' ');
+        if (tok.starts_with("mem=")) {
+            auto v = lib::parse_size(tok.substr(4));
+            if (v.ok() && v.value() >= (2ull << 20) && v.value() <= (4ull << 30)) mem = v.value();
+            else LOG_WARN("testguest: bad mem= for module %lu, using %lu MiB", index, default_mem >> 20);
+        }
+    }
+
+    const void* image = arch::phys_to_virt<const void>(m.start);
+    auto elf = lib::elf::parse(image, m.end - m.start);
+    if (!elf.ok()) {
+        LOG_ERROR("testguest: module %lu (%s) is not a loadable ELF: %s", index, name, lib::error_name(elf.error()));
+        return;
+    }
+    auto dom = create_domain(name, mem, 1);
+    if (!dom.ok()) {
+        LOG_ERROR("testguest: cannot create a domain for %s: %s", name, lib::error_name(dom.error()));
+        return;
+    }
+    Domain& d = *dom.value();
+    for (size_t i = 0; i < elf->segment_count; ++i) {
+        const auto& s = elf->segments[i];
+        auto* bytes = static_cast<const uint8_t*>(image) + s.file_offset;
+        if (!copy_to_guest(d, s.paddr, bytes, s.file_size).ok() ||
+            !zero_guest(d, s.paddr + s.file_size, s.mem_size - s.file_size).ok()) {
+            LOG_ERROR("testguest: %s: segment at %#lx does not fit in %lu MiB of guest RAM", name, s.paddr,
+                      mem >> 20);
+            destroy_domain(&d);
+            return;
+        }
+    }
+    // Multiboot1 info: memory sizes and the command line (Multiboot 0.6.96 3.3).
+    struct {
+        uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
+    } mbi{(1u << 0) | (1u << 2), 639, uint32_t((mem >> 10) - 1024), 0, uint32_t(mbi_cmdline_gpa)};
+    (void)copy_to_guest(d, mbi_gpa, &mbi, sizeof mbi);
+    (void)copy_to_guest(d, mbi_cmdline_gpa, m.cmdline, strlen(m.cmdline) + 1);
+
+    (void)add_port_handler(d, {0xf4, 4, debug_exit});
+    (void)add_port_handler(d, {0x3f8, 8, com1});
+    (void)add_port_handler(d, {0x80, 1, post_code});
+
+    Vcpu& v = *d.vcpus[0];
+    set_multiboot_entry_state(v, uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa));
+    LOG_INFO("dom%u: running test guest %s (entry %#lx) on %s", d.id, name, elf->entry,
+             arch::virt::vendor_name());
+    d.state = DomainState::running;
+    run_vcpu(v);
+    flush_console(d);
+    dump_exit_counters(v);
+    if (d.has_exit_status)
+        LOG_INFO("dom%u: %s exited via debug port: value %#x (QEMU exit status %u)", d.id, name, d.exit_value,
+                 ((d.exit_value << 1) | 1) & 0xff);
+    else
+        LOG_INFO("dom%u: %s ended without a debug-port exit", d.id, name);
+    destroy_domain(&d);
+}
+
+}  // namespace
+
+void run_all(const boot::BootInfo& info)
+{
+    if (arch::virt::caps().vendor == arch::virt::Vendor::none) {
+        LOG_ERROR("testguest: no hardware virtualization: %lu test guest(s) not run", info.module_count);
+        return;
+    }
+    for (size_t i = 0; i < info.module_count; ++i) run_one(info.modules[i], i);
+    LOG_INFO("testguest: all %lu test guest(s) done", info.module_count);
+}
+
+}  // namespace hv::testguest

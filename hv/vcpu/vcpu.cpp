@@ -1,0 +1,191 @@
+#include "hv/vcpu/vcpu.hpp"
+
+#include <cstring>
+#include <new>
+
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/virt/virt.hpp"
+#include "hv/domain/domain.hpp"
+#include "hv/mem/kernel_heap.hpp"
+#include "lib/format.hpp"
+#include "lib/log.hpp"
+
+namespace hv {
+
+lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial)
+{
+    void* mem = mem::kernel_heap().allocate(sizeof(Vcpu), alignof(Vcpu));
+    if (!mem) return lib::err(lib::Error::no_memory);
+    auto* v = new (mem) Vcpu{};
+    v->domain = &d;
+    v->id = id;
+    auto hw = arch::virt::create_vcpu({.p2m = &d.p2m, .vcpu_id = host_serial, .io_bitmap_phys = d.io_bitmap_pa});
+    if (!hw.ok()) {
+        mem::kernel_heap().deallocate(v, sizeof(Vcpu));
+        return lib::err(hw.error());
+    }
+    v->hw = hw.value();
+    // MSRs whose guest values live in the guest-state area and are switched
+    // by hardware on entry and exit on both backends: no exits needed.
+    for (uint32_t msr : {0xc0000100u /* FS base */, 0xc0000101u /* GS base */, 0x174u, 0x175u, 0x176u /* SYSENTER */})
+        v->hw->set_msr_intercept(msr, false, false);
+    return v;
+}
+
+void destroy_vcpu(Vcpu* v)
+{
+    if (!v) return;
+    // The backend object's frames stay with the backend until it can free
+    // them (a VMCS must be VMCLEARed on the CPU that last used it).
+    mem::kernel_heap().deallocate(v, sizeof(Vcpu));
+}
+
+void set_multiboot_entry_state(Vcpu& v, uint32_t entry, uint32_t magic, uint32_t info)
+{
+    HwVcpu& hw = *v.hw;
+    const Segment code{0x08, seg_attr::code32, 0xffffffff, 0, false};
+    const Segment data{0x10, seg_attr::data32, 0xffffffff, 0, false};
+    hw.set_segment(SegReg::cs, code);
+    for (SegReg s : {SegReg::ds, SegReg::es, SegReg::fs, SegReg::gs, SegReg::ss}) hw.set_segment(s, data);
+    hw.set_segment(SegReg::tr, {0, seg_attr::tss32_busy, 0xffff, 0, false});
+    hw.set_segment(SegReg::ldtr, {0, seg_attr::ldt, 0xffff, 0, false});
+    hw.set_gdtr({0, 0xffff});
+    hw.set_idtr({0, 0x3ff});
+    hw.write(GuestReg::cr0, 0x11);  // PE, ET
+    hw.write(GuestReg::cr3, 0);
+    hw.write(GuestReg::cr4, 0);
+    hw.write(GuestReg::efer, 0);
+    hw.write(GuestReg::rflags, 0x2);
+    hw.write(GuestReg::rip, entry);
+    memset(&v.gprs, 0, sizeof v.gprs);
+    v.gprs[Gpr::rax] = magic;
+    v.gprs[Gpr::rbx] = info;
+}
+
+void advance_rip(Vcpu& v, const VmExit& x)
+{
+    v.hw->write(GuestReg::rip, v.hw->read(GuestReg::rip) + x.insn_len);
+    // Completing an instruction ends an STI/MOV-SS shadow; the backends keep
+    // the interruptibility state, nothing more to do for the instructions
+    // that exit here.
+}
+
+void inject_exception(Vcpu& v, uint8_t vector, bool has_error, uint32_t error)
+{
+    v.hw->inject({.vector = vector, .type = EventType::exception, .has_error = has_error, .error_code = error});
+}
+
+namespace {
+
+void handle_exit(Vcpu& v, const VmExit& x)
+{
+    Domain& d = *v.domain;
+    switch (x.reason) {
+    case ExitReason::cpuid: handle_cpuid(v, x); return;
+    case ExitReason::io: handle_io(v, x); return;
+    case ExitReason::msr_read:
+    case ExitReason::msr_write: handle_msr(v, x); return;
+    case ExitReason::cr_access: handle_cr(v, x); return;
+    case ExitReason::external_interrupt:
+    case ExitReason::nmi:
+        // Take the host interrupt that caused the exit, then resume.
+        arch::sti();
+        asm volatile("nop");
+        arch::cli();
+        return;
+    case ExitReason::hlt:
+        advance_rip(v, x);
+        if (!(v.hw->read(GuestReg::rflags) & (1u << 9))) {
+            // No interrupt can ever wake it: the guest has stopped itself.
+            v.blocked = true;
+            shutdown_domain(d, "vCPU halted with interrupts disabled");
+            return;
+        }
+        // No virtual interrupt sources exist yet: wait for a host interrupt
+        // (the scheduler will run something else here).
+        arch::sti();
+        arch::halt();
+        arch::cli();
+        return;
+    case ExitReason::pause: advance_rip(v, x); return;
+    case ExitReason::invd:
+    case ExitReason::wbinvd:
+    case ExitReason::monitor_mwait: advance_rip(v, x); return;  // no-ops for a guest with no cache control
+    case ExitReason::hypercall:
+        // No guest hypercalls yet: -ENOSYS, as Xen answers unknown ones.
+        v.gprs[Gpr::rax] = uint64_t(-38);
+        advance_rip(v, x);
+        return;
+    case ExitReason::xsetbv:
+        // XSAVE is not offered in CPUID, so XSETBV is undefined for the guest.
+        inject_exception(v, 6);
+        return;
+    case ExitReason::exception:
+        // Intercepted only to stop event-delivery loops (#AC, #DB): reflect.
+        inject_exception(v, x.exception.vector, x.exception.has_error, x.exception.error_code);
+        return;
+    case ExitReason::interrupt_window:
+        v.hw->set_interrupt_window_exiting(false);
+        return;
+    case ExitReason::nmi_window:
+        v.hw->set_nmi_window_exiting(false);
+        return;
+    case ExitReason::shutdown:
+        crash_domain(d, "vCPU %u triple fault at rip %#lx", v.id, v.hw->read(GuestReg::rip));
+        return;
+    case ExitReason::mmio: {
+        auto gpa = x.mmio.gpa;
+        crash_domain(d, "vCPU %u %s unmapped guest-physical address %#lx at rip %#lx", v.id,
+                     x.mmio.fetch ? "executed from" : x.mmio.write ? "wrote to" : "read from", gpa,
+                     v.hw->read(GuestReg::rip));
+        return;
+    }
+    case ExitReason::invalid_guest_state:
+        crash_domain(d, "vCPU %u: VM entry refused the guest state (exit code %#lx)", v.id, x.raw_reason);
+        return;
+    case ExitReason::init:
+    case ExitReason::sipi:
+    case ExitReason::rdtsc:
+    case ExitReason::rdtscp:
+    case ExitReason::invlpg:
+    case ExitReason::preemption_timer:
+    case ExitReason::unhandled:
+    case ExitReason::count_:
+        break;
+    }
+    crash_domain(d, "vCPU %u: unhandled exit %s (raw %#lx) at rip %#lx", v.id, exit_reason_name(x.reason),
+                 x.raw_reason, v.hw->read(GuestReg::rip));
+}
+
+}  // namespace
+
+void run_vcpu(Vcpu& v)
+{
+    Domain& d = *v.domain;
+    VmExit exit{};
+    while (d.state == DomainState::running) {
+        arch::cli();
+        auto s = v.hw->run(v.gprs, exit);
+        unsigned r = static_cast<unsigned>(exit.reason);
+        if (r < static_cast<unsigned>(ExitReason::count_)) ++v.exits[r];
+        ++v.exits_total;
+        if (!s.ok() && exit.reason != ExitReason::invalid_guest_state) {
+            crash_domain(d, "vCPU %u: VM entry failed", v.id);
+            break;
+        }
+        handle_exit(v, exit);
+    }
+    arch::sti();
+}
+
+void dump_exit_counters(const Vcpu& v)
+{
+    char line[400];
+    size_t n = lib::format(line, sizeof line, "dom%u vcpu%u: %lu exits:", v.domain->id, v.id, v.exits_total);
+    for (unsigned i = 0; i < static_cast<unsigned>(ExitReason::count_) && n < sizeof line; ++i)
+        if (v.exits[i])
+            n += lib::format(line + n, sizeof line - n, " %s %lu", exit_reason_name(ExitReason(i)), v.exits[i]);
+    LOG_INFO("%s", line);
+}
+
+}  // namespace hv

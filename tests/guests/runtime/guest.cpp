@@ -1,0 +1,102 @@
+#include "tests/guests/runtime/guest.hpp"
+
+#include <cstdarg>
+
+#include "lib/format.hpp"
+
+extern "C" {
+volatile uint64_t guest_resume_rip;
+volatile uint64_t guest_last_vector;
+volatile uint64_t guest_last_error;
+volatile uint64_t guest_exception_count;
+
+void guest_exit(uint32_t value)
+{
+    guest::outl(0xf4, value);
+    for (;;) asm volatile("cli; hlt");
+}
+
+// Stubs from start.S.
+#define STUB(n) void exc_stub_##n();
+STUB(0) STUB(1) STUB(2) STUB(3) STUB(4) STUB(5) STUB(6) STUB(7) STUB(8) STUB(9) STUB(10) STUB(11) STUB(12)
+STUB(13) STUB(14) STUB(15) STUB(16) STUB(17) STUB(18) STUB(19) STUB(20) STUB(21)
+#undef STUB
+
+struct __attribute__((packed)) IdtEntry {
+    uint16_t off0, sel;
+    uint8_t ist, attr;
+    uint16_t off1;
+    uint32_t off2, zero;
+};
+IdtEntry guest_idt[22];
+
+void guest_install_idt()
+{
+    void (*stubs[22])() = {exc_stub_0,  exc_stub_1,  exc_stub_2,  exc_stub_3,  exc_stub_4,  exc_stub_5,
+                           exc_stub_6,  exc_stub_7,  exc_stub_8,  exc_stub_9,  exc_stub_10, exc_stub_11,
+                           exc_stub_12, exc_stub_13, exc_stub_14, exc_stub_15, exc_stub_16, exc_stub_17,
+                           exc_stub_18, exc_stub_19, exc_stub_20, exc_stub_21};
+    for (int i = 0; i < 22; ++i) {
+        auto a = reinterpret_cast<uint64_t>(stubs[i]);
+        guest_idt[i] = {uint16_t(a), 0x08, 0, 0x8e, uint16_t(a >> 16), uint32_t(a >> 32), 0};
+    }
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr{sizeof guest_idt - 1, reinterpret_cast<uint64_t>(guest_idt)};
+    asm volatile("lidt %0" : : "m"(idtr));
+}
+
+// The freestanding runtime bits the compiler may call.
+void* memcpy(void* d, const void* s, unsigned long n)
+{
+    auto* dd = static_cast<char*>(d);
+    auto* ss = static_cast<const char*>(s);
+    while (n--) *dd++ = *ss++;
+    return d;
+}
+void* memset(void* d, int c, unsigned long n)
+{
+    auto* dd = static_cast<char*>(d);
+    while (n--) *dd++ = char(c);
+    return d;
+}
+}
+
+namespace guest {
+namespace {
+int failures;
+
+void putc(char c)
+{
+    for (int i = 0; i < 100000 && !(inb(0x3fd) & 0x20); ++i) {
+    }
+    outb(0x3f8, uint8_t(c));
+}
+}  // namespace
+
+void print(const char* fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    lib::vformat(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (const char* p = buf; *p; ++p) putc(*p);
+}
+
+void check(bool ok, const char* what)
+{
+    if (ok) return;
+    ++failures;
+    print("FAIL: %s\n", what);
+}
+
+int verdict(const char* name)
+{
+    if (failures == 0) print("PASS %s\n", name);
+    else print("FAIL %s: %d check(s) failed\n", name, failures);
+    return failures ? 1 : 0;
+}
+
+}  // namespace guest

@@ -1,0 +1,69 @@
+// The test-guest runtime: serial output, the debug-exit verdict, expected
+// faults, and checks. A test guest defines `int guest_main(uint32_t mbi)`;
+// returning 0 means every check passed.
+#pragma once
+
+#include <cstdint>
+
+extern "C" {
+extern volatile uint64_t guest_resume_rip;
+extern volatile uint64_t guest_last_vector;
+extern volatile uint64_t guest_last_error;
+extern volatile uint64_t guest_exception_count;
+int guest_main(uint32_t mbi);
+[[noreturn]] void guest_exit(uint32_t value);
+}
+
+namespace guest {
+
+inline void outb(uint16_t p, uint8_t v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(p)); }
+inline void outw(uint16_t p, uint16_t v) { asm volatile("outw %0, %1" : : "a"(v), "Nd"(p)); }
+inline void outl(uint16_t p, uint32_t v) { asm volatile("outl %0, %1" : : "a"(v), "Nd"(p)); }
+inline uint8_t inb(uint16_t p)
+{
+    uint8_t v;
+    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
+inline uint16_t inw(uint16_t p)
+{
+    uint16_t v;
+    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
+inline uint32_t inl(uint16_t p)
+{
+    uint32_t v;
+    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
+    return v;
+}
+struct Cpuid {
+    uint32_t a, b, c, d;
+};
+inline Cpuid cpuid(uint32_t leaf, uint32_t sub = 0)
+{
+    Cpuid r;
+    asm volatile("cpuid" : "=a"(r.a), "=b"(r.b), "=c"(r.c), "=d"(r.d) : "a"(leaf), "c"(sub));
+    return r;
+}
+
+void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Records a failed check with its message; the verdict counts them.
+void check(bool ok, const char* what);
+int verdict(const char* test_name);
+
+// Runs `insn` (an asm string) and reports the exception vector it raised, or
+// -1 if it completed. Registers a..d are inputs to the instruction.
+#define GUEST_FAULT_OF(insn, ...)                                                     \
+    ({                                                                                \
+        guest_last_vector = ~0ull;                                                    \
+        asm volatile("leaq 1f(%%rip), %%r11\n movq %%r11, guest_resume_rip(%%rip)\n" \
+                     insn "\n1:\n movq $0, guest_resume_rip(%%rip)"                   \
+                     :                                                                \
+                     : __VA_ARGS__                                                    \
+                     : "r11", "memory");                                              \
+        guest_last_vector == ~0ull ? -1 : int(guest_last_vector);                     \
+    })
+
+}  // namespace guest
