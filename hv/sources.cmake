@@ -33,5 +33,6 @@ list(APPEND HV_KERNEL_SOURCES
   hv/vcpu/exit_cpuid.cpp
   hv/vcpu/exit_io.cpp
   hv/vcpu/exit_msr.cpp
-  hv/vcpu/exit_cr.cpp)
+  hv/vcpu/exit_cr.cpp
+  hv/vcpu/exit_mmio.cpp)
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)

@@ -55,6 +55,35 @@ bool com1(Vcpu& v, uint16_t port, unsigned, bool in, uint32_t& value)
     return true;
 }
 
+// The MMIO test device at 0xfe000000: 4 KiB of byte-addressable scratch
+// registers; the last 8 bytes count the accesses that reached the device (so a
+// guest can tell emulation from RAM).
+constexpr uint64_t test_device_base = 0xfe000000;
+constexpr uint64_t test_device_counter = 0xff8;
+
+uint8_t* test_device_bytes(Vcpu& v) { return reinterpret_cast<uint8_t*>(v.domain->test_device_regs); }
+
+lib::Result<uint64_t> test_device_read(Vcpu& v, uint64_t gpa, uint8_t size)
+{
+    uint64_t off = gpa - test_device_base;
+    uint64_t value = 0;
+    memcpy(&value, test_device_bytes(v) + off, size);
+    ++v.domain->test_device_regs[test_device_counter / 8];
+    return value;
+}
+
+lib::Status test_device_write(Vcpu& v, uint64_t gpa, uint8_t size, uint64_t value)
+{
+    uint64_t off = gpa - test_device_base;
+    if (off + size > test_device_counter) {
+        ++v.domain->test_device_regs[test_device_counter / 8];
+        return {};  // the counter is read-only
+    }
+    memcpy(test_device_bytes(v) + off, &value, size);
+    ++v.domain->test_device_regs[test_device_counter / 8];
+    return {};
+}
+
 bool post_code(Vcpu&, uint16_t, unsigned, bool in, uint32_t& value)
 {
     if (in) value = 0;
@@ -113,6 +142,7 @@ void run_one(const boot::Module& m, size_t index)
     (void)add_port_handler(d, {0xf4, 4, debug_exit});
     (void)add_port_handler(d, {0x3f8, 8, com1});
     (void)add_port_handler(d, {0x80, 1, post_code});
+    (void)add_mmio_handler(d, {test_device_base, 0x1000, test_device_read, test_device_write});
 
     Vcpu& v = *d.vcpus[0];
     set_multiboot_entry_state(v, uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa));

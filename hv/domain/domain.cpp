@@ -134,6 +134,26 @@ lib::Status add_port_handler(Domain& d, const PortHandler& h)
     return {};
 }
 
+lib::Status add_mmio_handler(Domain& d, const MmioHandler& h)
+{
+    if (d.mmio_count == Domain::max_mmio_handlers || h.size == 0 || h.base + h.size < h.base || !h.read || !h.write)
+        return lib::err(lib::Error::invalid);
+    for (uint64_t a = h.base; a < h.base + h.size; a += arch::page_size)
+        if (chunk_of(d, a)) return lib::err(lib::Error::exists);
+    for (size_t i = 0; i < d.mmio_count; ++i)
+        if (h.base < d.mmio[i].base + d.mmio[i].size && d.mmio[i].base < h.base + h.size)
+            return lib::err(lib::Error::exists);
+    d.mmio[d.mmio_count++] = h;
+    return {};
+}
+
+const MmioHandler* find_mmio_handler(const Domain& d, uint64_t gpa)
+{
+    for (size_t i = 0; i < d.mmio_count; ++i)
+        if (gpa >= d.mmio[i].base && gpa - d.mmio[i].base < d.mmio[i].size) return &d.mmio[i];
+    return nullptr;
+}
+
 lib::Status copy_to_guest(Domain& d, uint64_t gpa, const void* src, size_t len)
 {
     auto* s = static_cast<const uint8_t*>(src);

@@ -26,6 +26,16 @@ struct PortHandler {
     bool (*handle)(Vcpu& vcpu, uint16_t port, unsigned size, bool in, uint32_t& value);
 };
 
+// A guest-physical range whose accesses are emulated (hot-path devices in hv;
+// device models in Dom0 come through the same table later). Reads return the
+// value, or an error that stops the guest.
+struct MmioHandler {
+    uint64_t base;
+    uint64_t size;
+    lib::Result<uint64_t> (*read)(Vcpu& vcpu, uint64_t gpa, uint8_t size);
+    lib::Status (*write)(Vcpu& vcpu, uint64_t gpa, uint8_t size, uint64_t value);
+};
+
 struct RamChunk {
     uint64_t gpa;
     uint64_t hpa;
@@ -36,6 +46,7 @@ struct Domain {
     static constexpr unsigned max_vcpus = 64;
     static constexpr unsigned max_port_handlers = 16;
     static constexpr unsigned max_chunks = 2048;
+    static constexpr unsigned max_mmio_handlers = 16;
 
     uint32_t id;
     char name[32];
@@ -51,6 +62,10 @@ struct Domain {
     uint32_t vcpu_count;
     PortHandler ports[max_port_handlers];
     size_t port_count;
+    MmioHandler mmio[max_mmio_handlers];
+    size_t mmio_count;
+    // Scratch registers of the test build's MMIO test device.
+    uint64_t test_device_regs[512];
     // Set when the guest wrote the debug-exit port (QEMU isa-debug-exit).
     bool has_exit_status;
     uint32_t exit_value;
@@ -66,6 +81,9 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
 void destroy_domain(Domain* d);
 
 lib::Status add_port_handler(Domain& d, const PortHandler& h);
+// Registers an emulated range; it must not overlap RAM or another handler.
+lib::Status add_mmio_handler(Domain& d, const MmioHandler& h);
+const MmioHandler* find_mmio_handler(const Domain& d, uint64_t gpa);
 
 // Copies into / out of guest RAM; Error::out_of_range if any byte is not RAM.
 lib::Status copy_to_guest(Domain& d, uint64_t gpa, const void* src, size_t len);

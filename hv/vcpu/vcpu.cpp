@@ -133,13 +133,7 @@ void handle_exit(Vcpu& v, const VmExit& x)
     case ExitReason::shutdown:
         crash_domain(d, "vCPU %u triple fault at rip %#lx", v.id, v.hw->read(GuestReg::rip));
         return;
-    case ExitReason::mmio: {
-        auto gpa = x.mmio.gpa;
-        crash_domain(d, "vCPU %u %s unmapped guest-physical address %#lx at rip %#lx", v.id,
-                     x.mmio.fetch ? "executed from" : x.mmio.write ? "wrote to" : "read from", gpa,
-                     v.hw->read(GuestReg::rip));
-        return;
-    }
+    case ExitReason::mmio: handle_mmio(v, x); return;
     case ExitReason::invalid_guest_state:
         crash_domain(d, "vCPU %u: VM entry refused the guest state (exit code %#lx)", v.id, x.raw_reason);
         return;

@@ -46,6 +46,7 @@ void handle_cpuid(Vcpu& v, const VmExit& x);
 void handle_io(Vcpu& v, const VmExit& x);
 void handle_msr(Vcpu& v, const VmExit& x);
 void handle_cr(Vcpu& v, const VmExit& x);
+void handle_mmio(Vcpu& v, const VmExit& x);
 
 // Helpers for handlers.
 void advance_rip(Vcpu& v, const VmExit& x);
