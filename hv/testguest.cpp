@@ -100,8 +100,10 @@ void run_one(const boot::Module& m, size_t index)
         if (path[i] == '/') slash = i + 1;
     lib::copy_cstr(name, sizeof name, path.substr(slash));
     uint64_t mem = default_mem;
+    bool pause_exits = false;
     while (!args.empty()) {
         lib::StrView tok = args.split_first(' ');
+        if (tok == "pause_exits=1") pause_exits = true;
         if (tok.starts_with("mem=")) {
             auto v = lib::parse_size(tok.substr(4));
             if (v.ok() && v.value() >= (2ull << 20) && v.value() <= (4ull << 30)) mem = v.value();
@@ -145,6 +147,7 @@ void run_one(const boot::Module& m, size_t index)
     (void)add_mmio_handler(d, {test_device_base, 0x1000, test_device_read, test_device_write});
 
     Vcpu& v = *d.vcpus[0];
+    if (pause_exits) v.hw->set_pause_tuning({.enabled = true, .count = 0, .gap = 0});
     set_multiboot_entry_state(v, uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa));
     LOG_INFO("dom%u: running test guest %s (entry %#lx) on %s", d.id, name, elf->entry,
              arch::virt::vendor_name());

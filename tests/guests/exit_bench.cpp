@@ -1,0 +1,51 @@
+// Exit-path length benchmark. Under QEMU with -icount shift=0 the guest TSC
+// advances by one per instruction retired on the emulated CPU, hypervisor
+// included, so RDTSC around an exiting instruction counts the hypervisor's
+// instructions for that exit (TESTING.md). Prints `bench: <name> <n>` with the
+// minimum over many rounds, less the cost of the same measurement around a
+// NOP.
+#include "tests/guests/runtime/guest.hpp"
+
+using namespace guest;
+
+namespace {
+inline uint64_t rdtsc()
+{
+    uint32_t lo, hi;
+    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi));
+    return (uint64_t(hi) << 32) | lo;
+}
+
+template <typename F> uint64_t measure(F f)
+{
+    uint64_t best = ~0ull;
+    for (int i = 0; i < 200; ++i) {
+        uint64_t t0 = rdtsc();
+        f();
+        uint64_t t1 = rdtsc();
+        if (t1 - t0 < best) best = t1 - t0;
+    }
+    return best;
+}
+}  // namespace
+
+int guest_main(uint32_t)
+{
+    uint64_t base = measure([] { asm volatile("nop"); });
+    auto report = [&](const char* name, uint64_t n) { print("bench: %s %lu\n", name, n > base ? n - base : 0); };
+    report("cpuid", measure([] {
+               uint32_t a = 0, b, c = 0, d;
+               asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+           }));
+    report("io_hv", measure([] { outb(0x80, 0); }));  // POST port, handled in the hypervisor
+    report("io_unclaimed_in", measure([] { (void)inb(0x2e0); }));
+    report("mmio_read", measure([] { (void)*reinterpret_cast<volatile uint32_t*>(0xfe000000ull); }));
+    report("mmio_write", measure([] { *reinterpret_cast<volatile uint32_t*>(0xfe000000ull) = 1; }));
+    report("msr_emulated", measure([] {
+               uint32_t lo, hi;
+               asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x1b));
+           }));
+    report("pause", measure([] { asm volatile("pause"); }));
+    print("bench: baseline_nop %lu\n", base);
+    return 0;
+}
