@@ -157,7 +157,9 @@ lib::Status Device::write_cluster(uint64_t off, const uint8_t* data, size_t len)
     bool zero_flag = version_ == version3 && (entry & l2_zero);
 
     if (!(entry & entry_compressed) && (entry & entry_copied) && host) {
-        if (host % cs || host == 0) return lib::Error::corrupt;
+        // In place only inside the file: a hostile entry must not make us
+        // write the header or grow the file to wherever it points.
+        if (host % cs || host == 0 || host >= file_.size()) return lib::Error::corrupt;
         if (!zero_flag) return file_write(file_, host + co, data, len);
         // Preallocated zero cluster that is ours alone: fill it in place.
         std::memset(cluster_buf_.data(), 0, cs);
