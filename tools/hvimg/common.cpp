@@ -108,7 +108,10 @@ Image::Image(Host& h, const std::string& path, vmm::block::Format fmt, bool writ
     o.writable = writable;
     o.format = fmt;
     o.open_backing = open_backing;
+    const char* detail = nullptr;
+    o.detail = &detail;
     auto r = vmm::block::open_image(h.alloc, h.opener, lib::StrView(path_.c_str()), lib::StrView(), o);
+    if (!r && detail) fail("Could not open '" + path + "': " + error_text(r.error()) + ": " + detail);
     if (!r) fail("Could not open '" + path + "'", r.error());
     dev_ = *r;
 }

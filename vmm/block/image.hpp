@@ -34,6 +34,9 @@ struct OpenOptions {
     bool open_backing = true;       // false: ignore the backing file (info)
     uint32_t l2_cache_tables = 32;  // qcow2 L2 cache size in tables
     uint32_t depth = 0;             // position in the chain (set internally)
+    // When set, a failed open stores a static string naming the first
+    // reason (e.g. which header field is invalid) here; *detail starts null.
+    const char** detail = nullptr;
 };
 
 // Names the format of an open file from its first bytes (and, for fixed VHD,

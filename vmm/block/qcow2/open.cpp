@@ -20,15 +20,22 @@ bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 
 }  // namespace
 
+// Keeps the first reason an open failed, for the caller's error message.
+lib::Error Device::why(lib::Error e, const char* reason)
+{
+    if (detail_ && !*detail_) *detail_ = reason;
+    return e;
+}
+
 lib::Status Device::parse_header(const uint8_t* raw, size_t raw_len, bool writable)
 {
     Header h{};
     std::memcpy(&h, raw, raw_len < sizeof h ? raw_len : sizeof h);
-    if (raw_len < v2_header_length || h.magic.get() != magic) return lib::Error::invalid;
+    if (raw_len < v2_header_length || h.magic.get() != magic) return why(lib::Error::invalid, "not a qcow2 image (bad magic)");
     version_ = h.version.get();
-    if (version_ != version2 && version_ != version3) return lib::Error::unsupported;
+    if (version_ != version2 && version_ != version3) return why(lib::Error::unsupported, "qcow2 version is neither 2 nor 3");
     cluster_bits_ = h.cluster_bits.get();
-    if (cluster_bits_ < min_cluster_bits || cluster_bits_ > max_cluster_bits) return lib::Error::invalid;
+    if (cluster_bits_ < min_cluster_bits || cluster_bits_ > max_cluster_bits) return why(lib::Error::invalid, "cluster_bits out of range (9..21)");
     cluster_size_ = 1u << cluster_bits_;
     l2_bits_ = cluster_bits_ - 3;
     uint64_t fsize = file_.size();
@@ -38,26 +45,26 @@ lib::Status Device::parse_header(const uint8_t* raw, size_t raw_len, bool writab
         refcount_order_ = v2_refcount_order;
         incompat_ = compat_ = autoclear_ = 0;
     } else {
-        if (raw_len < v3_min_header_length) return lib::Error::truncated;
+        if (raw_len < v3_min_header_length) return why(lib::Error::truncated, "header shorter than a version 3 header");
         header_length_ = h.header_length.get();
         if (header_length_ < v3_min_header_length || header_length_ > cluster_size_ || header_length_ % 8)
-            return lib::Error::invalid;
+            return why(lib::Error::invalid, "header_length invalid (< 104, > cluster size or not a multiple of 8)");
         incompat_ = h.incompatible_features.get();
         compat_ = h.compatible_features.get();
         autoclear_ = h.autoclear_features.get();
         refcount_order_ = h.refcount_order.get();
-        if (refcount_order_ > max_refcount_order) return lib::Error::invalid;
+        if (refcount_order_ > max_refcount_order) return why(lib::Error::invalid, "refcount_order above 6");
         uint64_t known = incompat_dirty | incompat_corrupt | incompat_compression;
-        if (incompat_ & ~known) return lib::Error::unsupported;  // incl. data file, extended L2
+        if (incompat_ & ~known) return why(lib::Error::unsupported, "unknown or unsupported incompatible feature (external data file, extended L2, or an unknown bit)");  // incl. data file, extended L2
         uint8_t ctype = header_length_ > offsetof(Header, compression_type) ? h.compression_type : compression_zlib;
         if (incompat_ & incompat_compression) {
-            if (ctype == compression_zlib) return lib::Error::invalid;  // bit set only for non-zlib
-            return lib::Error::unsupported;  // zstd
+            if (ctype == compression_zlib) return why(lib::Error::invalid, "compression-type feature bit set with zlib compression");  // bit set only for non-zlib
+            return why(lib::Error::unsupported, "zstd compression is not supported");  // zstd
         }
-        if (ctype != compression_zlib) return lib::Error::invalid;
-        if ((incompat_ & incompat_corrupt) && writable) return lib::Error::denied;
+        if (ctype != compression_zlib) return why(lib::Error::invalid, "compression type set without its feature bit");
+        if ((incompat_ & incompat_corrupt) && writable) return why(lib::Error::denied, "image is marked corrupt: read-only access only");
     }
-    if (h.crypt_method.get() != crypt_none) return lib::Error::unsupported;
+    if (h.crypt_method.get() != crypt_none) return why(lib::Error::unsupported, "encrypted images are not supported");
 
     size_ = h.size.get();
     l1_size_ = h.l1_size.get();
@@ -70,24 +77,24 @@ lib::Status Device::parse_header(const uint8_t* raw, size_t raw_len, bool writab
     // Virtual size: must be mapped by the L1 table (and leave room for the
     // arithmetic: one L1 entry maps cluster_size << l2_bits bytes).
     uint64_t per_l1 = uint64_t(cluster_size_) << l2_bits_;
-    if (size_ > (1ull << 62)) return lib::Error::invalid;
-    if (uint64_t(l1_size_) * 8 > max_l1_bytes) return lib::Error::invalid;
-    if (div_round_up(size_, per_l1) > l1_size_) return lib::Error::invalid;
+    if (size_ > (1ull << 62)) return why(lib::Error::invalid, "virtual size too large");
+    if (uint64_t(l1_size_) * 8 > max_l1_bytes) return why(lib::Error::invalid, "L1 table too large");
+    if (div_round_up(size_, per_l1) > l1_size_) return why(lib::Error::invalid, "L1 table too small for the virtual size");
     if (l1_size_) {
-        if (l1_offset_ % cluster_size_ || l1_offset_ == 0) return lib::Error::invalid;
-        if (!range_in_file(l1_offset_, uint64_t(l1_size_) * 8, fsize)) return lib::Error::truncated;
+        if (l1_offset_ % cluster_size_ || l1_offset_ == 0) return why(lib::Error::invalid, "L1 table offset not cluster aligned");
+        if (!range_in_file(l1_offset_, uint64_t(l1_size_) * 8, fsize)) return why(lib::Error::truncated, "L1 table lies beyond the end of the file");
     }
     // Refcount table: cluster aligned, not over the header, not over L1.
     if (rt_clusters_ == 0 || uint64_t(rt_clusters_) * cluster_size_ > max_refcount_table_bytes)
-        return lib::Error::invalid;
-    if (rt_offset_ % cluster_size_ || rt_offset_ == 0) return lib::Error::invalid;
-    if (!range_in_file(rt_offset_, uint64_t(rt_clusters_) * cluster_size_, fsize)) return lib::Error::truncated;
+        return why(lib::Error::invalid, "refcount table size invalid");
+    if (rt_offset_ % cluster_size_ || rt_offset_ == 0) return why(lib::Error::invalid, "refcount table offset invalid (unaligned or over the header)");
+    if (!range_in_file(rt_offset_, uint64_t(rt_clusters_) * cluster_size_, fsize)) return why(lib::Error::truncated, "refcount table lies beyond the end of the file");
     if (overlaps(rt_offset_, uint64_t(rt_clusters_) * cluster_size_, l1_offset_, uint64_t(l1_size_) * 8))
-        return lib::Error::invalid;
-    if (nb_snapshots_ > max_snapshots) return lib::Error::invalid;
+        return why(lib::Error::invalid, "refcount table overlaps the L1 table");
+    if (nb_snapshots_ > max_snapshots) return why(lib::Error::invalid, "too many snapshots");
     if (nb_snapshots_ && (snapshots_offset_ % cluster_size_ || snapshots_offset_ == 0 ||
                           !range_in_file(snapshots_offset_, 1, fsize)))
-        return lib::Error::invalid;
+        return why(lib::Error::invalid, "snapshot table offset invalid");
 
     refblock_entries_ = (uint64_t(cluster_size_) * 8) >> refcount_order_;
     return {};
@@ -103,10 +110,10 @@ lib::Status Device::parse_extensions(const uint8_t* c0, size_t len)
     uint64_t ext_end = len;
     if (boff) {
         if (bsize == 0 || bsize > max_backing_name || boff < header_length_ || !range_in_file(boff, bsize, len))
-            return lib::Error::invalid;
+            return why(lib::Error::invalid, "backing file name invalid or outside the first cluster");
         std::memcpy(backing_name_, c0 + boff, bsize);
         backing_name_[bsize] = 0;
-        if (std::strlen(backing_name_) != bsize) return lib::Error::invalid;
+        if (std::strlen(backing_name_) != bsize) return why(lib::Error::invalid, "backing file name contains NUL");
         ext_end = boff;
     }
     // Extensions follow the header (v2 images carry them too) up to the
@@ -118,13 +125,13 @@ lib::Status Device::parse_extensions(const uint8_t* c0, size_t len)
         uint32_t type = eh.type.get(), elen = eh.length.get();
         pos += sizeof eh;
         if (type == ext_end) break;
-        if (elen > ext_end - pos) return lib::Error::invalid;
+        if (elen > ext_end - pos) return why(lib::Error::invalid, "header extension runs past its area");
         if (type == ext_backing_format) {
-            if (elen >= sizeof backing_format_) return lib::Error::invalid;
+            if (elen >= sizeof backing_format_) return why(lib::Error::invalid, "backing format name too long");
             std::memcpy(backing_format_, c0 + pos, elen);
             backing_format_[elen] = 0;
         } else if (type == ext_crypto || type == ext_data_file) {
-            return lib::Error::unsupported;
+            return why(lib::Error::unsupported, "encryption or external data file header extension not supported");
         }
         pos += align_up(elen, 8);
     }
@@ -145,7 +152,7 @@ lib::Status Device::load_snapshots()
         TRY(file_read(file_, pos, &sh, sizeof sh));
         uint64_t entry = sizeof sh + uint64_t(sh.extra_data_size.get()) + sh.id_str_size.get() + sh.name_size.get();
         // The last entry's padding to 8 bytes may lie past the end of file.
-        if (!range_in_file(pos, entry, fsize)) return lib::Error::truncated;
+        if (!range_in_file(pos, entry, fsize)) return why(lib::Error::truncated, "snapshot table lies beyond the end of the file");
         entry = align_up(entry, 8);
         SnapshotInfo& s = snapshots_[i];
         s.l1_offset = sh.l1_table_offset.get();
@@ -157,9 +164,9 @@ lib::Status Device::load_snapshots()
         s.disk_size = size_;
         if (s.l1_offset % cluster_size_ || uint64_t(s.l1_size) * 8 > max_l1_bytes ||
             (s.l1_size && !range_in_file(s.l1_offset, uint64_t(s.l1_size) * 8, fsize)))
-            return lib::Error::invalid;
+            return why(lib::Error::invalid, "snapshot L1 table invalid");
         uint32_t extra = sh.extra_data_size.get();
-        if (extra > 1024) return lib::Error::invalid;
+        if (extra > 1024) return why(lib::Error::invalid, "snapshot extra data too large");
         uint8_t ex[sizeof(SnapshotExtra)] = {};
         uint32_t exn = extra < sizeof ex ? extra : uint32_t(sizeof ex);
         TRY(file_read(file_, pos + sizeof sh, ex, exn));
@@ -198,6 +205,7 @@ lib::Result<Device*> Device::open(lib::Allocator& a, FileOpener& opener, File& f
     auto* d = make_in<Device>(a, a, opener, file);
     if (!d) return lib::err(lib::Error::no_memory);
     lib::Status s = [&]() -> lib::Status {
+        d->detail_ = opt.detail;
         uint8_t hdr[sizeof(Header)] = {};
         size_t n = file.size() < sizeof hdr ? size_t(file.size()) : sizeof hdr;
         TRY(file_read(file, 0, hdr, n));
@@ -222,11 +230,12 @@ lib::Result<Device*> Device::open(lib::Allocator& a, FileOpener& opener, File& f
         TRY(d->load_snapshots());
 
         if (d->backing_name_[0] && opt.open_backing) {
-            if (opt.depth + 1 >= max_chain_depth) return lib::Error::out_of_range;
+            if (opt.depth + 1 >= max_chain_depth) return d->why(lib::Error::out_of_range, "backing chain deeper than 64 (a loop of backing names?)");
             OpenOptions bo;
             bo.writable = false;
             bo.depth = opt.depth + 1;
             bo.l2_cache_tables = opt.l2_cache_tables;
+            bo.detail = opt.detail;
             if (d->backing_format_[0]) bo.format = TRY(parse_format(d->backing_format_));
             d->backing_ = TRY(open_image(a, opener, d->backing_name_, name, bo));
         }
@@ -238,7 +247,7 @@ lib::Result<Device*> Device::open(lib::Allocator& a, FileOpener& opener, File& f
                 // stale (lazy refcounts): rebuild what leaked, refuse worse.
                 CheckResult r;
                 TRY(d->check(r, true));
-                if (r.corruptions || r.check_errors) return lib::Error::corrupt;
+                if (r.corruptions || r.check_errors) return d->why(lib::Error::corrupt, "dirty image has refcount errors beyond leaks: run check");
             }
             if (d->version_ == version3) {
                 if (d->autoclear_) {

@@ -111,6 +111,8 @@ protected:
 
 private:
     // open.cpp
+    lib::Error why(lib::Error e, const char* reason);
+    const char** detail_ = nullptr;
     lib::Status parse_header(const uint8_t* hdr, size_t hdr_len, bool writable);
     lib::Status parse_extensions(const uint8_t* cluster0, size_t len);
     lib::Status load_snapshots();

@@ -67,30 +67,31 @@ lib::Result<Device*> Device::open(lib::Allocator& a, FileOpener& opener, File& f
     auto* d = make_in<Device>(a, a, opener, file);
     if (!d) return lib::err(lib::Error::no_memory);
     lib::Status s = [&]() -> lib::Status {
+        d->detail_ = opt.detail;
         uint64_t fsize = file.size();
-        if (fsize < sizeof(Footer)) return lib::Error::truncated;
+        if (fsize < sizeof(Footer)) return d->why(lib::Error::truncated, "file shorter than a VHD footer");
         d->footer_offset_ = fsize - sizeof(Footer);
         TRY(file_read(file, d->footer_offset_, &d->footer_, sizeof(Footer)));
         if (!cookie_is(d->footer_.cookie, footer_cookie)) {
             // Dynamic disks keep a copy of the footer in their first sector.
             TRY(file_read(file, 0, &d->footer_, sizeof(Footer)));
-            if (!cookie_is(d->footer_.cookie, footer_cookie)) return lib::Error::invalid;
+            if (!cookie_is(d->footer_.cookie, footer_cookie)) return d->why(lib::Error::invalid, "no VHD footer (cookie 'conectix' not found)");
             d->footer_offset_ = align_up(fsize, sector_size);
         }
         if (checksum(&d->footer_, sizeof(Footer), offsetof(Footer, checksum)) != d->footer_.checksum.get())
-            return lib::Error::bad_checksum;
-        if ((d->footer_.version.get() >> 16) != (format_version >> 16)) return lib::Error::unsupported;
+            return d->why(lib::Error::bad_checksum, "VHD footer checksum mismatch");
+        if ((d->footer_.version.get() >> 16) != (format_version >> 16)) return d->why(lib::Error::unsupported, "unsupported VHD format version");
         std::memcpy(d->creator_, d->footer_.creator_app, 4);
         d->type_ = d->footer_.disk_type.get();
         d->size_ = virtual_size(d->footer_);
         d->read_only_ = !opt.writable;
         d->sector_buf_ = TRY(Buffer::make(a, sector_size));
-        if (d->size_ > max_size) return lib::Error::unsupported;
+        if (d->size_ > max_size) return d->why(lib::Error::unsupported, "VHD larger than 2040 GiB");
         if (d->type_ == disk_fixed) {
-            if (d->size_ > d->footer_offset_) return lib::Error::truncated;
+            if (d->size_ > d->footer_offset_) return d->why(lib::Error::truncated, "fixed VHD shorter than its virtual size");
             return {};
         }
-        if (d->type_ != disk_dynamic && d->type_ != disk_differencing) return lib::Error::unsupported;
+        if (d->type_ != disk_dynamic && d->type_ != disk_differencing) return d->why(lib::Error::unsupported, "unknown VHD disk type");
         return d->open_dynamic(name, opt);
     }();
     if (!s) {
@@ -101,25 +102,31 @@ lib::Result<Device*> Device::open(lib::Allocator& a, FileOpener& opener, File& f
     return d;
 }
 
+lib::Error Device::why(lib::Error e, const char* reason)
+{
+    if (detail_ && !*detail_) *detail_ = reason;
+    return e;
+}
+
 lib::Status Device::open_dynamic(lib::StrView name, const OpenOptions& opt)
 {
     uint64_t fsize = file_.size();
     uint64_t hoff = footer_.data_offset.get();
-    if (!range_in_file(hoff, sizeof(DynamicHeader), fsize)) return lib::Error::truncated;
+    if (!range_in_file(hoff, sizeof(DynamicHeader), fsize)) return why(lib::Error::truncated, "dynamic header lies beyond the end of the file");
     DynamicHeader h;
     TRY(file_read(file_, hoff, &h, sizeof h));
-    if (!cookie_is(h.cookie, dynamic_cookie)) return lib::Error::invalid;
-    if (checksum(&h, sizeof h, offsetof(DynamicHeader, checksum)) != h.checksum.get()) return lib::Error::bad_checksum;
-    if ((h.header_version.get() >> 16) != (header_version >> 16)) return lib::Error::unsupported;
+    if (!cookie_is(h.cookie, dynamic_cookie)) return why(lib::Error::invalid, "dynamic header cookie 'cxsparse' not found");
+    if (checksum(&h, sizeof h, offsetof(DynamicHeader, checksum)) != h.checksum.get()) return why(lib::Error::bad_checksum, "dynamic header checksum mismatch");
+    if ((h.header_version.get() >> 16) != (header_version >> 16)) return why(lib::Error::unsupported, "unsupported dynamic header version");
     block_size_ = h.block_size.get();
     if (block_size_ < sector_size || block_size_ > (256u << 20) || (block_size_ & (block_size_ - 1)))
-        return lib::Error::invalid;
+        return why(lib::Error::invalid, "block size not a power of two between 512 B and 256 MiB");
     max_entries_ = h.max_table_entries.get();
-    if (uint64_t(max_entries_) * 4 > max_bat_bytes) return lib::Error::invalid;
-    if (div_round_up(size_, block_size_) > max_entries_) return lib::Error::invalid;
+    if (uint64_t(max_entries_) * 4 > max_bat_bytes) return why(lib::Error::invalid, "BAT too large");
+    if (div_round_up(size_, block_size_) > max_entries_) return why(lib::Error::invalid, "BAT too small for the virtual size");
     bat_offset_ = h.table_offset.get();
     uint64_t bat_bytes = uint64_t(max_entries_) * 4;
-    if (!range_in_file(bat_offset_, bat_bytes, fsize)) return lib::Error::truncated;
+    if (!range_in_file(bat_offset_, bat_bytes, fsize)) return why(lib::Error::truncated, "BAT lies beyond the end of the file");
     bitmap_size_ = uint32_t(align_up(block_size_ / sector_size / 8, sector_size));
     bat_ = TRY(Buffer::make(alloc_, align_up(bat_bytes, sector_size)));
     TRY(file_read(file_, bat_offset_, bat_.data(), bat_bytes));
@@ -130,20 +137,21 @@ lib::Status Device::open_dynamic(lib::StrView name, const OpenOptions& opt)
         if (e == bat_unused) continue;
         uint64_t start = uint64_t(e) * sector_size;
         if (start < bat_offset_ + bat_bytes || !range_in_file(start, bitmap_size_ + uint64_t(block_size_), footer_offset_))
-            return lib::Error::corrupt;
+            return why(lib::Error::corrupt, "BAT entry out of range (block outside the file or over the headers)");
     }
     bitmap_buf_ = TRY(Buffer::make(alloc_, bitmap_size_));
     if (type_ != disk_differencing) return {};
 
     TRY(find_parent_name(h));
     if (!opt.open_backing) return {};
-    if (opt.depth + 1 >= max_chain_depth) return lib::Error::out_of_range;
+    if (opt.depth + 1 >= max_chain_depth) return why(lib::Error::out_of_range, "parent chain deeper than 64");
     OpenOptions po;
     po.depth = opt.depth + 1;
     po.format = Format::vpc;
+    po.detail = opt.detail;
     parent_ = TRY(open_image(alloc_, opener_, parent_name_, name, po));
     auto* p = static_cast<Device*>(parent_);  // format forced to vpc above
-    if (std::memcmp(p->unique_id(), h.parent_unique_id, 16) != 0) return lib::Error::corrupt;
+    if (std::memcmp(p->unique_id(), h.parent_unique_id, 16) != 0) return why(lib::Error::corrupt, "parent's unique id does not match (parent changed?)");
     return {};
 }
 

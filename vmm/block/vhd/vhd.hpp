@@ -60,6 +60,8 @@ protected:
     lib::Status do_write_zeroes(uint64_t off, uint64_t len) override;
 
 private:
+    lib::Error why(lib::Error e, const char* reason);
+    const char** detail_ = nullptr;
     lib::Status open_dynamic(lib::StrView name, const OpenOptions& opt);
     lib::Status find_parent_name(const DynamicHeader& h);
     lib::Result<uint8_t*> bitmap(uint32_t block);
