@@ -18,7 +18,12 @@ rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 fails=0 checks=0
 ok() { checks=$((checks + 1)); echo "ok   $*"; }
 bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
-run() { "$@" >/dev/null 2>&1; }
+# Setup steps: qemu-io exits 0 even when a command fails, so read its output.
+run() {
+    local out
+    out=$("$@" 2>&1) || { bad "setup failed: $*: $out"; return; }
+    if grep -qiE "fail|error|invalid|cannot|can't" <<<"$out"; then bad "setup: $*: $out"; fi
+}
 
 # Read an image with both tools into raw and compare the bytes.
 same_as_qemu() { # file [qemu -f format]
@@ -53,7 +58,7 @@ VHD_WORKLOAD=(-c 'write -P 0xab 0 64k' -c 'write -P 0x11 100k 300k' -c 'write -P
 case $case_name in
 read_qemu)
     "$QIMG" create -q -f qcow2 -o compat=0.10 v2.qcow2 16M
-    run "$QIO" -c 'write -P 0xab 0 64k' -c 'write -P 0x11 5M 100k' -c 'write -P 0x12 16M-512 512' v2.qcow2
+    run "$QIO" -c 'write -P 0xab 0 64k' -c 'write -P 0x11 5M 100k' -c 'write -P 0x12 16776704 512' v2.qcow2
     same_as_qemu v2.qcow2
     "$QIMG" create -q -f qcow2 v3.qcow2 16M
     run "$QIO" -c 'write -P 0xcd 4k 8k' -c 'write -P 0x7 1M 3M' -c 'write -z 2M 64k' -c 'discard 3M 64k' v3.qcow2
@@ -104,6 +109,12 @@ write)
         [ "$fmt" = qcow2 ] && qcheck "h_$tag.img"
         qcompare "h_$tag.img" "q_$tag.img" "$fmt" "$fmt"
     done
+    # Past 2 TiB: a 3 TiB image written at its very end and past the 2 TiB mark.
+    "$H" create -q -f qcow2 big.qcow2 3T
+    "$H" io -c 'write -P 0x71 3298534817792 64k' -c 'write -P 0x72 2199023259648 8k' big.qcow2 >/dev/null || bad "hvimg io big"
+    qcheck big.qcow2
+    "$QIO" -c 'read -P 0x71 3298534817792 64k' -c 'read -P 0x72 2199023259648 8k' -c 'read -P 0 2199023255552 4k' big.qcow2 | grep -q -i fail \
+        && bad "3 TiB image contents" || ok "3 TiB image contents"
     # Writes through a backing chain: hvimg overlay over a qemu-made base.
     "$QIMG" create -q -f qcow2 base.qcow2 16M
     run "$QIO" -c 'write -P 0x77 0 16M' base.qcow2
