@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/virt/virt.hpp"
 #include "hv/domain/domain.hpp"
@@ -60,6 +62,10 @@ bool com1(Vcpu& v, uint16_t port, unsigned, bool in, uint32_t& value)
 // guest can tell emulation from RAM).
 constexpr uint64_t test_device_base = 0xfe000000;
 constexpr uint64_t test_device_counter = 0xff8;
+// Writing the low byte of a vector to 0xff0 raises that external interrupt now;
+// writing (microseconds << 8 | vector) to 0xfe8 raises it after a delay.
+constexpr uint64_t test_device_irq_now = 0xff0;
+constexpr uint64_t test_device_irq_later = 0xfe8;
 
 uint8_t* test_device_bytes(Vcpu& v) { return reinterpret_cast<uint8_t*>(v.domain->test_device_regs); }
 
@@ -75,6 +81,16 @@ lib::Result<uint64_t> test_device_read(Vcpu& v, uint64_t gpa, uint8_t size)
 lib::Status test_device_write(Vcpu& v, uint64_t gpa, uint8_t size, uint64_t value)
 {
     uint64_t off = gpa - test_device_base;
+    if (off == test_device_irq_now) {
+        raise_irq(v, uint8_t(value));
+        return {};
+    }
+    if (off == test_device_irq_later) {
+        uint64_t us = value >> 8;
+        v.timer_vector = uint8_t(value);
+        v.timer_deadline = arch::rdtsc() + us * arch::lapic::timer_info().tsc_hz / 1'000'000;
+        return {};
+    }
     if (off + size > test_device_counter) {
         ++v.domain->test_device_regs[test_device_counter / 8];
         return {};  // the counter is read-only

@@ -4,6 +4,8 @@
 #include <new>
 
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/interrupts.hpp"
+#include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/virt/virt.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/mem/kernel_heap.hpp"
@@ -75,7 +77,66 @@ void inject_exception(Vcpu& v, uint8_t vector, bool has_error, uint32_t error)
     v.hw->inject({.vector = vector, .type = EventType::exception, .has_error = has_error, .error_code = error});
 }
 
+void raise_irq(Vcpu& v, uint8_t vector)
+{
+    v.irq_pending = true;
+    v.irq_vector = vector;
+}
+
 namespace {
+
+void expire_timer(Vcpu& v)
+{
+    if (v.timer_deadline && arch::rdtsc() >= v.timer_deadline) {
+        v.timer_deadline = 0;
+        raise_irq(v, v.timer_vector);
+    }
+}
+
+// Arms the host LAPIC timer for the vCPU's virtual timer, so its expiry
+// interrupts the guest (an external-interrupt exit) or wakes a halted vCPU.
+void arm_host_timer(const Vcpu& v)
+{
+    if (!v.timer_deadline) return;
+    uint64_t now = arch::rdtsc();
+    uint64_t hz = arch::lapic::timer_info().tsc_hz;
+    uint64_t ns = v.timer_deadline > now ? (v.timer_deadline - now) * 1'000'000'000ull / hz : 0;
+    arch::lapic::arm_oneshot(ns ? ns : 1, arch::vector::lapic_timer);
+}
+
+// Before each entry: inject a pending interrupt if the guest can take it now,
+// otherwise ask for an exit when it can (interrupt window).
+void deliver_pending(Vcpu& v)
+{
+    expire_timer(v);
+    if (!v.irq_pending || v.hw->event_pending()) return;
+    if (v.hw->interrupts_open()) {
+        v.hw->inject({.vector = v.irq_vector, .type = EventType::external});
+        v.irq_pending = false;
+        v.hw->set_interrupt_window_exiting(false);
+    } else {
+        v.hw->set_interrupt_window_exiting(true);
+    }
+}
+
+// HLT with interrupts enabled: the vCPU sleeps until something is pending.
+void halt_vcpu(Vcpu& v)
+{
+    for (;;) {
+        expire_timer(v);
+        if (v.irq_pending || v.domain->state != DomainState::running) return;
+        if (!v.timer_deadline) {
+            // Nothing can ever wake it: no interrupt source is armed.
+            v.blocked = true;
+            shutdown_domain(*v.domain, "vCPU halted with no interrupt source armed");
+            return;
+        }
+        arm_host_timer(v);
+        arch::sti();
+        arch::halt();
+        arch::cli();
+    }
+}
 
 void handle_exit(Vcpu& v, const VmExit& x)
 {
@@ -101,11 +162,7 @@ void handle_exit(Vcpu& v, const VmExit& x)
             shutdown_domain(d, "vCPU halted with interrupts disabled");
             return;
         }
-        // No virtual interrupt sources exist yet: wait for a host interrupt
-        // (the scheduler will run something else here).
-        arch::sti();
-        arch::halt();
-        arch::cli();
+        halt_vcpu(v);  // the scheduler will run something else here
         return;
     case ExitReason::pause: advance_rip(v, x); return;
     case ExitReason::invd:
@@ -159,6 +216,8 @@ void run_vcpu(Vcpu& v)
     VmExit exit{};
     while (d.state == DomainState::running) {
         arch::cli();
+        deliver_pending(v);
+        arm_host_timer(v);
         auto s = v.hw->run(v.gprs, exit);
         unsigned r = static_cast<unsigned>(exit.reason);
         if (r < static_cast<unsigned>(ExitReason::count_)) ++v.exits[r];

@@ -22,6 +22,15 @@ struct Vcpu {
     uint64_t exits[static_cast<unsigned>(ExitReason::count_)];
     uint64_t exits_total;
     bool blocked;  // HLT with nothing to wake it
+    // Pending external interrupt from an hv-side source (the vLAPIC later;
+    // the test device now), injected when the guest can take it.
+    bool irq_pending;
+    uint8_t irq_vector;
+    // A one-shot virtual timer: at guest-independent host TSC `timer_deadline`
+    // (0 = off) `timer_vector` becomes pending. The host LAPIC timer is armed
+    // for it while the vCPU runs or halts.
+    uint64_t timer_deadline;
+    uint8_t timer_vector;
     // Emulated MSR state.
     uint64_t tsc_offset;
     uint64_t misc_enable;
@@ -39,6 +48,9 @@ void run_vcpu(Vcpu& v);
 
 // Logs the per-reason exit counters (when a domain ends; xl will show them).
 void dump_exit_counters(const Vcpu& v);
+
+// Makes `vector` pending for the vCPU (external interrupt).
+void raise_irq(Vcpu& v, uint8_t vector);
 
 // Exit handlers (one file each). Each returns normally with the guest ready
 // to resume, or stops the domain.

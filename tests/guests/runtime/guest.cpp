@@ -9,6 +9,7 @@ volatile uint64_t guest_resume_rip;
 volatile uint64_t guest_last_vector;
 volatile uint64_t guest_last_error;
 volatile uint64_t guest_exception_count;
+volatile uint64_t guest_irq_count;
 
 void guest_exit(uint32_t value)
 {
@@ -21,6 +22,7 @@ void guest_exit(uint32_t value)
 STUB(0) STUB(1) STUB(2) STUB(3) STUB(4) STUB(5) STUB(6) STUB(7) STUB(8) STUB(9) STUB(10) STUB(11) STUB(12)
 STUB(13) STUB(14) STUB(15) STUB(16) STUB(17) STUB(18) STUB(19) STUB(20) STUB(21)
 #undef STUB
+void irq_stub_40();
 
 struct __attribute__((packed)) IdtEntry {
     uint16_t off0, sel;
@@ -28,7 +30,7 @@ struct __attribute__((packed)) IdtEntry {
     uint16_t off1;
     uint32_t off2, zero;
 };
-IdtEntry guest_idt[22];
+IdtEntry guest_idt[0x41];
 
 void guest_install_idt()
 {
@@ -40,6 +42,8 @@ void guest_install_idt()
         auto a = reinterpret_cast<uint64_t>(stubs[i]);
         guest_idt[i] = {uint16_t(a), 0x08, 0, 0x8e, uint16_t(a >> 16), uint32_t(a >> 32), 0};
     }
+    auto irq = reinterpret_cast<uint64_t>(irq_stub_40);
+    guest_idt[0x40] = {uint16_t(irq), 0x08, 0, 0x8e, uint16_t(irq >> 16), uint32_t(irq >> 32), 0};
     struct __attribute__((packed)) {
         uint16_t limit;
         uint64_t base;

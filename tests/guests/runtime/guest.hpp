@@ -10,6 +10,7 @@ extern volatile uint64_t guest_resume_rip;
 extern volatile uint64_t guest_last_vector;
 extern volatile uint64_t guest_last_error;
 extern volatile uint64_t guest_exception_count;
+extern volatile uint64_t guest_irq_count;  // vector 0x40 deliveries
 int guest_main(uint32_t mbi);
 [[noreturn]] void guest_exit(uint32_t value);
 }

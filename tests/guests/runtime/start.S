@@ -107,6 +107,12 @@ exc_stub_\v:
         exc 20,0
         exc 21,1
 
+/* External interrupt vector 0x40: count it (no interrupt controller to EOI). */
+        .globl irq_stub_40
+irq_stub_40:
+        incq    guest_irq_count(%rip)
+        iretq
+
 exc_common:
         popq    guest_last_vector(%rip)
         popq    guest_last_error(%rip)
