@@ -312,7 +312,6 @@ int cmd_snapshot(Host& h, const Args& a)
     if (o.positional.size() != 1) fail("Expecting one image file name");
     int actions = o.has("l") + o.has("c") + o.has("d") + o.has("a");
     if (actions != 1) fail("Expecting exactly one of -l, -c, -d, -a");
-    if (o.has("a")) fail("Applying snapshots (-a) is not supported");
     vmm::block::Format fmt = o.has("f") ? parse_format_arg(o.get("f")) : vmm::block::Format::automatic;
     Image img(h, o.positional[0], fmt, !o.has("l"), false);
     auto* q = as_qcow2(img.dev());
@@ -327,6 +326,10 @@ int cmd_snapshot(Host& h, const Args& a)
         std::string name = o.get("c");
         auto s = q->snapshot_create(lib::StrView(name.c_str()), uint32_t(ts.tv_sec), uint32_t(ts.tv_nsec));
         if (!s) fail("Could not create snapshot '" + name + "'", s.error());
+    } else if (o.has("a")) {
+        std::string name = o.get("a");
+        auto s = q->snapshot_apply(lib::StrView(name.c_str()));
+        if (!s) fail("Could not apply snapshot '" + name + "'", s.error());
     } else {
         std::string name = o.get("d");
         auto s = q->snapshot_delete(lib::StrView(name.c_str()));

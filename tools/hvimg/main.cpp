@@ -16,7 +16,7 @@ void usage()
         "  check [-f fmt] [-r leaks|all] [--output=human|json] filename\n"
         "  convert [-f fmt] [-O output_fmt] [-o options] [-p] filename output_filename\n"
         "  compare [-f fmt] [-F fmt] [-s] [-p] filename1 filename2\n"
-        "  snapshot [-l | -c snapshot | -d snapshot] filename\n"
+        "  snapshot [-l | -c snapshot | -d snapshot | -a snapshot] filename\n"
         "  map [-f fmt] [--output=human|json] filename\n"
         "  bench [-c count] [-d depth] [-f fmt] [-o offset] [-s size] [-S step] [-w] [--random] filename\n"
         "  io [-f fmt] -c 'write [-P pattern|-z] off len' -c 'read [-P pattern] off len' -c 'discard off len' "

@@ -193,6 +193,9 @@ tool)
     "$QIMG" convert -l one -O raw sn.qcow2 one.raw
     run "$QIO" -f raw -c 'read -P 0x10 0 2M' -c 'read -P 0 2M 1M' one.raw && ! "$QIO" -f raw -c 'read -P 0x10 0 2M' one.raw | grep -q fail \
         && ok "snapshot one holds its data" || bad "snapshot one contents"
+    cp sn.qcow2 apply.qcow2
+    "$H" snapshot -a one apply.qcow2 && qcheck apply.qcow2
+    "$QIO" -c 'read -P 0x10 0 2M' -c 'read -P 0 2M 14M' apply.qcow2 | grep -q -i fail && bad "snapshot -a contents" || ok "snapshot -a contents"
     "$H" snapshot -d one sn.qcow2 && qcheck sn.qcow2
     "$H" snapshot -d two sn.qcow2 && qcheck sn.qcow2
     "$QIO" -c 'read -P 0x10 0 1M' -c 'read -P 0x20 1M 2M' sn.qcow2 | grep -q -i fail && bad "active data after deletes" || ok "active data after deletes"

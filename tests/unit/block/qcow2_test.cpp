@@ -445,3 +445,31 @@ TEST_F(Qcow2, InternalSnapshotsCreateWriteDeleteStayConsistent)
     EXPECT_EQ(c.corruptions + c.leaks, 0u);
     ASSERT_TRUE(d->close().ok());
 }
+
+TEST_F(Qcow2, ApplyingASnapshotRevertsTheActiveImage)
+{
+    // Revert after overwrites and new allocations; then write again (the
+    // reverted tables are shared with the snapshot, so writes copy); refcounts
+    // and COPIED flags clean at each step; unknown snapshot is not_found.
+    create_qcow2("s", 4 << 20, 3, 12);
+    BlockDevice* d = must_open("s", true);
+    auto* qd = static_cast<q::Device*>(d);
+    auto a = pattern(1 << 20, 1), b = pattern(1 << 20, 2);
+    ASSERT_TRUE(d->write(0, a.data(), a.size()).ok());
+    ASSERT_TRUE(qd->snapshot_create("a", 0, 0).ok());
+    ASSERT_TRUE(d->write(256 << 10, b.data(), b.size()).ok());
+    ASSERT_TRUE(d->write(3 << 20, b.data(), 4096).ok());
+    EXPECT_EQ(qd->snapshot_apply("zz").error(), lib::Error::not_found);
+    ASSERT_TRUE(qd->snapshot_apply("a").ok());
+    expect_bytes(d, 0, a, "reverted");
+    expect_fill(d, 1 << 20, 3 << 20, 0, "reverted tail");
+    auto c = check(d);
+    EXPECT_EQ(c.corruptions + c.leaks, 0u);
+    ASSERT_TRUE(d->write(4096, b.data(), 4096).ok());
+    ASSERT_TRUE(qd->snapshot_apply("a").ok());
+    expect_bytes(d, 0, a, "reverted twice");
+    ASSERT_TRUE(qd->snapshot_delete("a").ok());
+    c = check(d);
+    EXPECT_EQ(c.corruptions + c.leaks, 0u);
+    ASSERT_TRUE(d->close().ok());
+}

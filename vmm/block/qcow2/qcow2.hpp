@@ -95,9 +95,10 @@ public:
     // With repair_leaks, refcounts above the reference count are lowered.
     lib::Status check(CheckResult& r, bool repair_leaks);
 
-    // Internal snapshots (like qemu-img snapshot -c/-d).
+    // Internal snapshots (like qemu-img snapshot -c/-d/-a).
     lib::Status snapshot_create(lib::StrView name, uint32_t date_sec, uint32_t date_nsec);
     lib::Status snapshot_delete(lib::StrView name_or_id);
+    lib::Status snapshot_apply(lib::StrView name_or_id);
 
     Device(lib::Allocator& a, FileOpener& o, File& f) : alloc_(a), opener_(o), file_(f) {}
     ~Device() = default;

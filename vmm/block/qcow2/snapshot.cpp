@@ -231,4 +231,39 @@ lib::Status Device::snapshot_delete(lib::StrView which)
     return flush_metadata();
 }
 
+// Reverting the active image to a snapshot: the snapshot's tree gains a
+// reference, the active L1 becomes a copy of the snapshot's, the old active
+// tree loses its reference, then COPIED flags follow the refcounts. A crash
+// in between leaks clusters at most.
+lib::Status Device::snapshot_apply(lib::StrView which)
+{
+    if (read_only_) return lib::Error::denied;
+    uint32_t i = 0;
+    while (i < nb_snapshots_ && !(lib::StrView(snapshots_[i].id) == which || lib::StrView(snapshots_[i].name) == which)) ++i;
+    if (i == nb_snapshots_) return lib::Error::not_found;
+    const SnapshotInfo s = snapshots_[i];
+    if (s.disk_size != size_ || s.l1_size > l1_size_) return lib::Error::unsupported;  // no resize support
+    TRY(flush_metadata());
+    Buffer table = TRY(Buffer::make(alloc_, cluster_size_));
+    Buffer snap_l1 = TRY(Buffer::make(alloc_, uint64_t(l1_size_) * 8 + 8));
+    if (s.l1_size) TRY(file_read(file_, s.l1_offset, snap_l1.data(), uint64_t(s.l1_size) * 8));
+    Buffer old_l1 = TRY(Buffer::make(alloc_, uint64_t(l1_size_) * 8 + 8));
+    std::memcpy(old_l1.data(), l1_.data(), uint64_t(l1_size_) * 8);
+
+    TRY(walk_refs(snap_l1.data(), s.l1_size, 1, table.data()));
+    TRY(write_dirty_refblocks());
+    TRY(sync());
+    for (uint64_t k = 0; k < l1_size_; ++k)
+        store_be64(l1_.data() + k * 8, load_be64(snap_l1.data() + k * 8) & ~entry_copied);
+    TRY(file_write(file_, l1_offset_, l1_.data(), uint64_t(l1_size_) * 8));
+    TRY(sync());
+    for (size_t k = 0; k < l2_cache_.count(); ++k) l2_cache_.at(k).offset = 0;  // all clean after the flush above
+    decomp_entry_ = 0;
+    TRY(walk_refs(old_l1.data(), l1_size_, -1, table.data()));
+    TRY(write_dirty_refblocks());
+    TRY(sync());
+    TRY(sync_copied_flags());
+    return flush_metadata();
+}
+
 }  // namespace vmm::block::qcow2
