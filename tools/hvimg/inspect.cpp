@@ -62,14 +62,10 @@ void print_snapshots(vmm::block::qcow2::Device* q)
 
 }  // namespace
 
-int cmd_info(Host& h, const Args& a)
+// Prints one image; returns the path and format of its backing file ("" if none).
+static std::pair<std::string, std::string> info_one(Host& h, const std::string& path, vmm::block::Format fmt,
+                                                    const std::string& output)
 {
-    Opts o = parse_opts(a, "f", "U", {"output"}, {"backing-chain", "force-share"});
-    if (o.positional.size() != 1) fail("Expecting one image file name");
-    std::string path = o.positional[0];
-    std::string output = o.get("output", "human");
-    if (output != "human" && output != "json") fail("--output must be used with human or json as argument.");
-    vmm::block::Format fmt = o.has("f") ? parse_format_arg(o.get("f")) : vmm::block::Format::automatic;
     Image img(h, path, fmt, false, false);
     BlockDevice* d = img.dev();
     auto* q = as_qcow2(d);
@@ -117,7 +113,7 @@ int cmd_info(Host& h, const Args& a)
             std::printf("\n        }\n    },\n");
         }
         std::printf("    \"dirty-flag\": %s\n}\n", q && q->was_dirty() ? "true" : "false");
-        return 0;
+        return {backing.empty() ? "" : PosixOpener::resolve(backing, path), bfmt};
     }
     std::printf("image: %s\n", path.c_str());
     std::printf("file format: %s\n", d->format_name());
@@ -149,6 +145,30 @@ int cmd_info(Host& h, const Args& a)
                         : v->disk_type() == vmm::block::vhd::disk_dynamic ? "dynamic" : "differencing";
         std::printf("Format specific information:\n    subformat: %s\n    creator: %.4s\n", t, v->creator());
     }
+    return {backing.empty() ? "" : PosixOpener::resolve(backing, path), bfmt};
+}
+
+int cmd_info(Host& h, const Args& a)
+{
+    Opts o = parse_opts(a, "f", "U", {"output"}, {"backing-chain", "force-share"});
+    if (o.positional.size() != 1) fail("Expecting one image file name");
+    std::string path = o.positional[0];
+    std::string output = o.get("output", "human");
+    if (output != "human" && output != "json") fail("--output must be used with human or json as argument.");
+    vmm::block::Format fmt = o.has("f") ? parse_format_arg(o.get("f")) : vmm::block::Format::automatic;
+    if (!o.has("backing-chain")) {
+        info_one(h, path, fmt, output);
+        return 0;
+    }
+    if (output == "json") std::printf("[\n");
+    for (unsigned depth = 0; !path.empty(); ++depth) {
+        if (depth >= vmm::block::max_chain_depth) fail("Backing chain deeper than 64 (a loop?)");
+        if (depth) std::printf(output == "json" ? ",\n" : "\n");
+        auto [next, next_fmt] = info_one(h, path, fmt, output);
+        path = next;
+        fmt = next_fmt.empty() ? vmm::block::Format::automatic : parse_format_arg(next_fmt);
+    }
+    if (output == "json") std::printf("]\n");
     return 0;
 }
 

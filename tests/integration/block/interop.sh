@@ -79,6 +79,7 @@ read_qemu)
     "$QIMG" create -q -f qcow2 -b l2.qcow2 -F qcow2 l3.qcow2
     run "$QIO" -c 'write -P 0x44 1540k 100' -c 'discard 8M 1M' l3.qcow2
     same_as_qemu l3.qcow2
+    [ "$("$H" info --backing-chain l3.qcow2 | grep -c '^image: ')" = 4 ] && ok "info --backing-chain" || bad "info --backing-chain"
     # Compressed clusters (zlib deflate) of random and compressible data.
     head -c 3M /dev/urandom > rnd.raw
     { cat rnd.raw; yes "compressible text line" | head -c 5M; } > mix.raw
