@@ -18,7 +18,8 @@ list(APPEND HV_PORTABLE_SOURCES
   hv/acpi/hpet.cpp
   hv/log_ring.cpp
   hv/mem/heap.cpp
-  hv/vcpu/cpuid_policy.cpp)
+  hv/vcpu/cpuid_policy.cpp
+  hv/vcpu/msr_policy.cpp)
 list(APPEND HV_KERNEL_SOURCES
   hv/main.cpp
   hv/console.cpp

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "hv/mem/frames.hpp"
@@ -96,6 +97,7 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
     d->io_bitmap_pa = iob.value();
     memset(arch::phys_to_virt<void>(d->io_bitmap_pa), 0xff, 3 * arch::page_size);
 
+    d->tsc_offset = 0 - arch::rdtsc();
     d->cpuid.vcpu_count = vcpus;
     d->cpuid.tsc_khz = arch::lapic::timer_info().tsc_hz / 1000;
     d->cpuid.apic_bus_khz = arch::lapic::timer_info().lapic_hz / 1000;

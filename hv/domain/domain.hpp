@@ -58,6 +58,10 @@ struct Domain {
     size_t chunk_count;
     uint64_t io_bitmap_pa;  // 12 KiB, bit set = intercept
     CpuidPolicy cpuid;
+    // Guest TSC = host TSC + tsc_offset, the same for every vCPU, so the guest
+    // sees one monotonic TSC starting near 0 whichever CPU a vCPU runs on
+    // (host TSCs are synchronised; the guest may move its own with WRMSR).
+    uint64_t tsc_offset;
     Vcpu* vcpus[max_vcpus];
     uint32_t vcpu_count;
     PortHandler ports[max_port_handlers];

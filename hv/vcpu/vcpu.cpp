@@ -27,6 +27,8 @@ lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial)
         return lib::err(hw.error());
     }
     v->hw = hw.value();
+    v->tsc_offset = d.tsc_offset;
+    v->hw->set_tsc_offset(d.tsc_offset);
     // MSRs whose guest values live in the guest-state area and are switched
     // by hardware on entry and exit on both backends: no exits needed.
     for (uint32_t msr : {0xc0000100u /* FS base */, 0xc0000101u /* GS base */, 0x174u, 0x175u, 0x176u /* SYSENTER */})
