@@ -151,6 +151,7 @@ private:
                                    : "ERROR OFLAG_COPIED data cluster: l2_entry=%#llx refcount=%llu",
                    table[1] == '1' ? host : entry, rc);
             r_.corruptions++;
+            r_.copied_flag_errors++;
         }
         return {};
     }

@@ -46,6 +46,10 @@ struct CheckResult {
     uint64_t leaks = 0;
     uint64_t leaks_fixed = 0;
     uint64_t check_errors = 0;
+    // Of the corruptions: COPIED flags that disagree with a refcount of 1.
+    // Harmless for data (at worst a needless copy) and what an interrupted
+    // snapshot operation can leave, in QEMU as here.
+    uint64_t copied_flag_errors = 0;
     uint64_t allocated_clusters = 0;  // guest clusters with data in this image
     uint64_t total_clusters = 0;      // guest clusters of the virtual disk
     uint64_t fragmented_clusters = 0;
