@@ -473,3 +473,30 @@ TEST_F(Qcow2, ApplyingASnapshotRevertsTheActiveImage)
     EXPECT_EQ(c.corruptions + c.leaks, 0u);
     ASSERT_TRUE(d->close().ok());
 }
+
+TEST_F(Qcow2, SnapshotsRefusedWhenNarrowRefcountsWouldOverflow)
+{
+    // 1-bit refcounts cannot count a second reference: snapshot creation is
+    // refused up front (out_of_range) and the image stays clean; 2-bit
+    // refcounts allow two snapshots, not three.
+    for (uint32_t order : {0u, 1u}) {
+        std::string n = "n" + std::to_string(order);
+        q::CreateOptions o;
+        o.size = 1 << 20;
+        o.cluster_bits = 12;
+        o.refcount_order = order;
+        create_qcow2(n, o);
+        BlockDevice* d = must_open(n, true);
+        auto* qd = static_cast<q::Device*>(d);
+        auto v = pattern(65536, 3);
+        ASSERT_TRUE(d->write(0, v.data(), v.size()).ok());
+        if (order == 1) {
+            ASSERT_TRUE(qd->snapshot_create("a", 0, 0).ok());
+            ASSERT_TRUE(qd->snapshot_create("b", 0, 0).ok());
+        }
+        EXPECT_EQ(qd->snapshot_create("c", 0, 0).error(), lib::Error::out_of_range);
+        auto c = check(d);
+        EXPECT_EQ(c.corruptions + c.leaks, 0u) << order;
+        ASSERT_TRUE(d->close().ok());
+    }
+}

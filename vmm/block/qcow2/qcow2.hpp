@@ -153,6 +153,7 @@ private:
 
     // snapshot.cpp
     lib::Status add_refcount(uint64_t cluster, int delta);
+    bool refcount_dry_run_ = false;  // add_refcount only checks the width
     lib::Status walk_refs(const uint8_t* l1, uint32_t l1_size, int delta, uint8_t* table);
     lib::Status read_table(uint64_t off, uint8_t* out);
     lib::Status sync_copied_flags();

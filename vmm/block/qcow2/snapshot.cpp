@@ -43,6 +43,12 @@ lib::Status Device::add_refcount(uint64_t cluster, int delta)
 {
     uint64_t rc = TRY(get_refcount(cluster));
     if (delta < 0 && rc < uint64_t(-delta)) return lib::Error::corrupt;
+    if (refcount_dry_run_) {
+        // Would the new value fit the refcount width? (narrow refcounts)
+        if (refcount_order_ < 6 && (rc + uint64_t(int64_t(delta))) >> (1u << refcount_order_))
+            return lib::Error::out_of_range;
+        return {};
+    }
     uint64_t n = rc + uint64_t(int64_t(delta));
     TRY(set_refcount(cluster, n));
     if (n == 0) {
@@ -126,8 +132,13 @@ lib::Status Device::snapshot_create(lib::StrView name, uint32_t date_sec, uint32
         if (lib::StrView(snapshots_[i].name) == name) return lib::Error::exists;
     TRY(flush_metadata());
 
-    // 1. Every cluster the active L1 reaches gains a reference.
+    // 1. Every cluster the active L1 reaches gains a reference (checked to
+    // fit narrow refcount widths first, so a refusal changes nothing).
     Buffer table = TRY(Buffer::make(alloc_, cluster_size_));
+    refcount_dry_run_ = true;
+    lib::Status fits = walk_refs(l1_.data(), l1_size_, 1, table.data());
+    refcount_dry_run_ = false;
+    if (!fits) return fits;
     TRY(walk_refs(l1_.data(), l1_size_, 1, table.data()));
     TRY(write_dirty_refblocks());
     TRY(sync());
@@ -249,6 +260,10 @@ lib::Status Device::snapshot_apply(lib::StrView which)
     if (s.l1_size) TRY(file_read(file_, s.l1_offset, snap_l1.data(), uint64_t(s.l1_size) * 8));
     Buffer old_l1 = TRY(Buffer::make(alloc_, uint64_t(l1_size_) * 8 + 8));
     std::memcpy(old_l1.data(), l1_.data(), uint64_t(l1_size_) * 8);
+    refcount_dry_run_ = true;
+    lib::Status fits = walk_refs(snap_l1.data(), s.l1_size, 1, table.data());
+    refcount_dry_run_ = false;
+    if (!fits) return fits;
 
     TRY(walk_refs(snap_l1.data(), s.l1_size, 1, table.data()));
     TRY(write_dirty_refblocks());
