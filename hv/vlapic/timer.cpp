@@ -8,17 +8,21 @@
 // timer's n-th expiry is exactly anchor + n * period, with no rounding
 // carried from one period into the next. The TSC value handed out is the
 // first TSC tick at or after the exact expiry.
+//
+// Bounds (reset() clamps both frequencies to at most 2^40 Hz): a time is at
+// most 2^64 * 2^40 units, a tick at most 128 * 2^40, a full count 2^79, so
+// every product fits in 128 bits and every divisor in 64 (wide_div.hpp: no
+// compiler 128-bit division in the kernel).
 #include "hv/vlapic/vlapic.hpp"
+#include "hv/vlapic/wide_div.hpp"
 
 namespace hv::vlapic {
 namespace {
 
-using u128 = unsigned __int128;
-
 u128 units(uint64_t tsc, const Config& c) { return u128(tsc) * c.bus_hz; }
 
 // Units per timer tick (one count of the current-count register).
-u128 tick_units(uint32_t dcr, const Config& c) { return u128(divide::divisor(dcr)) * c.tsc_hz; }
+uint64_t tick_units(uint32_t dcr, const Config& c) { return uint64_t(divide::divisor(dcr)) * c.tsc_hz; }
 
 }  // namespace
 
@@ -87,10 +91,10 @@ uint32_t Vlapic::timer_current(uint64_t now) const
     if (!timer_armed_ || timer_mode() == TimerMode::tsc_deadline) return 0;
     u128 n = units(now, cfg_);
     if (n <= anchor_) return start_count_;
-    u128 ticks = (n - anchor_) / tick_units(divide_, cfg_);
+    u128 ticks = wide_divmod(n - anchor_, tick_units(divide_, cfg_)).quot;
     if (ticks < start_count_) return uint32_t(start_count_ - uint32_t(ticks));
     if (timer_mode() == TimerMode::periodic && initial_count_) {
-        u128 into = (ticks - start_count_) % initial_count_;
+        uint64_t into = wide_divmod(ticks - start_count_, initial_count_).rem;
         return uint32_t(initial_count_ - uint32_t(into));
     }
     return 0;
@@ -107,7 +111,7 @@ uint64_t Vlapic::next_event() const
     case TimerMode::periodic: {
         if (!timer_armed_) return never;
         u128 expiry = anchor_ + u128(start_count_) * tick_units(divide_, cfg_);
-        u128 tsc = (expiry + cfg_.bus_hz - 1) / cfg_.bus_hz;
+        u128 tsc = wide_divmod(expiry + cfg_.bus_hz - 1, cfg_.bus_hz).quot;
         return tsc >= never ? never - 1 : uint64_t(tsc);
     }
     case TimerMode::reserved: break;
@@ -131,15 +135,16 @@ void Vlapic::advance(uint64_t now)
     case TimerMode::periodic: {
         if (!timer_armed_) return;
         u128 n = units(now, cfg_);
-        u128 tick = tick_units(divide_, cfg_);
+        uint64_t tick = tick_units(divide_, cfg_);
         u128 expiry = anchor_ + u128(start_count_) * tick;
         if (n < expiry) return;
         if (timer_mode() == TimerMode::periodic && initial_count_) {
             // Reload: the next period starts exactly at the expiry; periods
             // that passed unobserved are skipped (their interrupts would
             // have merged into the same IRR bit).
-            u128 period = u128(initial_count_) * tick;
-            anchor_ = expiry + ((n - expiry) / period) * period;
+            // floor(x / (a*b)) == floor(floor(x / a) / b)
+            u128 periods = wide_divmod(wide_divmod(n - expiry, tick).quot, initial_count_).quot;
+            anchor_ = expiry + periods * initial_count_ * tick;
             start_count_ = initial_count_;
         } else {
             timer_stop();

@@ -33,8 +33,12 @@ void Vlapic::clear_registers()
 void Vlapic::reset(const Config& cfg, Bus* bus)
 {
     cfg_ = cfg;
-    if (cfg_.tsc_hz == 0) cfg_.tsc_hz = 1;  // keep the timer arithmetic defined
+    // Keep the timer arithmetic within 128 bits (timer.cpp): 1 Hz .. 2^40 Hz.
+    constexpr uint64_t max_hz = 1ull << 40;
+    if (cfg_.tsc_hz == 0) cfg_.tsc_hz = 1;
     if (cfg_.bus_hz == 0) cfg_.bus_hz = 1;
+    if (cfg_.tsc_hz > max_hz) cfg_.tsc_hz = max_hz;
+    if (cfg_.bus_hz > max_hz) cfg_.bus_hz = max_hz;
     if (cfg_.phys_addr_bits < 32 || cfg_.phys_addr_bits > 52) cfg_.phys_addr_bits = 36;
     bus_ = bus;
     mode_ = Mode::xapic;
