@@ -38,3 +38,4 @@ list(APPEND HV_KERNEL_SOURCES
   hv/vcpu/exit_mmio.cpp)
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/vlapic/sources.cmake)
+include(${PROJECT_SOURCE_DIR}/hv/sched/sources.cmake)
