@@ -123,7 +123,7 @@ void exercise(BlockDevice* d)
     (void)d->extent_at(0, d->size(), e);
     if (std::strcmp(d->format_name(), "qcow2") == 0) {
         qcow2::CheckResult r;
-        (void)static_cast<qcow2::Device*>(d)->check(r, !d->read_only());
+        (void)static_cast<qcow2::Device*>(d)->check(r, d->read_only() ? qcow2::Device::Repair::none : qcow2::Device::Repair::all);
     }
 }
 

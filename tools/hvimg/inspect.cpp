@@ -195,18 +195,20 @@ int cmd_check(Host& h, const Args& a)
     vmm::block::qcow2::CheckResult r;
     r.report = [](void* ctx, const char* line) { static_cast<Lines*>(ctx)->v.push_back(line); };
     r.report_ctx = &lines;
-    auto s = q->check(r, o.has("r"));
+    using Repair = vmm::block::qcow2::Device::Repair;
+    auto s = q->check(r, !o.has("r") ? Repair::none : repair == "all" ? Repair::all : Repair::leaks);
     if (!s) fail("Check failed", s.error());
     if (!json) {
         for (auto& l : lines.v) std::fprintf(stderr, "%s\n", l.c_str());
     }
     uint64_t remaining_leaks = r.leaks - r.leaks_fixed;
-    if (o.has("r") && r.leaks_fixed && !json) {
+    if (o.has("r") && (r.leaks_fixed || r.corruptions_fixed || (repair == "all" && r.copied_flag_errors)) && !json) {
         std::printf("The following inconsistencies were found and repaired:\n\n    %llu leaked clusters\n"
-                    "    0 corruptions\n\nDouble checking the fixed image now...\n",
-                    (unsigned long long)r.leaks_fixed);
+                    "    %llu corruptions\n\nDouble checking the fixed image now...\n",
+                    (unsigned long long)r.leaks_fixed,
+                    (unsigned long long)(repair == "all" ? r.corruptions_fixed + r.copied_flag_errors : 0));
         vmm::block::qcow2::CheckResult again;
-        s = q->check(again, false);
+        s = q->check(again, Repair::none);
         if (!s) fail("Check failed", s.error());
         r.corruptions = again.corruptions;
         remaining_leaks = again.leaks;

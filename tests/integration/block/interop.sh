@@ -185,6 +185,21 @@ tool)
     "$H" snapshot -l t.qcow2 | grep -q "snap1" && ok "snapshot -l lists qemu snapshot" || bad "snapshot -l"
     same_as_qemu t.qcow2
     "$H" check t.qcow2 >/dev/null && ok "check image with snapshot" || bad "check image with snapshot"
+    # qemu-io "abort" on a lazy-refcounts image: dirty, refcounts too low.
+    # Opening it read-write in hvimg repairs it the way QEMU would.
+    "$QIMG" create -q -f qcow2 -o lazy_refcounts=on lazy.qcow2 16M
+    sh -c '"$0" -c "write -P 0x5a 0 1M" -c "write -P 0x5b 4M 64k" -c abort "$1"' "$QIO" lazy.qcow2 >/dev/null 2>&1
+    "$QIMG" check lazy.qcow2 >/dev/null 2>&1 && bad "lazy image should need repair" || ok "lazy image is dirty"
+    "$H" io -c 'write -P 0x5c 8M 4k' lazy.qcow2 >/dev/null && qcheck lazy.qcow2
+    "$QIO" -c 'read -P 0x5a 0 1M' -c 'read -P 0x5b 4M 64k' -c 'read -P 0x5c 8M 4k' lazy.qcow2 | grep -qi fail \
+        && bad "lazy image data" || ok "lazy image data kept"
+    cp lazy.qcow2 low.qcow2
+    # check -r all: raise a refcount that is too low (cluster 5 -> 0).
+    rb=$(( $(od -An -tu8 --endian=big -j48 -N8 low.qcow2) ))
+    rbo=$(( $(od -An -tu8 --endian=big -j$rb -N8 low.qcow2) ))
+    printf '\x00\x00' | dd of=low.qcow2 bs=1 seek=$((rbo + 2*5)) conv=notrunc status=none
+    "$H" check low.qcow2 >/dev/null 2>&1; rc=$?
+    "$H" check -r all low.qcow2 >/dev/null 2>&1 && [ $rc -eq 2 ] && qcheck low.qcow2 || bad "check -r all (rc before $rc)"
     # Internal snapshots made by hvimg, read back and checked by qemu-img.
     "$H" create -q -f qcow2 sn.qcow2 16M
     "$H" io -c 'write -P 0x10 0 2M' sn.qcow2 >/dev/null

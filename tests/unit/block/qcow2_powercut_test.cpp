@@ -183,7 +183,7 @@ void run_trial(const Config& cfg, uint64_t seed)
     ASSERT_TRUE(r2.ok()) << "seed " << seed << ": " << lib::error_name(r2.error());
     auto* q = static_cast<qcow2::Device*>(*r2);
     qcow2::CheckResult cr;
-    ASSERT_TRUE(q->check(cr, false).ok());
+    ASSERT_TRUE(q->check(cr, qcow2::Device::Repair::none).ok());
     // Refcounts below the references would be real damage: never. COPIED
     // flag mismatches: only where a snapshot operation was cut.
     EXPECT_EQ(cr.corruptions - cr.copied_flag_errors, 0u) << "seed " << seed;
@@ -208,7 +208,7 @@ void run_trial(const Config& cfg, uint64_t seed)
     auto r3 = open_image(alloc, o2, "mem", "", oo);
     ASSERT_TRUE(r3.ok()) << "seed " << seed;
     qcow2::CheckResult c3;
-    ASSERT_TRUE(static_cast<qcow2::Device*>(*r3)->check(c3, false).ok());
+    ASSERT_TRUE(static_cast<qcow2::Device*>(*r3)->check(c3, qcow2::Device::Repair::none).ok());
     EXPECT_EQ(c3.corruptions - c3.copied_flag_errors, 0u) << "seed " << seed;
     // v3 carries the dirty bit, so the read-write open repaired the leaks;
     // v2 has no dirty bit and keeps them until `check -r leaks`.

@@ -14,7 +14,7 @@ class Checker {
 public:
     Checker(Device& d, CheckResult& r) : d_(d), r_(r) {}
 
-    lib::Status run(bool repair)
+    lib::Status run(Device::Repair repair)
     {
         uint64_t cs = d_.cluster_size_;
         nclusters_ = div_round_up(d_.file_.size(), cs);
@@ -156,8 +156,10 @@ private:
         return {};
     }
 
-    lib::Status compare(bool repair)
+    lib::Status compare(Device::Repair repair_mode)
     {
+        bool repair = repair_mode != Device::Repair::none;
+        bool repair_all = repair_mode == Device::Repair::all;
         auto* refs = refs_.as<uint32_t>();
         uint64_t last_used = 0;
         uint64_t limit = d_.rt_entries() * d_.refblock_entries_;
@@ -185,11 +187,18 @@ private:
                 }
                 r_.leaks++;
             } else {
-                report("ERROR cluster %llu refcount=%llu reference=%llu", c, rc, rf);
+                uint64_t bi = c / d_.refblock_entries_;
+                bool covered = bi < d_.rt_entries() && d_.rt_get(bi);
+                if (repair_all && covered && d_.set_refcount(c, rf)) {
+                    r_.corruptions_fixed++;
+                    report("Repairing cluster %llu refcount=%llu reference=%llu", c, rc, rf);
+                } else {
+                    report("ERROR cluster %llu refcount=%llu reference=%llu", c, rc, rf);
+                }
                 r_.corruptions++;
             }
         }
-        if (repair && r_.leaks_fixed) {
+        if (repair && (r_.leaks_fixed || r_.corruptions_fixed)) {
             TRY(d_.write_dirty_refblocks());
             TRY(d_.sync());
             if (d_.free_hint_ > 0) d_.free_hint_ = 0;
@@ -207,12 +216,18 @@ private:
     uint64_t last_host_ = 0;
 };
 
-lib::Status Device::check(CheckResult& r, bool repair_leaks)
+lib::Status Device::check(CheckResult& r, Repair repair)
 {
-    if (repair_leaks && read_only_ && !file_.writable()) return lib::Error::denied;
+    if (repair != Repair::none && read_only_) return lib::Error::denied;
     if (!read_only_) TRY(flush_metadata());
     Checker c(*this, r);
-    return c.run(repair_leaks);
+    TRY(c.run(repair));
+    if (repair == Repair::all && (r.corruptions_fixed || r.copied_flag_errors)) {
+        // Refcounts are right now: make the COPIED flags agree with them.
+        TRY(sync_copied_flags());
+        TRY(flush_metadata());
+    }
+    return {};
 }
 
 }  // namespace vmm::block::qcow2

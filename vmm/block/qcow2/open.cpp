@@ -245,9 +245,11 @@ lib::Result<Device*> Device::open(lib::Allocator& a, FileOpener& opener, File& f
             if (d->was_dirty_) {
                 // Refcounts of an image that was not closed cleanly may be
                 // stale (lazy refcounts): rebuild what leaked, refuse worse.
+                // With lazy refcounts a dirty image may count too little as
+                // well: repair everything that can be, as QEMU does.
                 CheckResult r;
-                TRY(d->check(r, true));
-                if (r.corruptions || r.check_errors) return d->why(lib::Error::corrupt, "dirty image has refcount errors beyond leaks: run check");
+                TRY(d->check(r, Repair::all));
+                if (r.corruptions > r.corruptions_fixed + r.copied_flag_errors || r.check_errors) return d->why(lib::Error::corrupt, "dirty image has refcount errors beyond leaks: run check");
             }
             if (d->version_ == version3) {
                 if (d->autoclear_) {

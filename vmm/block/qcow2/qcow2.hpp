@@ -45,6 +45,7 @@ struct CheckResult {
     uint64_t corruptions = 0;
     uint64_t leaks = 0;
     uint64_t leaks_fixed = 0;
+    uint64_t corruptions_fixed = 0;
     uint64_t check_errors = 0;
     // Of the corruptions: COPIED flags that disagree with a refcount of 1.
     // Harmless for data (at worst a needless copy) and what an interrupted
@@ -96,8 +97,13 @@ public:
     const SnapshotInfo& snapshot(uint32_t i) const { return snapshots_[i]; }
 
     // Compares refcounts with the references found by walking every table.
-    // With repair_leaks, refcounts above the reference count are lowered.
-    lib::Status check(CheckResult& r, bool repair_leaks);
+    enum class Repair : uint8_t {
+        none,
+        leaks,  // refcounts above the reference count are lowered
+        all,    // also: refcounts below it raised (inside existing refcount
+                // blocks), then COPIED flags made to match
+    };
+    lib::Status check(CheckResult& r, Repair repair);
 
     // Internal snapshots (like qemu-img snapshot -c/-d/-a).
     lib::Status snapshot_create(lib::StrView name, uint32_t date_sec, uint32_t date_nsec);
