@@ -66,6 +66,8 @@ constexpr uint64_t test_device_counter = 0xff8;
 // writing (microseconds << 8 | vector) to 0xfe8 raises it after a delay.
 constexpr uint64_t test_device_irq_now = 0xff0;
 constexpr uint64_t test_device_irq_later = 0xfe8;
+// Any write to 0xfe0 raises an NMI.
+constexpr uint64_t test_device_nmi = 0xfe0;
 
 uint8_t* test_device_bytes(Vcpu& v) { return reinterpret_cast<uint8_t*>(v.domain->test_device_regs); }
 
@@ -83,6 +85,10 @@ lib::Status test_device_write(Vcpu& v, uint64_t gpa, uint8_t size, uint64_t valu
     uint64_t off = gpa - test_device_base;
     if (off == test_device_irq_now) {
         raise_irq(v, uint8_t(value));
+        return {};
+    }
+    if (off == test_device_nmi) {
+        raise_nmi(v);
         return {};
     }
     if (off == test_device_irq_later) {

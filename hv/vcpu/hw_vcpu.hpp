@@ -43,6 +43,9 @@ public:
     virtual void set_nmi_window_exiting(bool on) = 0;
     // RFLAGS.IF set and no STI/MOV-SS shadow.
     virtual bool interrupts_open() const = 0;
+    // An NMI is being handled (delivered, IRET not yet completed): another
+    // must wait for the NMI window.
+    virtual bool nmi_blocked() const = 0;
 
     virtual void set_tsc_offset(uint64_t offset) = 0;
     virtual void set_pause_tuning(const PauseTuning& t) = 0;

@@ -85,6 +85,8 @@ void raise_irq(Vcpu& v, uint8_t vector)
     v.irq_vector = vector;
 }
 
+void raise_nmi(Vcpu& v) { v.nmi_pending = true; }
+
 namespace {
 
 void expire_timer(Vcpu& v)
@@ -111,7 +113,16 @@ void arm_host_timer(const Vcpu& v)
 void deliver_pending(Vcpu& v)
 {
     expire_timer(v);
-    if (!v.irq_pending || v.hw->event_pending()) return;
+    if (v.hw->event_pending()) return;  // a re-injection goes first
+    if (v.nmi_pending) {
+        if (!v.hw->nmi_blocked()) {
+            v.hw->inject({.vector = 2, .type = EventType::nmi});
+            v.nmi_pending = false;
+            return;
+        }
+        v.hw->set_nmi_window_exiting(true);
+    }
+    if (!v.irq_pending) return;
     if (v.hw->interrupts_open()) {
         v.hw->inject({.vector = v.irq_vector, .type = EventType::external});
         v.irq_pending = false;
@@ -126,7 +137,7 @@ void halt_vcpu(Vcpu& v)
 {
     for (;;) {
         expire_timer(v);
-        if (v.irq_pending || v.domain->state != DomainState::running) return;
+        if (v.irq_pending || v.nmi_pending || v.domain->state != DomainState::running) return;
         if (!v.timer_deadline) {
             // Nothing can ever wake it: no interrupt source is armed.
             v.blocked = true;

@@ -24,6 +24,7 @@ struct Vcpu {
     bool blocked;  // HLT with nothing to wake it
     // Pending external interrupt from an hv-side source (the vLAPIC later;
     // the test device now), injected when the guest can take it.
+    bool nmi_pending;
     bool irq_pending;
     uint8_t irq_vector;
     // A one-shot virtual timer: at guest-independent host TSC `timer_deadline`
@@ -51,6 +52,7 @@ void dump_exit_counters(const Vcpu& v);
 
 // Makes `vector` pending for the vCPU (external interrupt).
 void raise_irq(Vcpu& v, uint8_t vector);
+void raise_nmi(Vcpu& v);
 
 // Exit handlers (one file each). Each returns normally with the guest ready
 // to resume, or stops the domain.

@@ -114,15 +114,25 @@ public:
         }
         v.rax = gprs[hv::Gpr::rax];
         v.rsp = gprs[hv::Gpr::rsp];
-        v.clean_bits = 0;  // we do not track which fields changed: reload all
         uint64_t rip_before = v.rip;
         PerCpu& cpu = this_cpu();
-        svm_run(vmcb_pa_, &gprs, cpu.svm_host_vmcb_pa);
-        v.tlb_control = tlb_flush_none;
+        for (;;) {
+            v.clean_bits = 0;  // we do not track which fields changed: reload all
+            if (v.event_inject & event_valid) note_injected(v.event_inject);
+            svm_run(vmcb_pa_, &gprs, cpu.svm_host_vmcb_pa);
+            v.tlb_control = tlb_flush_none;
+            if (v.exit_int_info & event_valid) reinject_ = v.exit_int_info;
+            if (!nmi_window_step(v)) break;
+        }
         gprs[hv::Gpr::rax] = v.rax;
         gprs[hv::Gpr::rsp] = v.rsp;
-        if (v.exit_int_info & event_valid) reinject_ = v.exit_int_info;
         decode_exit(gprs, rip_before, exit);
+        if (nmi_window_open_) {
+            nmi_window_open_ = false;
+            exit = {};
+            exit.reason = hv::ExitReason::nmi_window;
+            exit.raw_reason = uint64_t(ExitCode::iret);
+        }
         if (exit.reason == hv::ExitReason::invalid_guest_state) return lib::err(lib::Error::invalid);
         return {};
     }
@@ -212,12 +222,15 @@ public:
     }
     void set_nmi_window_exiting(bool on) override
     {
-        // NMIs stay blocked until the guest's IRET: intercept IRET to learn
-        // when the window opens (APM 15.21.5 has no NMI-window exit).
-        constexpr uint32_t iret = 1u << 20;
-        if (on) vmcb_->intercept_misc1 |= iret;
-        else vmcb_->intercept_misc1 &= ~iret;
+        // SVM has no NMI-window exit: NMIs stay blocked until the guest's
+        // IRET completes. The IRET intercept fires *before* the IRET runs,
+        // so run() then single-steps it (TF + #DB intercept) and reports the
+        // window once the IRET is done (see nmi_window_step).
+        nmi_window_wanted_ = on;
+        if (on && nmi_masked_ && step_ == Step::none) vmcb_->intercept_misc1 |= intercept_iret;
+        if (!on && step_ == Step::none) vmcb_->intercept_misc1 &= ~intercept_iret;
     }
+    bool nmi_blocked() const override { return nmi_masked_; }
     bool interrupts_open() const override { return (vmcb_->rflags & (1u << 9)) && !(vmcb_->interrupt_shadow & 1); }
 
     void set_tsc_offset(uint64_t offset) override { vmcb_->tsc_offset = offset; }
@@ -257,6 +270,44 @@ public:
     }
 
 private:
+    static constexpr uint32_t intercept_iret = 1u << 20;
+    static constexpr uint64_t rflags_tf = 1u << 8;
+    static constexpr uint64_t rflags_rf = 1u << 16;
+    enum class Step : uint8_t { none, stepping };
+
+    void note_injected(uint64_t ev)
+    {
+        // An injected NMI blocks further NMIs until the guest's IRET.
+        if (((ev >> 8) & 7) == uint64_t(hv::EventType::nmi)) nmi_masked_ = true;
+    }
+
+    // Handles the exits of the NMI-window machinery inside run(): returns
+    // true to re-enter the guest at once.
+    bool nmi_window_step(Vmcb& v)
+    {
+        if (v.exit_code == uint64_t(ExitCode::iret) && nmi_masked_) {
+            v.intercept_misc1 &= ~intercept_iret;
+            step_ = Step::stepping;
+            saved_dr6_ = v.dr6;
+            // TF set before IRET traps after IRET completes, whatever RFLAGS
+            // the IRET loads (SDM Vol. 3A 17.3.1.4).
+            v.rflags |= rflags_tf | rflags_rf;
+            return true;
+        }
+        if (step_ == Step::stepping && v.exit_code == uint64_t(ExitCode::exception_base) + 1) {
+            step_ = Step::none;
+            v.dr6 = saved_dr6_;  // the single step was ours, not the guest's
+            nmi_masked_ = false;
+            if (nmi_window_wanted_) {
+                nmi_window_wanted_ = false;
+                nmi_window_open_ = true;
+                return false;
+            }
+            return true;
+        }
+        return false;
+    }
+
     VmcbSegment& seg(hv::SegReg s)
     {
         switch (s) {
@@ -367,6 +418,11 @@ private:
     uint64_t msrpm_pa_ = 0;
     uint64_t iopm_pa_ = 0;
     uint64_t reinject_ = 0;
+    bool nmi_masked_ = false;
+    bool nmi_window_wanted_ = false;
+    bool nmi_window_open_ = false;
+    Step step_ = Step::none;
+    uint64_t saved_dr6_ = 0;
 };
 
 }  // namespace

@@ -391,6 +391,11 @@ public:
     void set_interrupt_window_exiting(bool on) override { set_proc(proc::interrupt_window_exiting, on); }
     // Needs "virtual NMIs" (25.6.2), which detect() requires.
     void set_nmi_window_exiting(bool on) override { set_proc(proc::nmi_window_exiting, on); }
+    bool nmi_blocked() const override
+    {
+        if (!make_current().ok()) return true;
+        return vmx::read(Field32::guest_interruptibility) & interruptibility::nmi;
+    }
     bool interrupts_open() const override
     {
         if (!make_current().ok()) return false;

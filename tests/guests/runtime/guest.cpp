@@ -10,6 +10,8 @@ volatile uint64_t guest_last_vector;
 volatile uint64_t guest_last_error;
 volatile uint64_t guest_exception_count;
 volatile uint64_t guest_irq_count;
+volatile uint64_t guest_nmi_count;
+volatile uint64_t guest_nmi_count_in_handler;
 
 void guest_exit(uint32_t value)
 {
@@ -23,6 +25,7 @@ STUB(0) STUB(1) STUB(2) STUB(3) STUB(4) STUB(5) STUB(6) STUB(7) STUB(8) STUB(9) 
 STUB(13) STUB(14) STUB(15) STUB(16) STUB(17) STUB(18) STUB(19) STUB(20) STUB(21)
 #undef STUB
 void irq_stub_40();
+void nmi_stub();
 
 struct __attribute__((packed)) IdtEntry {
     uint16_t off0, sel;
@@ -42,6 +45,8 @@ void guest_install_idt()
         auto a = reinterpret_cast<uint64_t>(stubs[i]);
         guest_idt[i] = {uint16_t(a), 0x08, 0, 0x8e, uint16_t(a >> 16), uint32_t(a >> 32), 0};
     }
+    auto nmi = reinterpret_cast<uint64_t>(nmi_stub);
+    guest_idt[2] = {uint16_t(nmi), 0x08, 0, 0x8e, uint16_t(nmi >> 16), uint32_t(nmi >> 32), 0};
     auto irq = reinterpret_cast<uint64_t>(irq_stub_40);
     guest_idt[0x40] = {uint16_t(irq), 0x08, 0, 0x8e, uint16_t(irq >> 16), uint32_t(irq >> 32), 0};
     struct __attribute__((packed)) {

@@ -11,6 +11,8 @@ extern volatile uint64_t guest_last_vector;
 extern volatile uint64_t guest_last_error;
 extern volatile uint64_t guest_exception_count;
 extern volatile uint64_t guest_irq_count;  // vector 0x40 deliveries
+extern volatile uint64_t guest_nmi_count;
+extern volatile uint64_t guest_nmi_count_in_handler;
 int guest_main(uint32_t mbi);
 [[noreturn]] void guest_exit(uint32_t value);
 }

@@ -113,6 +113,26 @@ irq_stub_40:
         incq    guest_irq_count(%rip)
         iretq
 
+/* NMI (vector 2): count it. The first one raises a second NMI through the
+ * test device and records the count while still in the handler: the second
+ * must wait for this handler's IRET. */
+        .globl nmi_stub
+nmi_stub:
+        pushq   %rax
+        incq    guest_nmi_count(%rip)
+        cmpq    $1, guest_nmi_count(%rip)
+        jne     5f
+        movl    $0xfe000fe0, %eax               /* zero-extends into RAX */
+        movl    $1, (%rax)
+        movl    $2000, %eax
+6:      pause
+        decl    %eax
+        jnz     6b
+        movq    guest_nmi_count(%rip), %rax
+        movq    %rax, guest_nmi_count_in_handler(%rip)
+5:      popq    %rax
+        iretq
+
 exc_common:
         popq    guest_last_vector(%rip)
         popq    guest_last_error(%rip)
