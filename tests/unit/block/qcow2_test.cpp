@@ -512,3 +512,28 @@ TEST_F(Qcow2, SnapshotsRefusedWhenNarrowRefcountsWouldOverflow)
         ASSERT_TRUE(d->close().ok());
     }
 }
+
+TEST_F(Qcow2, BackingFileSmallerThanTheOverlay)
+{
+    // Beyond the backing file's end the overlay reads zeros; a partial
+    // cluster write straddling that end copies what exists and zero-fills.
+    create_raw("small.raw", 100000);  // not even a cluster multiple
+    {
+        BlockDevice* b = must_open("small.raw", true);
+        auto v = std::vector<uint8_t>(100000, 0x31);
+        ASSERT_TRUE(b->write(0, v.data(), v.size()).ok());
+        ASSERT_TRUE(b->close().ok());
+    }
+    create_qcow2("big", 1 << 20, 3, 16, "small.raw", "raw");
+    BlockDevice* d = must_open("big", true);
+    expect_fill(d, 99000, 1000, 0x31);
+    expect_fill(d, 100000, 200000, 0);
+    auto w = std::vector<uint8_t>(10, 0x32);
+    ASSERT_TRUE(d->write(99995, w.data(), w.size()).ok());
+    ASSERT_TRUE(d->close().ok());
+    d = must_open("big", false);
+    expect_fill(d, 65536, 99995 - 65536, 0x31);
+    expect_fill(d, 99995, 10, 0x32);
+    expect_fill(d, 100005, 131072 - 100005, 0);
+    ASSERT_TRUE(d->close().ok());
+}
