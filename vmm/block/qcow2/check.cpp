@@ -18,6 +18,9 @@ public:
     {
         uint64_t cs = d_.cluster_size_;
         nclusters_ = div_round_up(d_.file_.size(), cs);
+        // One counter per host cluster: refuse sizes that would need more
+        // than 4 GiB of counters (e.g. a 1 TiB file of 512-byte clusters).
+        if (nclusters_ > (1ull << 30)) return lib::Error::unsupported;
         refs_ = TRY(Buffer::make(d_.alloc_, (nclusters_ + 1) * sizeof(uint32_t), alignof(uint32_t)));
         table_ = TRY(Buffer::make(d_.alloc_, cs));
 
