@@ -29,8 +29,8 @@ Result<Image> parse(const void* data, size_t size)
     Image img{};
     img.is64 = p[4] == class64;
     if (!img.is64 && p[4] != class32) return err(Error::invalid);
-    uint16_t type, machine, phentsize, phnum;
-    uint64_t phoff;
+    uint16_t type = 0, machine = 0, phentsize = 0, phnum = 0;
+    uint64_t phoff = 0;
     if (img.is64) {
         if (size < 64) return err(Error::truncated);
         load(p, size, 16, type);
@@ -41,7 +41,7 @@ Result<Image> parse(const void* data, size_t size)
         load(p, size, 56, phnum);
         if (machine != em_x86_64 || phentsize != 56) return err(Error::invalid);
     } else {
-        uint32_t entry32, phoff32;
+        uint32_t entry32 = 0, phoff32 = 0;
         load(p, size, 16, type);
         load(p, size, 18, machine);
         load(p, size, 24, entry32);
@@ -57,7 +57,7 @@ Result<Image> parse(const void* data, size_t size)
     for (unsigned i = 0; i < phnum; ++i) {
         uint64_t at = phoff + uint64_t(i) * phentsize;
         Segment s{};
-        uint32_t ptype;
+        uint32_t ptype = 0;
         load(p, size, at, ptype);
         if (ptype != pt_load) continue;
         if (img.is64) {
@@ -68,7 +68,7 @@ Result<Image> parse(const void* data, size_t size)
             load(p, size, at + 32, s.file_size);
             load(p, size, at + 40, s.mem_size);
         } else {
-            uint32_t v[6];
+            uint32_t v[6] = {};
             load(p, size, at + 4, v);  // offset, vaddr, paddr, filesz, memsz, flags
             s.file_offset = v[0];
             s.vaddr = v[1];

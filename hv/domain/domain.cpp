@@ -72,6 +72,22 @@ template <typename F> lib::Status for_each_piece(const Domain& d, uint64_t gpa, 
     return {};
 }
 
+// The xAPIC page: every vCPU sees its own local APIC there (in x2APIC mode
+// or with the APIC disabled the page is not there: unclaimed memory).
+lib::Result<uint64_t> lapic_mmio_read(Vcpu& v, uint64_t gpa, uint8_t size)
+{
+    if (v.lapic.mode() != vlapic::Mode::xapic || (gpa & ~0xfffull) != v.lapic.base_address())
+        return lib::err(lib::Error::not_found);
+    return v.lapic.mmio_read(uint32_t(gpa & 0xfff), size, guest_tsc(v));
+}
+
+lib::Status lapic_mmio_write(Vcpu& v, uint64_t gpa, uint8_t size, uint64_t value)
+{
+    if (v.lapic.mode() != vlapic::Mode::xapic || (gpa & ~0xfffull) != v.lapic.base_address())
+        return lib::err(lib::Error::not_found);
+    return v.lapic.mmio_write(uint32_t(gpa & 0xfff), size, value, guest_tsc(v));
+}
+
 }  // namespace
 
 lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_t vcpus)
@@ -98,6 +114,10 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
     memset(arch::phys_to_virt<void>(d->io_bitmap_pa), 0xff, 3 * arch::page_size);
 
     d->tsc_offset = 0 - arch::rdtsc();
+    d->lapic_bus = create_lapic_bus(*d);
+    d->cpuid.local_apic = true;
+    if (auto s = add_mmio_handler(*d, {0xfee00000, 0x1000, lapic_mmio_read, lapic_mmio_write}); !s.ok())
+        return fail(s.error());
     d->cpuid.vcpu_count = vcpus;
     d->cpuid.tsc_khz = arch::lapic::timer_info().tsc_hz / 1000;
     d->cpuid.apic_bus_khz = arch::lapic::timer_info().lapic_hz / 1000;

@@ -8,6 +8,7 @@
 
 #include "arch/x86_64/virt/virt.hpp"
 #include "hv/vcpu/cpuid_policy.hpp"
+#include "hv/vlapic/vlapic.hpp"
 #include "lib/result.hpp"
 
 namespace hv {
@@ -68,6 +69,8 @@ struct Domain {
     size_t port_count;
     MmioHandler mmio[max_mmio_handlers];
     size_t mmio_count;
+    vlapic::Bus* lapic_bus;
+    alignas(8) unsigned char lapic_bus_storage[16];
     // Scratch registers of the test build's MMIO test device.
     uint64_t test_device_regs[512];
     // Set when the guest wrote the debug-exit port (QEMU isa-debug-exit).
@@ -77,6 +80,10 @@ struct Domain {
     char console_line[160];
     size_t console_len;
 };
+
+// Builds the domain's APIC bus (in d.lapic_bus_storage): routes IPIs between
+// its vLAPICs and EOI broadcasts to the vIOAPIC.
+vlapic::Bus* create_lapic_bus(Domain& d);
 
 // Creates a domain with `mem_bytes` of RAM at guest-physical 0 (rounded up to
 // 4 KiB) and `vcpus` vCPUs in the reset state. Every port is intercepted.

@@ -72,7 +72,14 @@ CpuidRegs guest_cpuid(const CpuidPolicy& p, HostCpuid host, uint32_t vcpu_id, ui
     case 1: {
         r.ecx = (r.ecx & ~leaf1_ecx_hidden) | bit(31);
         r.edx &= ~leaf1_edx_hidden;
-        if (!p.local_apic) r.edx &= ~bit(9);
+        // The vLAPIC is virtual: x2APIC and TSC-deadline are offered whatever
+        // the host has.
+        if (p.local_apic) {
+            r.edx |= bit(9);
+            r.ecx |= bit(21) | bit(24);
+        } else {
+            r.edx &= ~bit(9);
+        }
         // EBX: initial APIC ID, logical processor count (with HTT), CLFLUSH size kept.
         r.ebx = (r.ebx & 0xffff) | (vcpu_id & 0xff) << 24;
         if (p.vcpu_count > 1) {

@@ -19,7 +19,7 @@ struct CpuidPolicy {
     uint32_t vcpu_count = 1;
     uint64_t tsc_khz = 0;        // 0x40000010.EAX
     uint64_t apic_bus_khz = 0;   // 0x40000010.EBX
-    bool local_apic = false;     // until the vLAPIC exists, no APIC is advertised
+    bool local_apic = false;     // APIC, x2APIC and TSC-deadline advertised (the vLAPIC is there)
 };
 
 inline constexpr uint32_t hv_leaf_base = 0x40000000;

@@ -21,7 +21,27 @@ void handle_msr(Vcpu& v, const VmExit& x)
                 .cr0 = hw.read(GuestReg::cr0),
                 .pat = hw.read(GuestReg::pat)};
     bool ok;
-    if (x.reason == ExitReason::msr_read) {
+    uint32_t m = x.msr;
+    bool apic_msr = (m >= 0x800 && m <= 0x8ff) || m == msr_index::apic_base || m == 0x6e0;
+    if (apic_msr) {
+        uint64_t now = guest_tsc(v);
+        if (x.reason == ExitReason::msr_read) {
+            auto r = m == msr_index::apic_base ? lib::Result<uint64_t>(v.lapic.apic_base())
+                     : m == 0x6e0             ? v.lapic.read_tsc_deadline(now)
+                                              : v.lapic.read_msr(m, now);
+            ok = r.ok();
+            if (ok) {
+                v.gprs[Gpr::rax] = uint32_t(r.value());
+                v.gprs[Gpr::rdx] = r.value() >> 32;
+            }
+        } else {
+            uint64_t value = (v.gprs[Gpr::rdx] << 32) | uint32_t(v.gprs[Gpr::rax]);
+            ok = (m == msr_index::apic_base ? v.lapic.write_apic_base(value, now)
+                  : m == 0x6e0             ? v.lapic.write_tsc_deadline(value, now)
+                                           : v.lapic.write_msr(m, value, now))
+                     .ok();
+        }
+    } else if (x.reason == ExitReason::msr_read) {
         uint64_t value = 0;
         ok = msr_read(st, x.msr, value);
         if (ok) {

@@ -10,12 +10,6 @@ constexpr uint64_t efer_sce = 1u << 0, efer_lme = 1u << 8, efer_lma = 1u << 10, 
 constexpr uint64_t efer_writable = efer_sce | efer_lme | efer_lma | efer_nxe;
 constexpr uint64_t cr0_pg = 1ull << 31;
 
-uint64_t apic_base_value(uint32_t vcpu_id)
-{
-    // The architectural default: 0xFEE00000, enabled, BSP flag on vCPU 0.
-    return 0xfee00000ull | (1u << 11) | (vcpu_id == 0 ? (1u << 8) : 0);
-}
-
 bool valid_pat(uint64_t v)
 {
     // Every byte a defined memory type: 0, 1, 4, 5, 6 or 7 (SDM 11.12.2).
@@ -37,7 +31,6 @@ bool msr_read(const MsrState& s, uint32_t index, uint64_t& value)
     case bios_sign_id:
     case mcg_cap:
     case mcg_status: value = 0; return true;
-    case apic_base: value = apic_base_value(s.vcpu_id); return true;
     case feature_control: value = 1; return true;  // locked, VMX and SMX off
     case misc_enable: value = s.misc_enable | 1; return true;  // fast strings
     case pat: value = s.pat; return true;
@@ -53,7 +46,6 @@ bool msr_write(MsrState& s, uint32_t index, uint64_t value)
     switch (index) {
     case tsc: s.tsc_offset = value - s.host_tsc; return true;
     case bios_sign_id: return true;  // "load microcode revision" trigger: nothing to do
-    case apic_base: return value == apic_base_value(s.vcpu_id);  // relocation/disable: not offered
     case misc_enable: s.misc_enable = value & ~1ull; return true;
     case mcg_status: return value == 0;
     case pat:

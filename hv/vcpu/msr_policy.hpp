@@ -1,7 +1,8 @@
 // Which MSRs a guest may read and write and what they hold, as a pure
 // function of the vCPU's MSR-relevant state (host-tested). The exit handler
 // loads an MsrState from the vCPU, calls msr_read/msr_write, and stores back
-// what changed. false means the access raises #GP(0), as on a CPU that lacks
+// what changed. The APIC MSRs (IA32_APIC_BASE, 0x800-0x8FF, TSC_DEADLINE)
+// belong to the vLAPIC, not here. false means the access raises #GP(0), as on a CPU that lacks
 // the MSR or refuses the value.
 #pragma once
 
@@ -12,7 +13,7 @@ namespace hv {
 namespace msr_index {
 inline constexpr uint32_t tsc = 0x10;
 inline constexpr uint32_t platform_id = 0x17;
-inline constexpr uint32_t apic_base = 0x1b;
+inline constexpr uint32_t apic_base = 0x1b;  // the vLAPIC's
 inline constexpr uint32_t feature_control = 0x3a;
 inline constexpr uint32_t bios_sign_id = 0x8b;
 inline constexpr uint32_t mcg_cap = 0x179;

@@ -27,6 +27,11 @@ lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial)
         return lib::err(hw.error());
     }
     v->hw = hw.value();
+    const auto& t = arch::lapic::timer_info();
+    vlapic::Config lc{.apic_id = id, .bsp = id == 0, .x2apic = true, .tsc_deadline = true,
+                      .eoi_suppression = true, .cmci = false, .tsc_hz = t.tsc_hz, .bus_hz = t.lapic_hz,
+                      .phys_addr_bits = 46};
+    v->lapic.reset(lc, d.lapic_bus);
     v->tsc_offset = d.tsc_offset;
     v->hw->set_tsc_offset(d.tsc_offset);
     // MSRs whose guest values live in the guest-state area and are switched
@@ -87,6 +92,8 @@ void raise_irq(Vcpu& v, uint8_t vector)
 
 void raise_nmi(Vcpu& v) { v.nmi_pending = true; }
 
+uint64_t guest_tsc(const Vcpu& v) { return arch::rdtsc() + v.tsc_offset; }
+
 namespace {
 
 void expire_timer(Vcpu& v)
@@ -99,13 +106,41 @@ void expire_timer(Vcpu& v)
 
 // Arms the host LAPIC timer for the vCPU's virtual timer, so its expiry
 // interrupts the guest (an external-interrupt exit) or wakes a halted vCPU.
+// The next host-TSC time at which something becomes pending, 0 if none.
+uint64_t next_wakeup(const Vcpu& v)
+{
+    uint64_t next = v.timer_deadline;
+    uint64_t lapic = v.lapic.next_event();
+    if (lapic != vlapic::Vlapic::never) {
+        uint64_t host = lapic - v.tsc_offset;
+        if (!next || host < next) next = host ? host : 1;
+    }
+    return next;
+}
+
 void arm_host_timer(const Vcpu& v)
 {
-    if (!v.timer_deadline) return;
+    uint64_t when = next_wakeup(v);
+    if (!when) return;
     uint64_t now = arch::rdtsc();
     uint64_t hz = arch::lapic::timer_info().tsc_hz;
-    uint64_t ns = v.timer_deadline > now ? (v.timer_deadline - now) * 1'000'000'000ull / hz : 0;
+    uint64_t delta = when > now ? when - now : 0;
+    // Clamp: a far deadline is re-armed at the next exit anyway.
+    if (delta > hz) delta = hz;
+    uint64_t ns = delta * 1'000'000'000ull / hz;
     arch::lapic::arm_oneshot(ns ? ns : 1, arch::vector::lapic_timer);
+}
+
+// Moves vLAPIC timer expiries and its events (NMI, INIT, SIPI) to the vCPU.
+void poll_lapic(Vcpu& v)
+{
+    v.lapic.advance(guest_tsc(v));
+    if (!v.lapic.has_events()) return;
+    vlapic::Events e = v.lapic.take_events();
+    if (e.nmi) v.nmi_pending = true;
+    if (e.init || e.startup || e.extint || e.smi)
+        LOG_WARN("dom%u vcpu%u: APIC %s%s%s%s ignored (no SMP start or virtual PIC yet)", v.domain->id, v.id,
+                 e.init ? "INIT " : "", e.startup ? "SIPI " : "", e.extint ? "ExtINT " : "", e.smi ? "SMI" : "");
 }
 
 // Before each entry: inject a pending interrupt if the guest can take it now,
@@ -113,6 +148,7 @@ void arm_host_timer(const Vcpu& v)
 void deliver_pending(Vcpu& v)
 {
     expire_timer(v);
+    poll_lapic(v);
     if (v.hw->event_pending()) return;  // a re-injection goes first
     if (v.nmi_pending) {
         if (!v.hw->nmi_blocked()) {
@@ -122,14 +158,20 @@ void deliver_pending(Vcpu& v)
         }
         v.hw->set_nmi_window_exiting(true);
     }
-    if (!v.irq_pending) return;
-    if (v.hw->interrupts_open()) {
+    bool lapic_pending = v.lapic.pending_vector().ok();
+    if (!v.irq_pending && !lapic_pending) return;
+    if (!v.hw->interrupts_open()) {
+        v.hw->set_interrupt_window_exiting(true);
+        return;
+    }
+    v.hw->set_interrupt_window_exiting(false);
+    if (v.irq_pending) {  // the direct line (test device) outranks the APIC here
         v.hw->inject({.vector = v.irq_vector, .type = EventType::external});
         v.irq_pending = false;
-        v.hw->set_interrupt_window_exiting(false);
-    } else {
-        v.hw->set_interrupt_window_exiting(true);
+        return;
     }
+    auto vec = v.lapic.acknowledge();
+    if (vec.ok()) v.hw->inject({.vector = vec.value(), .type = EventType::external});
 }
 
 // HLT with interrupts enabled: the vCPU sleeps until something is pending.
@@ -137,8 +179,11 @@ void halt_vcpu(Vcpu& v)
 {
     for (;;) {
         expire_timer(v);
-        if (v.irq_pending || v.nmi_pending || v.domain->state != DomainState::running) return;
-        if (!v.timer_deadline) {
+        poll_lapic(v);
+        if (v.irq_pending || v.nmi_pending || v.lapic.pending_vector().ok() ||
+            v.domain->state != DomainState::running)
+            return;
+        if (!next_wakeup(v)) {
             // Nothing can ever wake it: no interrupt source is armed.
             v.blocked = true;
             shutdown_domain(*v.domain, "vCPU halted with no interrupt source armed");

@@ -8,6 +8,7 @@
 #include "hv/vcpu/guest_state.hpp"
 #include "hv/vcpu/hw_vcpu.hpp"
 #include "hv/vcpu/vm_exit.hpp"
+#include "hv/vlapic/vlapic.hpp"
 #include "lib/result.hpp"
 
 namespace hv {
@@ -15,6 +16,7 @@ namespace hv {
 struct Domain;
 
 struct Vcpu {
+    vlapic::Vlapic lapic;  // first: it needs 16-byte alignment
     Domain* domain;
     uint32_t id;  // within the domain
     HwVcpu* hw;
@@ -49,6 +51,9 @@ void run_vcpu(Vcpu& v);
 
 // Logs the per-reason exit counters (when a domain ends; xl will show them).
 void dump_exit_counters(const Vcpu& v);
+
+// The guest's TSC now (host TSC + the vCPU's offset): the vLAPIC's clock.
+uint64_t guest_tsc(const Vcpu& v);
 
 // Makes `vector` pending for the vCPU (external interrupt).
 void raise_irq(Vcpu& v, uint8_t vector);

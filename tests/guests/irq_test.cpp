@@ -11,12 +11,6 @@ using namespace guest;
 namespace {
 volatile uint32_t& irq_now = *reinterpret_cast<volatile uint32_t*>(0xfe000ff0ull);
 volatile uint64_t& irq_later = *reinterpret_cast<volatile uint64_t*>(0xfe000fe8ull);
-inline uint64_t rdtsc()
-{
-    uint32_t lo, hi;
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t(hi) << 32) | lo;
-}
 }  // namespace
 
 int guest_main(uint32_t)

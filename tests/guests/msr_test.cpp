@@ -6,13 +6,6 @@
 using namespace guest;
 
 namespace {
-uint64_t rdmsr(uint32_t m)
-{
-    uint32_t lo, hi;
-    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(m));
-    return (uint64_t(hi) << 32) | lo;
-}
-void wrmsr(uint32_t m, uint64_t v) { asm volatile("wrmsr" : : "c"(m), "a"(uint32_t(v)), "d"(uint32_t(v >> 32))); }
 int wrmsr_fault(uint32_t m, uint64_t v)
 {
     return GUEST_FAULT_OF("wrmsr", "c"(m), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)));

@@ -76,3 +76,17 @@ TEST(CpuidPolicy, SingleVcpuHasNoHtt)
     EXPECT_FALSE(r.edx & (1u << 28));
     EXPECT_EQ((r.ebx >> 16) & 0xff, 0u);
 }
+
+TEST(CpuidPolicy, VirtualApicIsAdvertisedWhateverTheHostHas)
+{
+    auto host_without = [](uint32_t leaf, uint32_t) -> hv::CpuidRegs {
+        if (leaf == 0) return {0xd, 0, 0, 0};
+        if (leaf == 0x80000000) return {0x80000008, 0, 0, 0};
+        return {0, 0, 0, 0};
+    };
+    hv::CpuidPolicy p{.vcpu_count = 1, .local_apic = true};
+    auto r = hv::guest_cpuid(p, host_without, 0, 1, 0);
+    EXPECT_TRUE(r.edx & (1u << 9));   // APIC
+    EXPECT_TRUE(r.ecx & (1u << 21));  // x2APIC
+    EXPECT_TRUE(r.ecx & (1u << 24));  // TSC-deadline
+}

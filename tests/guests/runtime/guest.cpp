@@ -11,6 +11,7 @@ volatile uint64_t guest_last_error;
 volatile uint64_t guest_exception_count;
 volatile uint64_t guest_irq_count;
 volatile uint64_t guest_nmi_count;
+volatile uint64_t guest_apic_irq_count;
 volatile uint64_t guest_nmi_count_in_handler;
 
 void guest_exit(uint32_t value)
@@ -26,6 +27,7 @@ STUB(13) STUB(14) STUB(15) STUB(16) STUB(17) STUB(18) STUB(19) STUB(20) STUB(21)
 #undef STUB
 void irq_stub_40();
 void nmi_stub();
+void irq_stub_41();
 
 struct __attribute__((packed)) IdtEntry {
     uint16_t off0, sel;
@@ -33,7 +35,7 @@ struct __attribute__((packed)) IdtEntry {
     uint16_t off1;
     uint32_t off2, zero;
 };
-IdtEntry guest_idt[0x41];
+IdtEntry guest_idt[0x42];
 
 void guest_install_idt()
 {
@@ -49,6 +51,8 @@ void guest_install_idt()
     guest_idt[2] = {uint16_t(nmi), 0x08, 0, 0x8e, uint16_t(nmi >> 16), uint32_t(nmi >> 32), 0};
     auto irq = reinterpret_cast<uint64_t>(irq_stub_40);
     guest_idt[0x40] = {uint16_t(irq), 0x08, 0, 0x8e, uint16_t(irq >> 16), uint32_t(irq >> 32), 0};
+    auto apic = reinterpret_cast<uint64_t>(irq_stub_41);
+    guest_idt[0x41] = {uint16_t(apic), 0x08, 0, 0x8e, uint16_t(apic >> 16), uint32_t(apic >> 32), 0};
     struct __attribute__((packed)) {
         uint16_t limit;
         uint64_t base;

@@ -12,6 +12,7 @@ extern volatile uint64_t guest_last_error;
 extern volatile uint64_t guest_exception_count;
 extern volatile uint64_t guest_irq_count;  // vector 0x40 deliveries
 extern volatile uint64_t guest_nmi_count;
+extern volatile uint64_t guest_apic_irq_count;  // vector 0x41 (x2APIC, EOI sent)
 extern volatile uint64_t guest_nmi_count_in_handler;
 int guest_main(uint32_t mbi);
 [[noreturn]] void guest_exit(uint32_t value);
@@ -48,6 +49,20 @@ inline Cpuid cpuid(uint32_t leaf, uint32_t sub = 0)
     Cpuid r;
     asm volatile("cpuid" : "=a"(r.a), "=b"(r.b), "=c"(r.c), "=d"(r.d) : "a"(leaf), "c"(sub));
     return r;
+}
+
+inline uint64_t rdmsr(uint32_t m)
+{
+    uint32_t lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(m));
+    return (uint64_t(hi) << 32) | lo;
+}
+inline void wrmsr(uint32_t m, uint64_t v) { asm volatile("wrmsr" : : "c"(m), "a"(uint32_t(v)), "d"(uint32_t(v >> 32))); }
+inline uint64_t rdtsc()
+{
+    uint32_t lo, hi;
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t(hi) << 32) | lo;
 }
 
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -113,6 +113,22 @@ irq_stub_40:
         incq    guest_irq_count(%rip)
         iretq
 
+/* Vector 0x41: a local-APIC interrupt in x2APIC mode: count it and EOI. */
+        .globl irq_stub_41
+irq_stub_41:
+        pushq   %rax
+        pushq   %rcx
+        pushq   %rdx
+        incq    guest_apic_irq_count(%rip)
+        movl    $0x80b, %ecx
+        xorl    %eax, %eax
+        xorl    %edx, %edx
+        wrmsr
+        popq    %rdx
+        popq    %rcx
+        popq    %rax
+        iretq
+
 /* NMI (vector 2): count it. The first one raises a second NMI through the
  * test device and records the count while still in the handler: the second
  * must wait for this handler's IRET. */
