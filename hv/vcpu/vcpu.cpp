@@ -118,10 +118,13 @@ uint64_t next_wakeup(const Vcpu& v)
     return next;
 }
 
-void arm_host_timer(const Vcpu& v)
+// Re-arms only when the wakeup time changed: after the one-shot fired the
+// deadline has passed and changes anyway.
+void arm_host_timer(Vcpu& v)
 {
     uint64_t when = next_wakeup(v);
-    if (!when) return;
+    if (!when || when == v.host_timer_for) return;
+    v.host_timer_for = when;
     uint64_t now = arch::rdtsc();
     uint64_t hz = arch::lapic::timer_info().tsc_hz;
     uint64_t delta = when > now ? when - now : 0;
@@ -134,7 +137,8 @@ void arm_host_timer(const Vcpu& v)
 // Moves vLAPIC timer expiries and its events (NMI, INIT, SIPI) to the vCPU.
 void poll_lapic(Vcpu& v)
 {
-    v.lapic.advance(guest_tsc(v));
+    uint64_t next = v.lapic.next_event();
+    if (next != vlapic::Vlapic::never && next <= guest_tsc(v)) v.lapic.advance(guest_tsc(v));
     if (!v.lapic.has_events()) return;
     vlapic::Events e = v.lapic.take_events();
     if (e.nmi) v.nmi_pending = true;
@@ -193,6 +197,7 @@ void halt_vcpu(Vcpu& v)
         arch::sti();
         arch::halt();
         arch::cli();
+        v.host_timer_for = 0;  // whatever woke us, arm again for the next wakeup
     }
 }
 
@@ -207,10 +212,12 @@ void handle_exit(Vcpu& v, const VmExit& x)
     case ExitReason::cr_access: handle_cr(v, x); return;
     case ExitReason::external_interrupt:
     case ExitReason::nmi:
-        // Take the host interrupt that caused the exit, then resume.
+        // Take the host interrupt that caused the exit, then resume. It may
+        // have been the one-shot armed for this vCPU: arm it again.
         arch::sti();
         asm volatile("nop");
         arch::cli();
+        v.host_timer_for = 0;
         return;
     case ExitReason::hlt:
         advance_rip(v, x);

@@ -34,6 +34,7 @@ struct Vcpu {
     // for it while the vCPU runs or halts.
     uint64_t timer_deadline;
     uint8_t timer_vector;
+    uint64_t host_timer_for;  // wakeup time the host LAPIC timer is armed for
     // Emulated MSR state.
     uint64_t tsc_offset;
     uint64_t misc_enable;
