@@ -51,12 +51,23 @@ bool Scheduler::pull(unsigned cpu, unsigned src, uint64_t now, PullKind kind)
         for (SchedVcpu* q = s.queue.first(); q && !v; q = RunQueue::next(*q))
             if (q->affinity_.test(cpu) && cap_allows(*q->group_, now)) v = q;
     } else {
-        // One that makes |load(src) - load(cpu)| smaller: weight < difference.
-        // From the back: the one that would wait longest on src.
+        // Moving weight w leaves an imbalance of |diff - 2w|: take the one
+        // that leaves the least. w == diff only swaps the imbalance; it is
+        // allowed so that an odd set (three equal vCPUs on two CPUs) rotates
+        // and each gets its share over time, instead of one being alone.
+        // Among equals the most owed (front of the queue) goes.
         if (s.load <= c.load) return false;
         uint64_t diff = s.load - c.load;
-        for (SchedVcpu* q = s.queue.last(); q && !v; q = RunQueue::prev(*q))
-            if (q->affinity_.test(cpu) && q->load_weight_ < diff) v = q;
+        uint64_t best = 0;
+        for (SchedVcpu* q = s.queue.first(); q; q = RunQueue::next(*q)) {
+            uint64_t w = q->load_weight_;
+            if (!q->affinity_.test(cpu) || w > diff) continue;
+            uint64_t left = 2 * w > diff ? 2 * w - diff : diff - 2 * w;
+            if (!v || left < best) {
+                v = q;
+                best = left;
+            }
+        }
     }
     if (!v) return false;
     dequeue(s, *v);

@@ -50,7 +50,7 @@ Decision Scheduler::pick_next(unsigned cpu, uint64_t now)
         if (t->queued_ && t->cpu_ == cpu && t->affinity_.test(cpu) && cap_allows(*t->group_, now)) pick = t;
     }
     SchedVcpu* fallback = nullptr;
-    bool parked = false;
+    bool parked = false;  // a vCPU ahead of the pick waits for its cap refill
     for (SchedVcpu* q = c.queue.first(); q && !pick; q = RunQueue::next(*q)) {
         if (!q->affinity_.test(cpu)) continue;  // cannot happen: detached when the mask changes
         if (!cap_allows(*q->group_, now)) {
@@ -86,9 +86,9 @@ Decision Scheduler::pick_next(unsigned cpu, uint64_t now)
     uint64_t slice = ns(pick->boosted_ ? cfg_.boost_slice_us : cfg_.slice_us);
     int64_t budget = cap_remaining(*pick->group_, now);
     if (uint64_t(budget) < slice) slice = uint64_t(budget);
-    if (pick->group_->cap()) {
-        // Capped: also end at the period boundary, so each run is charged to
-        // the period it ran in.
+    if (pick->group_->cap() || parked) {
+        // Capped: end at the period boundary, so each run is charged to the
+        // period it ran in. Parked vCPU ahead: let it compete when refilled.
         uint64_t boundary = cap_refill_at(now) - now;
         if (boundary < slice) slice = boundary;
     }

@@ -26,8 +26,9 @@ struct SchedConfig {
     uint32_t boost_slice_us = 2000;
     // How far ahead of the queue's virtual clock a waking vCPU may be placed
     // (its head start; in weight-256 microseconds). Bounds what a vCPU can
-    // gain by blocking often.
-    uint32_t wake_credit_us = 10000;
+    // gain by blocking often. At least a slice, or a vCPU that blocks just
+    // after another ran a whole slice loses the lag it had earned.
+    uint32_t wake_credit_us = 30000;
     // Period over which a cap is enforced (cap% of this per period).
     uint32_t cap_period_us = 30000;
     // How often each CPU looks for a busier CPU to pull from.

@@ -70,10 +70,16 @@ void Scheduler::dequeue(Cpu& c, SchedVcpu& v)
     if (c.run_next == &v) c.run_next = nullptr;
 }
 
+// A vCPU's load is its weight, scaled down when its group's cap lets each
+// of its vCPUs use less than a whole CPU (cap 50 over 2 vCPUs: a quarter),
+// so balancing does not pair a busy vCPU with one that mostly waits.
 void Scheduler::add_load(Cpu& c, SchedVcpu& v)
 {
     if (v.load_weight_) return;
-    v.load_weight_ = v.group_->weight();
+    uint64_t w = v.group_->weight();
+    uint64_t cap = v.group_->cap(), per_cpu = 100 * uint64_t(v.group_->vcpu_count());
+    if (cap && cap < per_cpu) w = w * cap / per_cpu;
+    v.load_weight_ = uint32_t(w ? w : 1);
     poke(c.load, c.load + v.load_weight_);
 }
 
@@ -149,6 +155,10 @@ Kick Scheduler::make_runnable(unsigned cpu, SchedVcpu& v, uint64_t now, bool wok
     if (!c.current) {
         c.need_resched = true;
         k.resched_cpu = uint16_t(cpu);
+    } else if (uint16_t idle = idle_cpu_for(v, cpu); idle != no_cpu) {
+        // Busy here, idle there: let the idle CPU steal it rather than
+        // preempt (if the steal loses a race, it runs here in turn).
+        k.idle_cpu = idle;
     } else if (woke && !c.current->boosted_) {
         // Wake boost: preempt a vCPU that is further along than the wakee.
         charge(*c.current, now);
@@ -159,7 +169,6 @@ Kick Scheduler::make_runnable(unsigned cpu, SchedVcpu& v, uint64_t now, bool wok
             ++c.stats.wake_preemptions;
         }
     }
-    if (k.resched_cpu == no_cpu) k.idle_cpu = idle_cpu_for(v, cpu);
     return k;
 }
 
@@ -282,7 +291,11 @@ lib::Result<AffinityChange> Scheduler::set_affinity(SchedVcpu& v, const CpuMask&
     Cpu& c = touch(cpu);
     v.affinity_ = mask;
     AffinityChange out;
-    if (mask.test(cpu)) return out;
+    if (mask.test(cpu)) {
+        // Stays; if it waits in a queue, an idle CPU now allowed may take it.
+        if (v.queued_) out.kick.idle_cpu = idle_cpu_for(v, cpu);
+        return out;
+    }
     if (v.in_transit_) {
         // Not yet attached: aim it elsewhere; whoever attaches re-reads v.cpu().
         poke(v.cpu_, choose_cpu(v));
