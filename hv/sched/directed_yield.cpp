@@ -83,6 +83,28 @@ lib::Result<YieldOutcome> Scheduler::yield_to(SchedVcpu& v, SchedVcpu* target, u
         add_load(c, *target);
         c.run_next = target;
         out.run_here = true;
+        if (v.affinity_.test(tc)) {
+            // Swap: the yielder takes the target's place, so the two loads
+            // stay as they were (else this CPU would hold one vCPU more and
+            // the other might be left with a lone spinner).
+            c.current = nullptr;
+            drop_load(c, v);
+            poke(v.run_, SchedVcpu::runnable);
+            int64_t vlag = int64_t(v.vtime_ - c.vclock);
+            if (vlag < -behind) vlag = -behind;
+            if (vlag > ahead) vlag = ahead;
+            v.vtime_ = t.vclock + uint64_t(vlag);
+            v.yielded_ = false;  // the skip is for this CPU's next decision only
+            poke(v.cpu_, tc);
+            ++v.migrations_;
+            enqueue(t, v);
+            add_load(t, v);
+            out.swapped = true;
+            if (!t.current) {
+                t.need_resched = true;
+                out.kick.resched_cpu = uint16_t(tc);
+            }
+        }
         return out;
     }
     // Pinned elsewhere: to the front of its own queue (as far as a wake may

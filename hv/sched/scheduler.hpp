@@ -99,7 +99,10 @@ enum class PullKind : uint8_t {
 struct YieldOutcome {
     SchedVcpu* target = nullptr;  // sibling preferred, or nullptr (plain yield)
     bool run_here = false;        // target runs next on the yielding CPU
-    Kick kick;                    // target boosted on its own CPU
+    // The yielder took the target's place in the target's old CPU's queue (it
+    // is no longer this CPU's current; pick_next runs the target).
+    bool swapped = false;
+    Kick kick;  // target boosted on its own CPU, or the yielder queued on an idle one
 };
 
 struct AffinityChange {
