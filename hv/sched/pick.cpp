@@ -19,6 +19,7 @@ Decision Scheduler::pick_next(unsigned cpu, uint64_t now)
             // Paused while running: stays runnable-in-waiting, in no queue.
             drop_load(c, *prev);
             poke(prev->run_, SchedVcpu::runnable);
+            rehome(cpu, *prev);
         } else if (!prev->affinity_.test(cpu)) {
             drop_load(c, *prev);
             poke(prev->run_, SchedVcpu::runnable);

@@ -268,6 +268,7 @@ private:
     Kick make_runnable(unsigned cpu, SchedVcpu& v, uint64_t now, bool woke);
     unsigned choose_cpu(const SchedVcpu& v) const;
     void detach(unsigned cpu, SchedVcpu& v, unsigned dst);
+    void rehome(unsigned cpu, SchedVcpu& v);
     uint16_t idle_cpu_for(const SchedVcpu& v, unsigned except) const;
 
     SchedConfig cfg_{};

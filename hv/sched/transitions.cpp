@@ -239,14 +239,29 @@ lib::Result<Kick> Scheduler::wake(SchedVcpu& v, uint64_t now)
     return make_runnable(v.cpu_, v, now, true);
 }
 
+// v just left `cpu` without joining a queue (blocked, or paused while
+// running). If its affinity changed while it ran, its home moves now, so a
+// later wake or unpause queues it where it may run.
+void Scheduler::rehome(unsigned cpu, SchedVcpu& v)
+{
+    if (v.affinity_.test(cpu)) return;
+    unsigned dst = choose_cpu(v);
+    int64_t lag = bounded_lag(v.vtime_, cpus_[cpu].vclock, wake_credit_vt(), 2 * ns(cfg_.slice_us));
+    v.vtime_ = peek(cpus_[dst].vclock) + uint64_t(lag);
+    poke(v.cpu_, dst);
+    ++v.migrations_;
+}
+
 lib::Status Scheduler::block(SchedVcpu& v, uint64_t now)
 {
     if (!registered(v)) return err(Error::not_found);
     if (v.run_ != SchedVcpu::running) return err(Error::invalid);
-    Cpu& c = touch(v.cpu_);
+    unsigned cpu = v.cpu_;
+    Cpu& c = touch(cpu);
     charge(v, now);
     c.current = nullptr;
     drop_load(c, v);
+    rehome(cpu, v);
     poke(v.run_, SchedVcpu::blocked);
     v.boosted_ = false;
     poke(v.preempted_, false);
@@ -310,11 +325,7 @@ lib::Result<AffinityChange> Scheduler::set_affinity(SchedVcpu& v, const CpuMask&
     } else {
         // Blocked, paused or offline: only its home moves, keeping its place
         // relative to the old clock (the new one is read racily: a hint).
-        unsigned dst = choose_cpu(v);
-        int64_t lag = bounded_lag(v.vtime_, c.vclock, wake_credit_vt(), 2 * ns(cfg_.slice_us));
-        v.vtime_ = peek(cpus_[dst].vclock) + uint64_t(lag);
-        poke(v.cpu_, dst);
-        ++v.migrations_;
+        rehome(cpu, v);
     }
     return out;
 }
