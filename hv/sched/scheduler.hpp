@@ -201,8 +201,9 @@ public:
     // is still a preempted sibling: it runs next on v.cpu() (moved there if
     // its affinity allows), else it is boosted on its own CPU. Otherwise (or
     // target nullptr) a plain yield: anything else runnable goes first.
-    // The caller then calls pick_next(v.cpu()). Errors: not_found, invalid
-    // (v not running).
+    // The caller then calls pick_next on the yielding CPU (read v.cpu()
+    // before the call: after a swap, v is queued on the target's old CPU).
+    // Errors: not_found, invalid (v not running).
     lib::Result<YieldOutcome> yield_to(SchedVcpu& v, SchedVcpu* target, uint64_t now);
     lib::Result<YieldOutcome> yield_to_sibling(SchedVcpu& v, uint64_t now)
     {
