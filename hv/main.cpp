@@ -27,6 +27,7 @@
 #include "hv/panic.hpp"
 #include "hv/selftest.hpp"
 #include "hv/testguest.hpp"
+#include "hv/vcpu/cpu_loop.hpp"
 #include "lib/log.hpp"
 #include "lib/phys_reader.hpp"
 
@@ -232,6 +233,8 @@ void setup_interrupts_and_timer()
     setup_interrupts_and_timer();
     if (auto v = arch::virt::init_bsp(); !v.ok())
         LOG_ERROR("hv: hardware virtualization unavailable (%s): no guest can run", lib::error_name(v.error()));
+    cpu_loop_init();
+    arch::smp::set_ap_main(cpu_loop_ap);
     start_cpus();
     LOG_INFO("hv: %u CPUs online, %lu MiB free", arch::smp::online_count(), mem::free_memory_bytes() >> 20);
     selftest::run(cmdline.selftest);

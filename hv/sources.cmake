@@ -36,7 +36,8 @@ list(APPEND HV_KERNEL_SOURCES
   hv/vcpu/exit_msr.cpp
   hv/vcpu/exit_cr.cpp
   hv/vcpu/exit_mmio.cpp
-  hv/domain/lapic_bus.cpp)
+  hv/domain/lapic_bus.cpp
+  hv/vcpu/cpu_loop.cpp)
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/vlapic/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/sched/sources.cmake)

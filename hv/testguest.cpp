@@ -7,6 +7,7 @@
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/virt/virt.hpp"
 #include "hv/domain/domain.hpp"
+#include "hv/vcpu/cpu_loop.hpp"
 #include "hv/vcpu/vcpu.hpp"
 #include "lib/elf.hpp"
 #include "lib/log.hpp"
@@ -123,9 +124,15 @@ void run_one(const boot::Module& m, size_t index)
     lib::copy_cstr(name, sizeof name, path.substr(slash));
     uint64_t mem = default_mem;
     bool pause_exits = false;
+    uint32_t vcpus = 1;
     while (!args.empty()) {
         lib::StrView tok = args.split_first(' ');
         if (tok == "pause_exits=1") pause_exits = true;
+        if (tok.starts_with("vcpus=")) {
+            auto n = lib::parse_u64(tok.substr(6));
+            if (n.ok() && n.value() >= 1 && n.value() <= Domain::max_vcpus) vcpus = uint32_t(n.value());
+            else LOG_WARN("testguest: bad vcpus= for module %lu, using 1", index);
+        }
         if (tok.starts_with("mem=")) {
             auto v = lib::parse_size(tok.substr(4));
             if (v.ok() && v.value() >= (2ull << 20) && v.value() <= (4ull << 30)) mem = v.value();
@@ -139,7 +146,7 @@ void run_one(const boot::Module& m, size_t index)
         LOG_ERROR("testguest: module %lu (%s) is not a loadable ELF: %s", index, name, lib::error_name(elf.error()));
         return;
     }
-    auto dom = create_domain(name, mem, 1);
+    auto dom = create_domain(name, mem, vcpus);
     if (!dom.ok()) {
         LOG_ERROR("testguest: cannot create a domain for %s: %s", name, lib::error_name(dom.error()));
         return;
@@ -169,14 +176,15 @@ void run_one(const boot::Module& m, size_t index)
     (void)add_mmio_handler(d, {test_device_base, 0x1000, test_device_read, test_device_write});
 
     Vcpu& v = *d.vcpus[0];
-    if (pause_exits) v.hw->set_pause_tuning({.enabled = true, .count = 0, .gap = 0});
     set_multiboot_entry_state(v, uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa));
+    if (pause_exits && v.hw) v.hw->set_pause_tuning({.enabled = true, .count = 0, .gap = 0});
     LOG_INFO("dom%u: running test guest %s (entry %#lx) on %s", d.id, name, elf->entry,
              arch::virt::vendor_name());
-    d.state = DomainState::running;
-    run_vcpu(v);
+    start_domain(d);
+    cpu_loop_until_domain_done(d);
+    detach_domain(d);
     flush_console(d);
-    dump_exit_counters(v);
+    for (uint32_t i = 0; i < d.vcpu_count; ++i) dump_exit_counters(*d.vcpus[i]);
     if (d.has_exit_status)
         LOG_INFO("dom%u: %s exited via debug port: value %#x (QEMU exit status %u)", d.id, name, d.exit_value,
                  ((d.exit_value << 1) | 1) & 0xff);

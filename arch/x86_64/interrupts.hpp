@@ -21,6 +21,7 @@ inline constexpr uint8_t first_external = 32;
 // Hypervisor-owned vectors, high priority classes first.
 inline constexpr uint8_t ipi_stop = 0xf0;     // another CPU panicked: stop
 inline constexpr uint8_t ipi_call = 0xf1;     // run a function on this CPU
+inline constexpr uint8_t ipi_kick = 0xf2;     // re-evaluate the vCPUs of this CPU (forces a VM exit)
 inline constexpr uint8_t lapic_timer = 0xef;
 inline constexpr uint8_t lapic_error = 0xfe;
 inline constexpr uint8_t spurious = 0xff;

@@ -29,6 +29,7 @@ namespace smp {
 namespace {
 
 volatile unsigned online = 1;  // the BSP
+void (*ap_main)() = nullptr;
 
 extern "C" [[noreturn]] void ap_entry(PerCpu* self)
 {
@@ -47,6 +48,7 @@ extern "C" [[noreturn]] void ap_entry(PerCpu* self)
     }
     self->online = true;
     __atomic_fetch_add(&online, 1, __ATOMIC_RELEASE);
+    if (ap_main) ap_main();
     for (;;) {
         sti();
         halt();
@@ -54,6 +56,8 @@ extern "C" [[noreturn]] void ap_entry(PerCpu* self)
 }
 
 }  // namespace
+
+void set_ap_main(void (*fn)()) { ap_main = fn; }
 
 unsigned online_count() { return __atomic_load_n(&online, __ATOMIC_ACQUIRE); }
 

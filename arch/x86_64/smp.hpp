@@ -15,6 +15,10 @@ struct CpuToStart {
 unsigned start_aps(const CpuToStart* cpus, size_t count, uint64_t trampoline_page);
 unsigned online_count();
 
+// What an AP runs once it is up (the hypervisor's per-CPU loop); set before
+// start_aps. Without it, APs idle in HLT.
+void set_ap_main(void (*fn)());
+
 // Stops every other CPU (panic path).
 void stop_others();
 

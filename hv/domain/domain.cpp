@@ -78,6 +78,7 @@ lib::Result<uint64_t> lapic_mmio_read(Vcpu& v, uint64_t gpa, uint8_t size)
 {
     if (v.lapic.mode() != vlapic::Mode::xapic || (gpa & ~0xfffull) != v.lapic.base_address())
         return lib::err(lib::Error::not_found);
+    arch::SpinGuard g(v.lock);
     return v.lapic.mmio_read(uint32_t(gpa & 0xfff), size, guest_tsc(v));
 }
 
@@ -85,6 +86,7 @@ lib::Status lapic_mmio_write(Vcpu& v, uint64_t gpa, uint8_t size, uint64_t value
 {
     if (v.lapic.mode() != vlapic::Mode::xapic || (gpa & ~0xfffull) != v.lapic.base_address())
         return lib::err(lib::Error::not_found);
+    arch::SpinGuard g(v.lock);
     return v.lapic.mmio_write(uint32_t(gpa & 0xfff), size, value, guest_tsc(v));
 }
 

@@ -24,6 +24,7 @@ void handle_msr(Vcpu& v, const VmExit& x)
     uint32_t m = x.msr;
     bool apic_msr = (m >= 0x800 && m <= 0x8ff) || m == msr_index::apic_base || m == 0x6e0;
     if (apic_msr) {
+        arch::SpinGuard g(v.lock);
         uint64_t now = guest_tsc(v);
         if (x.reason == ExitReason::msr_read) {
             auto r = m == msr_index::apic_base ? lib::Result<uint64_t>(v.lapic.apic_base())

@@ -48,6 +48,12 @@ public:
     virtual bool nmi_blocked() const = 0;
 
     virtual void set_tsc_offset(uint64_t offset) = 0;
+    // Guarantees an exit by host-TSC time `tsc` (0: no deadline) even while
+    // the guest runs with interrupts off: the end of a time slice. VMX uses
+    // its preemption timer (some implementations, Bochs among them, hold a
+    // host interrupt while the guest's RFLAGS.IF is clear); SVM's INTR
+    // intercept always exits, so the host timer is enough there.
+    virtual void set_preemption_deadline(uint64_t tsc) = 0;
     virtual void set_pause_tuning(const PauseTuning& t) = 0;
     // Intercept (true) or pass through (false) guest access to an MSR.
     virtual void set_msr_intercept(uint32_t msr, bool read, bool write) = 0;

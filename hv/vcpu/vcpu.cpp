@@ -21,24 +21,33 @@ lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial)
     auto* v = new (mem) Vcpu{};
     v->domain = &d;
     v->id = id;
-    auto hw = arch::virt::create_vcpu({.p2m = &d.p2m, .vcpu_id = host_serial, .io_bitmap_phys = d.io_bitmap_pa});
-    if (!hw.ok()) {
-        mem::kernel_heap().deallocate(v, sizeof(Vcpu));
-        return lib::err(hw.error());
-    }
-    v->hw = hw.value();
+    v->host_serial = host_serial;
+    v->running_on = -1;
+    v->state = id == 0 ? VcpuState::runnable : VcpuState::wait_for_sipi;
     const auto& t = arch::lapic::timer_info();
     vlapic::Config lc{.apic_id = id, .bsp = id == 0, .x2apic = true, .tsc_deadline = true,
                       .eoi_suppression = true, .cmci = false, .tsc_hz = t.tsc_hz, .bus_hz = t.lapic_hz,
                       .phys_addr_bits = 46};
     v->lapic.reset(lc, d.lapic_bus);
     v->tsc_offset = d.tsc_offset;
-    v->hw->set_tsc_offset(d.tsc_offset);
+    return v;
+}
+
+lib::Status ensure_hw(Vcpu& v)
+{
+    if (v.hw) return {};
+    Domain& d = *v.domain;
+    // Backend state (a VMCS in particular) belongs to the CPU that creates
+    // it: the vCPU's own CPU, at its first run.
+    auto hw = arch::virt::create_vcpu({.p2m = &d.p2m, .vcpu_id = v.host_serial, .io_bitmap_phys = d.io_bitmap_pa});
+    if (!hw.ok()) return lib::err(hw.error());
+    v.hw = hw.value();
+    v.hw->set_tsc_offset(v.tsc_offset);
     // MSRs whose guest values live in the guest-state area and are switched
     // by hardware on entry and exit on both backends: no exits needed.
     for (uint32_t msr : {0xc0000100u /* FS base */, 0xc0000101u /* GS base */, 0x174u, 0x175u, 0x176u /* SYSENTER */})
-        v->hw->set_msr_intercept(msr, false, false);
-    return v;
+        v.hw->set_msr_intercept(msr, false, false);
+    return {};
 }
 
 void destroy_vcpu(Vcpu* v)
@@ -51,6 +60,10 @@ void destroy_vcpu(Vcpu* v)
 
 void set_multiboot_entry_state(Vcpu& v, uint32_t entry, uint32_t magic, uint32_t info)
 {
+    if (!ensure_hw(v).ok()) {
+        crash_domain(*v.domain, "vCPU %u: no memory for its virtualization state", v.id);
+        return;
+    }
     HwVcpu& hw = *v.hw;
     const Segment code{0x08, seg_attr::code32, 0xffffffff, 0, false};
     const Segment data{0x10, seg_attr::data32, 0xffffffff, 0, false};
@@ -120,9 +133,10 @@ uint64_t next_wakeup(const Vcpu& v)
 
 // Re-arms only when the wakeup time changed: after the one-shot fired the
 // deadline has passed and changes anyway.
-void arm_host_timer(Vcpu& v)
+void arm_host_timer(Vcpu& v, uint64_t slice_end = 0)
 {
     uint64_t when = next_wakeup(v);
+    if (slice_end && (!when || slice_end < when)) when = slice_end;
     if (!when || when == v.host_timer_for) return;
     v.host_timer_for = when;
     uint64_t now = arch::rdtsc();
@@ -142,17 +156,52 @@ void poll_lapic(Vcpu& v)
     if (!v.lapic.has_events()) return;
     vlapic::Events e = v.lapic.take_events();
     if (e.nmi) v.nmi_pending = true;
-    if (e.init || e.startup || e.extint || e.smi)
-        LOG_WARN("dom%u vcpu%u: APIC %s%s%s%s ignored (no SMP start or virtual PIC yet)", v.domain->id, v.id,
-                 e.init ? "INIT " : "", e.startup ? "SIPI " : "", e.extint ? "ExtINT " : "", e.smi ? "SMI" : "");
+    if (e.init) {
+        // INIT: the vCPU waits for a SIPI (SDM 8.4.1); its APIC resets.
+        v.lapic.init_reset();
+        v.nmi_pending = v.irq_pending = false;
+        v.state = VcpuState::wait_for_sipi;
+    }
+    if (e.startup && v.state == VcpuState::wait_for_sipi) {
+        v.sipi_vector = e.startup_vector;
+        v.sipi_received = true;
+        v.state = VcpuState::runnable;
+    }
+    if (e.extint || e.smi)
+        LOG_WARN("dom%u vcpu%u: APIC %s%s ignored (no virtual PIC, no SMM)", v.domain->id, v.id,
+                 e.extint ? "ExtINT " : "", e.smi ? "SMI" : "");
+}
+
+// A SIPI starts the vCPU in real mode at vector << 12 (SDM 8.4.3).
+void enter_sipi_state(Vcpu& v, uint8_t vector)
+{
+    HwVcpu& hw = *v.hw;
+    uint16_t sel = uint16_t(vector) << 8;
+    hw.set_segment(SegReg::cs, {sel, 0x9b, 0xffff, uint64_t(vector) << 12, false});
+    for (SegReg s : {SegReg::ds, SegReg::es, SegReg::fs, SegReg::gs, SegReg::ss})
+        hw.set_segment(s, {0, 0x93, 0xffff, 0, false});
+    hw.set_segment(SegReg::tr, {0, 0x8b, 0xffff, 0, false});
+    hw.set_segment(SegReg::ldtr, {0, 0x82, 0xffff, 0, false});
+    hw.set_gdtr({0, 0xffff});
+    hw.set_idtr({0, 0xffff});
+    hw.write(GuestReg::cr0, 0x10);  // ET; caches enabled (the reset value has CD/NW set)
+    hw.write(GuestReg::cr3, 0);
+    hw.write(GuestReg::cr4, 0);
+    hw.write(GuestReg::efer, 0);
+    hw.write(GuestReg::rflags, 0x2);
+    hw.write(GuestReg::rip, 0);
+    memset(&v.gprs, 0, sizeof v.gprs);
+    v.gprs[Gpr::rdx] = 0x600;  // a family-6 processor signature, as after reset
 }
 
 // Before each entry: inject a pending interrupt if the guest can take it now,
 // otherwise ask for an exit when it can (interrupt window).
 void deliver_pending(Vcpu& v)
 {
+    arch::SpinGuard g(v.lock);
     expire_timer(v);
     poll_lapic(v);
+    if (v.state != VcpuState::runnable) return;
     if (v.hw->event_pending()) return;  // a re-injection goes first
     if (v.nmi_pending) {
         if (!v.hw->nmi_blocked()) {
@@ -178,29 +227,6 @@ void deliver_pending(Vcpu& v)
     if (vec.ok()) v.hw->inject({.vector = vec.value(), .type = EventType::external});
 }
 
-// HLT with interrupts enabled: the vCPU sleeps until something is pending.
-void halt_vcpu(Vcpu& v)
-{
-    for (;;) {
-        expire_timer(v);
-        poll_lapic(v);
-        if (v.irq_pending || v.nmi_pending || v.lapic.pending_vector().ok() ||
-            v.domain->state != DomainState::running)
-            return;
-        if (!next_wakeup(v)) {
-            // Nothing can ever wake it: no interrupt source is armed.
-            v.blocked = true;
-            shutdown_domain(*v.domain, "vCPU halted with no interrupt source armed");
-            return;
-        }
-        arm_host_timer(v);
-        arch::sti();
-        arch::halt();
-        arch::cli();
-        v.host_timer_for = 0;  // whatever woke us, arm again for the next wakeup
-    }
-}
-
 void handle_exit(Vcpu& v, const VmExit& x)
 {
     Domain& d = *v.domain;
@@ -219,16 +245,12 @@ void handle_exit(Vcpu& v, const VmExit& x)
         arch::cli();
         v.host_timer_for = 0;
         return;
-    case ExitReason::hlt:
+    case ExitReason::hlt: {
         advance_rip(v, x);
-        if (!(v.hw->read(GuestReg::rflags) & (1u << 9))) {
-            // No interrupt can ever wake it: the guest has stopped itself.
-            v.blocked = true;
-            shutdown_domain(d, "vCPU halted with interrupts disabled");
-            return;
-        }
-        halt_vcpu(v);  // the scheduler will run something else here
+        arch::SpinGuard g(v.lock);
+        v.state = VcpuState::halted;  // the CPU loop runs others until it wakes
         return;
+    }
     case ExitReason::pause: advance_rip(v, x); return;
     case ExitReason::invd:
     case ExitReason::wbinvd:
@@ -249,6 +271,7 @@ void handle_exit(Vcpu& v, const VmExit& x)
     case ExitReason::interrupt_window:
         v.hw->set_interrupt_window_exiting(false);
         return;
+    case ExitReason::preemption_timer: return;  // the slice ended: run_vcpu returns to the CPU loop
     case ExitReason::nmi_window:
         v.hw->set_nmi_window_exiting(false);
         return;
@@ -264,7 +287,6 @@ void handle_exit(Vcpu& v, const VmExit& x)
     case ExitReason::rdtsc:
     case ExitReason::rdtscp:
     case ExitReason::invlpg:
-    case ExitReason::preemption_timer:
     case ExitReason::unhandled:
     case ExitReason::count_:
         break;
@@ -275,14 +297,55 @@ void handle_exit(Vcpu& v, const VmExit& x)
 
 }  // namespace
 
-void run_vcpu(Vcpu& v)
+bool wake_if_pending(Vcpu& v)
+{
+    arch::SpinGuard g(v.lock);
+    if (v.state == VcpuState::runnable) return true;
+    if (v.state == VcpuState::stopped) return false;
+    expire_timer(v);
+    poll_lapic(v);  // INIT and SIPI move a waiting vCPU here
+    if (v.state != VcpuState::halted) return v.state == VcpuState::runnable;
+    bool open = v.hw && (v.hw->read(GuestReg::rflags) & (1u << 9));
+    if (v.nmi_pending || (open && (v.irq_pending || v.lapic.pending_vector().ok()))) v.state = VcpuState::runnable;
+    return v.state == VcpuState::runnable;
+}
+
+bool blocked_for_good(Vcpu& v)
+{
+    arch::SpinGuard g(v.lock);
+    switch (v.state) {
+    case VcpuState::stopped:
+    case VcpuState::wait_for_sipi: return true;
+    case VcpuState::runnable: return false;
+    case VcpuState::halted:
+        if (v.nmi_pending || v.timer_deadline) return false;
+        if (v.hw && (v.hw->read(GuestReg::rflags) & (1u << 9)))
+            return v.lapic.next_event() == vlapic::Vlapic::never && !v.irq_pending;
+        return true;
+    }
+    return true;
+}
+
+uint64_t vcpu_wakeup_time(const Vcpu& v) { return next_wakeup(v); }
+
+bool run_vcpu(Vcpu& v, uint64_t slice_end)
 {
     Domain& d = *v.domain;
+    if (auto s = ensure_hw(v); !s.ok()) {
+        crash_domain(d, "vCPU %u: no memory for its virtualization state", v.id);
+        return false;
+    }
+    if (v.sipi_received) {
+        v.sipi_received = false;
+        enter_sipi_state(v, v.sipi_vector);
+    }
     VmExit exit{};
-    while (d.state == DomainState::running) {
+    while (d.state == DomainState::running && v.state == VcpuState::runnable) {
         arch::cli();
         deliver_pending(v);
-        arm_host_timer(v);
+        if (v.state != VcpuState::runnable) break;
+        arm_host_timer(v, slice_end);
+        v.hw->set_preemption_deadline(slice_end);
         auto s = v.hw->run(v.gprs, exit);
         unsigned r = static_cast<unsigned>(exit.reason);
         if (r < static_cast<unsigned>(ExitReason::count_)) ++v.exits[r];
@@ -292,8 +355,11 @@ void run_vcpu(Vcpu& v)
             break;
         }
         handle_exit(v, exit);
+        if (v.outbox_count) flush_ipis(v);
+        if (arch::rdtsc() >= slice_end) break;  // time slice used up: let the CPU loop decide
     }
     arch::sti();
+    return true;
 }
 
 void dump_exit_counters(const Vcpu& v)

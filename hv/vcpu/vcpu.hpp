@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "arch/x86_64/spinlock.hpp"
 #include "hv/vcpu/guest_state.hpp"
 #include "hv/vcpu/hw_vcpu.hpp"
 #include "hv/vcpu/vm_exit.hpp"
@@ -15,15 +16,31 @@ namespace hv {
 
 struct Domain;
 
+// Where a vCPU is in its life (SDM 8.4: an AP waits for a SIPI after INIT).
+enum class VcpuState : uint8_t { wait_for_sipi, runnable, halted, stopped };
+
 struct Vcpu {
     vlapic::Vlapic lapic;  // first: it needs 16-byte alignment
     Domain* domain;
     uint32_t id;  // within the domain
-    HwVcpu* hw;
+    uint32_t host_serial;  // unique on the host: ASID/VPID
+    HwVcpu* hw;   // created on the physical CPU that runs the vCPU, at its first run
+    VcpuState state;
+    unsigned cpu;            // physical CPU it is assigned to
+    volatile int running_on;  // physical CPU in guest mode or handling its exit, -1 if none
+    // Protects lapic, nmi/irq pending flags and state against other CPUs
+    // (IPIs, kicks). The owning CPU holds it around event delivery.
+    arch::SpinLock lock;
     GuestGprs gprs;
     uint64_t exits[static_cast<unsigned>(ExitReason::count_)];
     uint64_t exits_total;
-    bool blocked;  // HLT with nothing to wake it
+    // IPIs this vCPU's APIC sent while its lock was held; delivered to the
+    // targets (under their locks) once it is released, so two vCPUs sending
+    // to each other cannot deadlock.
+    vlapic::Ipi outbox[8];
+    unsigned outbox_count;
+    bool sipi_received;  // enter the SIPI state before the next run
+    uint8_t sipi_vector;
     // Pending external interrupt from an hv-side source (the vLAPIC later;
     // the test device now), injected when the guest can take it.
     bool nmi_pending;
@@ -41,20 +58,33 @@ struct Vcpu {
 };
 
 lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial);
+// Creates the backend state on the calling CPU if not done yet.
+lib::Status ensure_hw(Vcpu& v);
 void destroy_vcpu(Vcpu* v);
 
 // Puts the vCPU in the state a Multiboot loader leaves: 32-bit protected
 // mode, flat segments, paging off, EAX = magic, EBX = info, EIP = entry.
 void set_multiboot_entry_state(Vcpu& v, uint32_t entry, uint32_t magic, uint32_t info);
 
-// Runs the vCPU on this CPU until its domain stops or it blocks for good.
-void run_vcpu(Vcpu& v);
+// Runs the vCPU on this CPU until it halts, its domain stops, or the host
+// TSC passes slice_end. Returns false if the vCPU could not be set up.
+bool run_vcpu(Vcpu& v, uint64_t slice_end);
+// Re-checks a halted or waiting vCPU: true if it became runnable.
+bool wake_if_pending(Vcpu& v);
+// True if nothing can ever make this vCPU run again without another vCPU
+// (halted with interrupts off and no NMI pending, waiting for a SIPI, stopped).
+bool blocked_for_good(Vcpu& v);
+// Host TSC at which a halted vCPU's timers next fire, 0 if none.
+uint64_t vcpu_wakeup_time(const Vcpu& v);
 
 // Logs the per-reason exit counters (when a domain ends; xl will show them).
 void dump_exit_counters(const Vcpu& v);
 
 // The guest's TSC now (host TSC + the vCPU's offset): the vLAPIC's clock.
 uint64_t guest_tsc(const Vcpu& v);
+
+// Delivers the IPIs queued in v.outbox (call without v.lock held).
+void flush_ipis(Vcpu& v);
 
 // Makes `vector` pending for the vCPU (external interrupt).
 void raise_irq(Vcpu& v, uint8_t vector);

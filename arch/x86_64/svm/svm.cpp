@@ -234,6 +234,8 @@ public:
     bool interrupts_open() const override { return (vmcb_->rflags & (1u << 9)) && !(vmcb_->interrupt_shadow & 1); }
 
     void set_tsc_offset(uint64_t offset) override { vmcb_->tsc_offset = offset; }
+    // The INTR intercept exits on the host timer whatever the guest's IF.
+    void set_preemption_deadline(uint64_t) override {}
 
     void set_pause_tuning(const hv::PauseTuning& t) override
     {

@@ -574,6 +574,21 @@ private:
         vmx::write(Field64::guest_pdpte3, pdpte[3]);
     }
 
+    void set_preemption_deadline(uint64_t tsc) override
+    {
+        if (!virt::caps().preemption_timer || !make_current().ok()) return;
+        uint32_t pin = tsc ? pin_ | pin::preemption_timer : pin_ & ~pin::preemption_timer;
+        if (pin != pin_) {
+            pin_ = pin;
+            vmx::write(Field32::pin_controls, pin_);
+        }
+        if (!tsc) return;
+        // The timer counts down at TSC >> IA32_VMX_MISC[4:0] (SDM 25.5.1).
+        uint64_t now = rdtsc();
+        uint64_t ticks = tsc > now ? (tsc - now) >> misc::preemption_timer_shift(config.misc) : 0;
+        vmx::write(Field32::guest_preemption_timer, ticks > 0xffffffffu ? 0xffffffffu : uint32_t(ticks));
+    }
+
     void set_proc(uint32_t bit, bool on)
     {
         if (!make_current().ok()) return;

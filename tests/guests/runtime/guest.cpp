@@ -37,6 +37,11 @@ struct __attribute__((packed)) IdtEntry {
 };
 IdtEntry guest_idt[0x42];
 
+void guest_load_idt();
+// Guests that start APs define their own.
+__attribute__((weak)) void guest_ap_main(uint32_t) {}
+void guest_install_idt_ap() { guest_load_idt(); }
+
 void guest_install_idt()
 {
     void (*stubs[22])() = {exc_stub_0,  exc_stub_1,  exc_stub_2,  exc_stub_3,  exc_stub_4,  exc_stub_5,
@@ -53,6 +58,11 @@ void guest_install_idt()
     guest_idt[0x40] = {uint16_t(irq), 0x08, 0, 0x8e, uint16_t(irq >> 16), uint32_t(irq >> 32), 0};
     auto apic = reinterpret_cast<uint64_t>(irq_stub_41);
     guest_idt[0x41] = {uint16_t(apic), 0x08, 0, 0x8e, uint16_t(apic >> 16), uint32_t(apic >> 32), 0};
+    guest_load_idt();
+}
+
+void guest_load_idt()
+{
     struct __attribute__((packed)) {
         uint16_t limit;
         uint64_t base;

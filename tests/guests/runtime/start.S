@@ -166,12 +166,74 @@ exc_common:
         cli
         hlt
 
+/* AP start: guest_ap_trampoline..guest_ap_trampoline_end is copied to a
+ * page below 1 MiB by the guest (guest::start_aps); a SIPI starts an AP there
+ * in real mode. It loads the GDT, enters protected mode and jumps to
+ * ap_entry32, which joins the BSP's page tables, enters long mode, takes a
+ * stack and calls guest_ap_main(index). */
+        .section .rodata
+        .code16
+        .globl guest_ap_trampoline, guest_ap_trampoline_end
+guest_ap_trampoline:
+        cli
+        movw    %cs, %ax
+        movw    %ax, %ds
+        lgdtl   (tramp_gdtr - guest_ap_trampoline)
+        movl    %cr0, %eax
+        orl     $1, %eax
+        movl    %eax, %cr0
+        ljmpl   $0x18, $ap_entry32
+        .align 4
+tramp_gdtr:
+        .short gdt_end - gdt - 1
+        .long gdt
+guest_ap_trampoline_end:
+
+        .text
+        .code32
+ap_entry32:
+        movw    $0x10, %ax
+        movw    %ax, %ds
+        movw    %ax, %es
+        movw    %ax, %ss
+        movl    %cr4, %eax
+        orl     $0x20, %eax
+        movl    %eax, %cr4
+        movl    $pml4, %eax
+        movl    %eax, %cr3
+        movl    $0xc0000080, %ecx
+        rdmsr
+        orl     $0x100, %eax
+        wrmsr
+        movl    %cr0, %eax
+        orl     $0x80000001, %eax
+        movl    %eax, %cr0
+        ljmp    $0x08, $ap_long
+        .code64
+ap_long:
+        movw    $0x10, %ax
+        movw    %ax, %ds
+        movw    %ax, %es
+        movw    %ax, %ss
+        movl    $1, %edi
+        lock xaddl %edi, ap_next_index(%rip)    /* index 1, 2, ... */
+        movl    %edi, %eax
+        shll    $14, %eax                       /* 16 KiB per AP */
+        leaq    ap_stacks(%rip), %rsp
+        addq    %rax, %rsp
+        call    guest_install_idt_ap
+        call    guest_ap_main
+7:      cli
+        hlt
+        jmp     7b
+
         .data
         .align 8
 gdt:
         .quad 0
-        .quad 0x00af9a000000ffff
-        .quad 0x00cf92000000ffff
+        .quad 0x00af9a000000ffff                /* 0x08: 64-bit code */
+        .quad 0x00cf92000000ffff                /* 0x10: data */
+        .quad 0x00cf9a000000ffff                /* 0x18: 32-bit code (APs on the way up) */
 gdt_end:
 gdt_desc:
         .short gdt_end - gdt - 1
@@ -179,7 +241,13 @@ gdt_desc:
         .globl mbi_ptr
 mbi_ptr: .long 0
 
+        .align 4
+ap_next_index: .long 1
+
         .bss
+        .align 16
+ap_stacks:
+        .skip 16384 * 8                         /* index 1..7 use the slots above their index */
         .align 4096
 pml4:   .skip 4096
 pdpt:   .skip 4096

@@ -27,6 +27,7 @@ declare -A expect=(
   [paging_test]="exited via debug port: value 0x0"
   [nmi_test]="exited via debug port: value 0x0"
   [apic_test]="exited via debug port: value 0x0"
+  [smp_test]="exited via debug port: value 0x0"
   [bad_cr4]="CR4 write with reserved or unoffered bits 0x80000000: #GP"
   [unmapped]="crashed: vCPU 0 read from unmapped guest-physical address 0xc0000000"
   [triple_fault]="crashed: vCPU 0 triple fault"
@@ -46,6 +47,8 @@ cleanup() {
 trap cleanup EXIT
 
 modules=("$guests/$guest.elf32")
+args=""
+[[ $guest == smp_test ]] && args=" vcpus=4"
 [[ $misbehaving == 1 ]] && modules+=("$guests/cpuid_test.elf32")
 count=${#modules[@]}
 
@@ -54,6 +57,7 @@ case "$backend" in
     cpu=qemu64,+svm,+npt
     [[ $backend == svm-max ]] && cpu=max
     initrd=$(IFS=,; echo "${modules[*]}")
+    initrd="${modules[0]}$args${initrd#"${modules[0]}"}"
     qemu-system-x86_64 -accel tcg -cpu "$cpu" -smp 2 -m 512 -nodefaults -display none -monitor none \
       -no-reboot -serial "file:$log" -kernel "$hv" -append "console=com1,115200" -initrd "$initrd" &
     pid=$!
@@ -66,7 +70,8 @@ case "$backend" in
       echo "set timeout=0"; echo "menuentry hv-test {"; echo "  multiboot2 /boot/hv-test.elf console=com1,115200"
       i=0
       for m in "${modules[@]}"; do
-        cp "$m" "$work/iso/boot/m$i.elf32"; echo "  module2 /boot/m$i.elf32 $(basename "$m")"; i=$((i + 1))
+        cp "$m" "$work/iso/boot/m$i.elf32"; extra=""; [[ $i == 0 ]] && extra=$args
+        echo "  module2 /boot/m$i.elf32 $(basename "$m")$extra"; i=$((i + 1))
       done
       echo "}"
     } >"$work/iso/boot/grub/grub.cfg"
