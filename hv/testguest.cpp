@@ -125,9 +125,11 @@ void run_one(const boot::Module& m, size_t index)
     uint64_t mem = default_mem;
     bool pause_exits = false;
     uint32_t vcpus = 1;
+    bool directed_yield = true;
     while (!args.empty()) {
         lib::StrView tok = args.split_first(' ');
         if (tok == "pause_exits=1") pause_exits = true;
+        if (tok == "directed_yield=off") directed_yield = false;
         if (tok.starts_with("vcpus=")) {
             auto n = lib::parse_u64(tok.substr(6));
             if (n.ok() && n.value() >= 1 && n.value() <= Domain::max_vcpus) vcpus = uint32_t(n.value());
@@ -177,7 +179,9 @@ void run_one(const boot::Module& m, size_t index)
 
     Vcpu& v = *d.vcpus[0];
     set_multiboot_entry_state(v, uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa));
-    if (pause_exits && v.hw) v.hw->set_pause_tuning({.enabled = true, .count = 0, .gap = 0});
+    if (pause_exits) d.pause.enabled = true;  // every PAUSE exits where there is no filter
+    d.directed_yield = directed_yield;
+    if (v.hw) v.hw->set_pause_tuning(d.pause);
     LOG_INFO("dom%u: running test guest %s (entry %#lx) on %s", d.id, name, elf->entry,
              arch::virt::vendor_name());
     start_domain(d);

@@ -121,6 +121,16 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
     if (auto s = add_mmio_handler(*d, {0xfee00000, 0x1000, lapic_mmio_read, lapic_mmio_write}); !s.ok())
         return fail(s.error());
     d->cpuid.vcpu_count = vcpus;
+    {
+        // Defaults as KVM uses them: PLE gap 128 / window 4096 cycles; a
+        // Pause Filter count of 3000 (with threshold 128 where supported).
+        // Without a filter every intercepted PAUSE would exit, so PAUSE is
+        // then left alone unless a domain asks for it.
+        const auto& c = arch::virt::caps();
+        bool vmx = c.vendor == arch::virt::Vendor::vmx;
+        d->pause = {.enabled = vmx ? c.ple : c.pause_filter, .count = vmx ? 4096u : 3000u, .gap = 128};
+        d->directed_yield = true;
+    }
     d->cpuid.tsc_khz = arch::lapic::timer_info().tsc_hz / 1000;
     d->cpuid.apic_bus_khz = arch::lapic::timer_info().lapic_hz / 1000;
     for (uint32_t i = 0; i < vcpus; ++i) {

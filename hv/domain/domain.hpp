@@ -59,6 +59,11 @@ struct Domain {
     size_t chunk_count;
     uint64_t io_bitmap_pa;  // 12 KiB, bit set = intercept
     CpuidPolicy cpuid;
+    // PAUSE-loop exiting / Pause Filter settings for the domain's vCPUs, and
+    // whether a PAUSE exit hands the CPU to a preempted sibling (directed
+    // yield) or simply resumes the spinner (off: for comparison).
+    PauseTuning pause;
+    bool directed_yield;
     // Guest TSC = host TSC + tsc_offset, the same for every vCPU, so the guest
     // sees one monotonic TSC starting near 0 whichever CPU a vCPU runs on
     // (host TSCs are synchronised; the guest may move its own with WRMSR).

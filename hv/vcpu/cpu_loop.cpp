@@ -26,6 +26,17 @@ CpuQueue queues[arch::max_cpus];
 
 void kick_handler(arch::InterruptFrame&) { arch::lapic::eoi(); }
 
+void run_slice(Vcpu& v, unsigned me)
+{
+    v.running_on = int(me);
+    uint64_t slice_end = arch::rdtsc() + slice_us * arch::lapic::timer_info().tsc_hz / 1'000'000;
+    run_vcpu(v, slice_end);
+    v.running_on = -1;
+    // Preempted: its slice ran out while it could still run (it did not halt
+    // or yield). Such a vCPU may hold a lock its siblings spin on.
+    v.preempted = v.state == VcpuState::runnable && !v.yield_requested;
+}
+
 // One pass over this CPU's vCPUs: runs each runnable one for a slice.
 // Returns true if any ran.
 bool run_queue_once(unsigned me)
@@ -41,11 +52,27 @@ bool run_queue_once(unsigned me)
         }
         if (v->domain->state != DomainState::running) continue;
         if (!wake_if_pending(*v)) continue;
-        v->running_on = int(me);
-        uint64_t slice_end = arch::rdtsc() + slice_us * arch::lapic::timer_info().tsc_hz / 1'000'000;
-        run_vcpu(*v, slice_end);
-        v->running_on = -1;
+        run_slice(*v, me);
         ran = true;
+        if (v->yield_requested) {
+            v->yield_requested = false;
+            // Directed yield: a sibling of the same domain on this CPU that
+            // was preempted (not one that halted or is spinning itself) is the
+            // likely lock holder: run it now. None: the spinner goes on.
+            Vcpu* sibling = nullptr;
+            {
+                arch::SpinGuard g(q.lock);
+                for (unsigned k = 0; k < q.count && !sibling; ++k) {
+                    Vcpu* c = q.vcpus[(q.next + n + 1 + k) % q.count];
+                    if (c != v && c->domain == v->domain && c->preempted) sibling = c;
+                }
+            }
+            if (sibling && sibling->domain->state == DomainState::running && wake_if_pending(*sibling)) {
+                ++v->directed_yields;
+                run_slice(*sibling, me);
+                sibling->yield_requested = false;
+            }
+        }
     }
     arch::SpinGuard g(q.lock);
     if (q.count) q.next = (q.next + 1) % q.count;

@@ -43,6 +43,7 @@ lib::Status ensure_hw(Vcpu& v)
     if (!hw.ok()) return lib::err(hw.error());
     v.hw = hw.value();
     v.hw->set_tsc_offset(v.tsc_offset);
+    v.hw->set_pause_tuning(d.pause);
     // MSRs whose guest values live in the guest-state area and are switched
     // by hardware on entry and exit on both backends: no exits needed.
     for (uint32_t msr : {0xc0000100u /* FS base */, 0xc0000101u /* GS base */, 0x174u, 0x175u, 0x176u /* SYSENTER */})
@@ -251,7 +252,12 @@ void handle_exit(Vcpu& v, const VmExit& x)
         v.state = VcpuState::halted;  // the CPU loop runs others until it wakes
         return;
     }
-    case ExitReason::pause: advance_rip(v, x); return;
+    case ExitReason::pause:
+        // A spinning vCPU: with directed yield the CPU loop runs a preempted
+        // sibling (likely the lock holder) before this one again.
+        advance_rip(v, x);
+        if (d.directed_yield) v.yield_requested = true;
+        return;
     case ExitReason::invd:
     case ExitReason::wbinvd:
     case ExitReason::monitor_mwait: advance_rip(v, x); return;  // no-ops for a guest with no cache control
@@ -356,6 +362,7 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
         }
         handle_exit(v, exit);
         if (v.outbox_count) flush_ipis(v);
+        if (v.yield_requested) break;
         if (arch::rdtsc() >= slice_end) break;  // time slice used up: let the CPU loop decide
     }
     arch::sti();
@@ -365,7 +372,8 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
 void dump_exit_counters(const Vcpu& v)
 {
     char line[400];
-    size_t n = lib::format(line, sizeof line, "dom%u vcpu%u: %lu exits:", v.domain->id, v.id, v.exits_total);
+    size_t n = lib::format(line, sizeof line, "dom%u vcpu%u: %lu exits, %lu directed yields:", v.domain->id, v.id,
+                           v.exits_total, v.directed_yields);
     for (unsigned i = 0; i < static_cast<unsigned>(ExitReason::count_) && n < sizeof line; ++i)
         if (v.exits[i])
             n += lib::format(line + n, sizeof line - n, " %s %lu", exit_reason_name(ExitReason(i)), v.exits[i]);

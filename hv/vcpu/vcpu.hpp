@@ -34,11 +34,14 @@ struct Vcpu {
     GuestGprs gprs;
     uint64_t exits[static_cast<unsigned>(ExitReason::count_)];
     uint64_t exits_total;
+    uint64_t directed_yields;  // PAUSE exits that handed the CPU to a sibling
     // IPIs this vCPU's APIC sent while its lock was held; delivered to the
     // targets (under their locks) once it is released, so two vCPUs sending
     // to each other cannot deadlock.
     vlapic::Ipi outbox[8];
     unsigned outbox_count;
+    bool yield_requested;  // a PAUSE exit: let the CPU loop run a sibling
+    bool preempted;        // its last slice ran out while runnable
     bool sipi_received;  // enter the SIPI state before the next run
     uint8_t sipi_vector;
     // Pending external interrupt from an hv-side source (the vLAPIC later;

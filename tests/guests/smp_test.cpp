@@ -7,24 +7,14 @@
 
 using namespace guest;
 
-extern "C" {
-extern const char guest_ap_trampoline[], guest_ap_trampoline_end[];
-void guest_ap_main(uint32_t index);
-}
+extern "C" void guest_ap_main(uint32_t index);
 
 namespace {
-constexpr uint64_t trampoline = 0x8000;
-volatile uint32_t started;
 volatile uint32_t apic_id_of[8];
 volatile uint32_t ipi_seen[8];
 volatile uint32_t counter;
 
 void icr(uint32_t dest, uint32_t low) { wrmsr(0x830, (uint64_t(dest) << 32) | low); }
-void delay_us(uint64_t us, uint64_t tsc_khz)
-{
-    uint64_t end = rdtsc() + us * tsc_khz / 1000;
-    while (rdtsc() < end) asm volatile("pause");
-}
 }  // namespace
 
 // On each AP: APIC in x2APIC mode, count, then wait for an IPI (vector 0x41,
@@ -36,7 +26,7 @@ void guest_ap_main(uint32_t index)
     wrmsr(0x80f, 0x1ff);
     apic_id_of[index & 7] = id;
     for (int i = 0; i < 1000; ++i) __atomic_fetch_add(&counter, 1, __ATOMIC_SEQ_CST);
-    __atomic_fetch_add(&started, 1, __ATOMIC_SEQ_CST);
+    ap_started();
     uint64_t before = guest_apic_irq_count;
     asm volatile("sti");
     while (guest_apic_irq_count == before) asm volatile("hlt");
@@ -49,19 +39,7 @@ int guest_main(uint32_t)
     uint64_t khz = cpuid(0x40000010).a;
     print("logical processors: %u\n", n);
     check(n == 4, "CPUID reports 4 logical processors");
-    __builtin_memcpy(reinterpret_cast<void*>(trampoline), guest_ap_trampoline,
-                     static_cast<unsigned long>(guest_ap_trampoline_end - guest_ap_trampoline));
-    wrmsr(0x1b, rdmsr(0x1b) | (1u << 10));
-    wrmsr(0x80f, 0x1ff);
-    for (uint32_t ap = 1; ap < n; ++ap) {
-        icr(ap, 0x4500);  // INIT, level assert
-        delay_us(10000, khz);
-        icr(ap, 0x4600 | uint32_t(trampoline >> 12));  // SIPI
-        delay_us(200, khz);
-        icr(ap, 0x4600 | uint32_t(trampoline >> 12));
-    }
-    uint64_t deadline = rdtsc() + 5000 * khz;  // 5 s
-    while (started < n - 1 && rdtsc() < deadline) asm volatile("pause");
+    uint32_t started = start_aps(n);
     print("APs started: %u, counter %u\n", started, counter);
     check(started == n - 1, "every AP started");
     check(counter == 1000 * (n - 1), "LOCK XADD from all APs adds up");
@@ -74,7 +52,7 @@ int guest_main(uint32_t)
     check(ids, "each AP reports its own APIC ID");
 
     for (uint32_t ap = 1; ap < n; ++ap) icr(ap, 0x41);  // fixed IPI, vector 0x41
-    deadline = rdtsc() + 2000 * khz;
+    uint64_t deadline = rdtsc() + 2000 * khz;
     bool all = false;
     while (!all && rdtsc() < deadline) {
         all = true;

@@ -86,6 +86,8 @@ void* memset(void* d, int c, unsigned long n)
 }
 }
 
+extern "C" const char guest_ap_trampoline[], guest_ap_trampoline_end[];
+
 namespace guest {
 namespace {
 int failures;
@@ -114,6 +116,41 @@ void check(bool ok, const char* what)
     ++failures;
     print("FAIL: %s\n", what);
 }
+
+namespace {
+volatile uint32_t aps_started;
+}
+
+void busy_wait_us(uint64_t us)
+{
+    uint64_t khz = cpuid(0x40000010).a;
+    uint64_t end = rdtsc() + us * (khz ? khz : 1000000) / 1000;
+    while (rdtsc() < end) {
+    }
+}
+
+uint32_t start_aps(uint32_t count)
+{
+    constexpr uint64_t trampoline = 0x8000;
+    memcpy(reinterpret_cast<void*>(trampoline), guest_ap_trampoline,
+           static_cast<unsigned long>(guest_ap_trampoline_end - guest_ap_trampoline));
+    wrmsr(0x1b, rdmsr(0x1b) | (1u << 10));
+    wrmsr(0x80f, 0x1ff);
+    for (uint32_t ap = 1; ap < count; ++ap) {
+        auto icr = [&](uint32_t low) { wrmsr(0x830, (uint64_t(ap) << 32) | low); };
+        icr(0x4500);  // INIT, level assert
+        busy_wait_us(10000);
+        icr(0x4600 | uint32_t(trampoline >> 12));  // SIPI, twice (SDM 8.4.4.1)
+        busy_wait_us(200);
+        icr(0x4600 | uint32_t(trampoline >> 12));
+    }
+    uint64_t khz = cpuid(0x40000010).a;
+    uint64_t deadline = rdtsc() + 5000 * (khz ? khz : 1000000);
+    while (aps_started < count - 1 && rdtsc() < deadline) asm volatile("pause");
+    return aps_started;
+}
+
+void ap_started() { __atomic_fetch_add(&aps_started, 1, __ATOMIC_SEQ_CST); }
 
 int verdict(const char* name)
 {

@@ -67,6 +67,15 @@ inline uint64_t rdtsc()
 
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
+// Starts vCPUs 1..count-1 (APIC IDs) with INIT-SIPI-SIPI through the x2APIC
+// ICR and a real-mode trampoline at 0x8000; each runs guest_ap_main(index).
+// Puts this CPU's APIC in x2APIC mode. Waits until all report in or ~5 s.
+// Returns how many started.
+uint32_t start_aps(uint32_t count);
+void busy_wait_us(uint64_t us);
+// An AP calls this once it is up (start_aps counts them).
+void ap_started();
+
 // Records a failed check with its message; the verdict counts them.
 void check(bool ok, const char* what);
 int verdict(const char* test_name);
