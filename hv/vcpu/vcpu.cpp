@@ -352,6 +352,13 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
         if (v.state != VcpuState::runnable) break;
         arm_host_timer(v, slice_end);
         v.hw->set_preemption_deadline(slice_end);
+        if (v.p2m_generation != d.p2m.generation()) {
+            // A mapping was removed or narrowed since this vCPU last ran:
+            // stale guest-physical translations must go (INVEPT / ASID flush),
+            // even where an emulator would forgive it.
+            v.p2m_generation = d.p2m.generation();
+            v.hw->flush_guest_tlb();
+        }
         auto s = v.hw->run(v.gprs, exit);
         unsigned r = static_cast<unsigned>(exit.reason);
         if (r < static_cast<unsigned>(ExitReason::count_)) ++v.exits[r];

@@ -42,6 +42,7 @@ struct Vcpu {
     unsigned outbox_count;
     bool yield_requested;  // a PAUSE exit: let the CPU loop run a sibling
     bool preempted;        // its last slice ran out while runnable
+    uint64_t p2m_generation;  // of the domain's p2m when this vCPU's guest TLB was last flushed
     bool sipi_received;  // enter the SIPI state before the next run
     uint8_t sipi_vector;
     // Pending external interrupt from an hv-side source (the vLAPIC later;
