@@ -29,10 +29,11 @@ int wrmsr_fault(uint32_t m, uint64_t v)
     return GUEST_FAULT_OF("wrmsr", "c"(m), "a"(uint32_t(v)), "d"(uint32_t(v >> 32)));
 }
 
-// HLT until `count` reaches `target` (bounded), returns the TSC ticks waited.
-uint64_t wait_for(volatile uint64_t& count, uint64_t target)
+// HLT until `count` reaches `target` (bounded); returns the TSC ticks since t0.
+// Times are taken before the timer is programmed, so a slow host (the test
+// runs under emulation) can only make them longer, never shorter.
+uint64_t wait_for(volatile uint64_t& count, uint64_t target, uint64_t t0)
 {
-    uint64_t t0 = rdtsc();
     for (int i = 0; i < 1000 && count < target; ++i) asm volatile("sti; hlt" ::: "memory");
     return rdtsc() - t0;
 }
@@ -62,20 +63,30 @@ int guest_main(uint32_t)
     asm volatile("nop");
     check(guest_apic_irq_count == 1, "self-IPI delivered and EOIed");
 
-    // One-shot: 2 ms of bus clock at divide-by-1.
+    // The current count runs down from the initial count (a long count, so
+    // a slow host cannot make it reach 0 before the read); 0 stops it.
     wrmsr(divide, 0xb);
+    wrmsr(lvt_timer, vec | (1u << 16));  // masked
+    wrmsr(initial, 0xffffffffu);
+    uint64_t cur = rdmsr(current);
+    check(cur > 0 && cur < 0xffffffffu, "current count runs down");
+    wrmsr(initial, 0);
+    check(rdmsr(current) == 0, "initial count 0 stops the timer");
+
+    // One-shot: 2 ms of bus clock at divide-by-1.
     wrmsr(lvt_timer, vec);
+    uint64_t t0 = rdtsc();
     wrmsr(initial, 2 * bus_per_ms);
-    check(rdmsr(current) > 0, "current count runs");
-    uint64_t waited = wait_for(guest_apic_irq_count, 2);
+    uint64_t waited = wait_for(guest_apic_irq_count, 2, t0);
     check(guest_apic_irq_count == 2, "one-shot timer woke HLT");
     check(waited >= 2 * tsc_per_ms * 9 / 10, "one-shot not early");
     check(rdmsr(current) == 0, "one-shot current count ends at 0");
 
     // Periodic, 1 ms: five more interrupts.
     wrmsr(lvt_timer, vec | (1u << 17));
+    t0 = rdtsc();
     wrmsr(initial, bus_per_ms);
-    waited = wait_for(guest_apic_irq_count, 7);
+    waited = wait_for(guest_apic_irq_count, 7, t0);
     wrmsr(lvt_timer, vec | (1u << 16));  // mask
     wrmsr(initial, 0);
     check(guest_apic_irq_count >= 7, "periodic timer fired five times");
@@ -86,7 +97,7 @@ int guest_main(uint32_t)
     wrmsr(lvt_timer, vec | (2u << 17));
     uint64_t deadline = rdtsc() + 3 * tsc_per_ms;
     wrmsr(tsc_deadline, deadline);
-    wait_for(guest_apic_irq_count, before + 1);
+    wait_for(guest_apic_irq_count, before + 1, rdtsc());
     check(guest_apic_irq_count == before + 1, "TSC-deadline timer woke HLT");
     check(rdtsc() >= deadline, "TSC-deadline not early");
     check(rdmsr(tsc_deadline) == 0, "deadline MSR cleared when it fired");
