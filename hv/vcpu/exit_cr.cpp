@@ -52,6 +52,9 @@ bool write_cr0(Vcpu& v, uint64_t value)
     uint64_t efer = hw.read(GuestReg::efer);
     uint64_t cr4v = hw.read(GuestReg::cr4);
     bool paging_on = (value & cr0::pg) && !(hw.read(GuestReg::cr0) & cr0::pg);
+    // Paging cannot be turned off from 64-bit code (SDM Vol. 3A 9.8.5.4: leave
+    // IA-32e mode through compatibility mode first).
+    if (!(value & cr0::pg) && (efer & efer_lma) && (hw.segment(SegReg::cs).attrib & seg_attr::l)) return false;
     if (paging_on && (efer & efer_lme)) {
         if (!(cr4v & cr4::pae)) return false;
         Segment cs = hw.segment(SegReg::cs);

@@ -31,6 +31,7 @@ declare -A expect=(
   [apic_test]="exited via debug port: value 0x0"
   [smp_test]="exited via debug port: value 0x0"
   [pause_test]="exited via debug port: value 0x0"
+  [cr_test]="exited via debug port: value 0x0"
   [bad_cr4]="CR4 write with reserved or unoffered bits 0x80000000: #GP"
   [unmapped]="crashed: vCPU 0 read from unmapped guest-physical address 0xc0000000"
   [triple_fault]="crashed: vCPU 0 triple fault"
