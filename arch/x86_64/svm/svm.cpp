@@ -6,6 +6,7 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/percpu.hpp"
+#include "arch/x86_64/svm/decode.hpp"
 #include "arch/x86_64/svm/vmcb.hpp"
 #include "hv/mem/frames.hpp"
 #include "hv/mem/kernel_heap.hpp"
@@ -33,28 +34,6 @@ lib::Result<uint64_t> zeroed_frames(size_t count)
     uint64_t pa = TRY(hv::mem::alloc_frames({.count = count}));
     memset(phys_to_virt<void>(pa), 0, count * page_size);
     return pa;
-}
-
-// Length of instructions whose encoding is fixed, for exits without NRIP:
-// no decode needed (a prefixed form would be mis-sized; guests don't emit
-// them for these instructions).
-uint8_t fixed_length(ExitCode c)
-{
-    switch (c) {
-    case ExitCode::hlt: return 1;
-    case ExitCode::cpuid:
-    case ExitCode::pause:
-    case ExitCode::rdtsc:
-    case ExitCode::invd:
-    case ExitCode::wbinvd:
-    case ExitCode::msr: return 2;
-    case ExitCode::vmmcall:
-    case ExitCode::rdtscp:
-    case ExitCode::xsetbv:
-    case ExitCode::monitor:
-    case ExitCode::mwait: return 3;
-    default: return 0;
-    }
 }
 
 hv::Segment from_vmcb(const VmcbSegment& s) { return {s.selector, s.attrib, s.limit, s.base, !(s.attrib & 0x80)}; }
@@ -126,7 +105,8 @@ public:
         }
         gprs[hv::Gpr::rax] = v.rax;
         gprs[hv::Gpr::rsp] = v.rsp;
-        decode_exit(gprs, rip_before, exit);
+        (void)rip_before;
+        exit = decode_exit(v, *capabilities, gprs[hv::Gpr::rcx]);
         if (nmi_window_open_) {
             nmi_window_open_ = false;
             exit = {};
@@ -325,94 +305,6 @@ private:
         return vmcb_->es;
     }
     const VmcbSegment& seg(hv::SegReg s) const { return const_cast<SvmVcpu*>(this)->seg(s); }
-
-    void decode_exit(const hv::GuestGprs& gprs, uint64_t rip_before, hv::VmExit& x)
-    {
-        const Vmcb& v = *vmcb_;
-        auto code = ExitCode(v.exit_code);
-        x = {};
-        x.raw_reason = v.exit_code;
-        // VMEXIT_INVALID is -1; some implementations store it as a 32-bit -1.
-        if (uint32_t(v.exit_code) == 0xffffffffu) {
-            x.reason = hv::ExitReason::invalid_guest_state;
-            return;
-        }
-        (void)rip_before;
-        if (capabilities->nrip_save && v.next_rip > v.rip && v.next_rip - v.rip <= 15)
-            x.insn_len = uint8_t(v.next_rip - v.rip);
-        else
-            x.insn_len = fixed_length(code);
-        uint64_t c = v.exit_code;
-        using R = hv::ExitReason;
-        if (c <= uint64_t(ExitCode::cr15_write)) {
-            x.reason = R::cr_access;
-            x.cr.cr = uint8_t(c & 0xf);
-            x.cr.write = c >= uint64_t(ExitCode::cr0_write);
-            x.cr.gpr_valid = capabilities->decode_assists && (v.exit_info1 & (1ull << 63));
-            x.cr.gpr = uint8_t(v.exit_info1 & 0xf);
-            return;
-        }
-        if (c >= uint64_t(ExitCode::exception_base) && c < uint64_t(ExitCode::exception_base) + 32) {
-            x.reason = R::exception;
-            x.exception.vector = uint8_t(c - uint64_t(ExitCode::exception_base));
-            unsigned vec = x.exception.vector;
-            x.exception.has_error = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21;
-            x.exception.error_code = uint32_t(v.exit_info1);
-            if (vec == 14) x.exception.cr2 = v.exit_info2;
-            return;
-        }
-        switch (code) {
-        case ExitCode::intr: x.reason = R::external_interrupt; return;
-        case ExitCode::nmi: x.reason = R::nmi; return;
-        case ExitCode::smi: x.reason = R::external_interrupt; return;  // nothing to do but resume
-        case ExitCode::init: x.reason = R::init; return;
-        case ExitCode::vintr: x.reason = R::interrupt_window; return;
-        case ExitCode::iret: x.reason = R::nmi_window; return;
-        case ExitCode::rdtsc: x.reason = R::rdtsc; return;
-        case ExitCode::cpuid: x.reason = R::cpuid; return;
-        case ExitCode::invd: x.reason = R::invd; return;
-        case ExitCode::pause: x.reason = R::pause; return;
-        case ExitCode::hlt: x.reason = R::hlt; return;
-        case ExitCode::invlpg: x.reason = R::invlpg; return;
-        case ExitCode::ioio: {
-            // EXITINFO1 (APM 15.10.2): type, string, rep, size, address size, port.
-            uint64_t i = v.exit_info1;
-            x.reason = R::io;
-            x.io.in = i & 1;
-            x.io.string = i & (1u << 2);
-            x.io.rep = i & (1u << 3);
-            x.io.size = (i & (1u << 4)) ? 1 : (i & (1u << 5)) ? 2 : 4;
-            x.io.addr_size = (i & (1u << 7)) ? 2 : (i & (1u << 8)) ? 4 : 8;
-            x.io.port = uint16_t(i >> 16);
-            // EXITINFO2 holds the next RIP even without NRIP save.
-            if (v.exit_info2 > v.rip && v.exit_info2 - v.rip <= 15) x.insn_len = uint8_t(v.exit_info2 - v.rip);
-            return;
-        }
-        case ExitCode::msr:
-            x.reason = v.exit_info1 ? R::msr_write : R::msr_read;
-            x.msr = uint32_t(gprs[hv::Gpr::rcx]);
-            return;
-        case ExitCode::task_switch: x.reason = R::unhandled; return;
-        case ExitCode::shutdown: x.reason = R::shutdown; return;
-        case ExitCode::vmmcall: x.reason = R::hypercall; return;
-        case ExitCode::rdtscp: x.reason = R::rdtscp; return;
-        case ExitCode::wbinvd: x.reason = R::wbinvd; return;
-        case ExitCode::monitor:
-        case ExitCode::mwait: x.reason = R::monitor_mwait; return;
-        case ExitCode::xsetbv: x.reason = R::xsetbv; return;
-        case ExitCode::npf:
-            // EXITINFO1: #PF-style error code; EXITINFO2: guest-physical address.
-            x.reason = R::mmio;
-            x.mmio.gpa = v.exit_info2;
-            x.mmio.present = v.exit_info1 & 1;
-            x.mmio.write = v.exit_info1 & 2;
-            x.mmio.fetch = v.exit_info1 & 16;
-            x.insn_len = 0;
-            return;
-        case ExitCode::invalid: x.reason = R::invalid_guest_state; return;
-        default: x.reason = R::unhandled; return;  // VMRUN, VMLOAD, ... in a guest: hv stops it
-        }
-    }
 
     Vmcb* vmcb_ = nullptr;
     uint64_t vmcb_pa_ = 0;
