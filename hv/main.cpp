@@ -8,6 +8,7 @@
 
 #include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/layout.hpp"
@@ -230,6 +231,7 @@ void setup_interrupts_and_timer()
 {
     arch::init_idt();
     arch::activate_percpu(*arch::cpus[0]);
+    arch::fpu_enable_this_cpu();
     setup_interrupts_and_timer();
     if (auto v = arch::virt::init_bsp(); !v.ok())
         LOG_ERROR("hv: hardware virtualization unavailable (%s): no guest can run", lib::error_name(v.error()));

@@ -21,6 +21,7 @@ struct PerCpu {
     uint64_t ist_top[4];  // by Ist slot
     volatile bool online;
     uint64_t timer_ticks;
+    struct FpuState* fpu_owner;  // whose x87/SSE state is in this CPU's registers
     uint64_t svm_host_save_pa;  // VM_HSAVE_PA area (SVM)
     uint64_t svm_host_vmcb_pa;  // VMSAVE/VMLOAD area for host FS/GS/TR/MSRs (SVM)
     Gdt gdt;

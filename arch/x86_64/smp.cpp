@@ -4,6 +4,7 @@
 
 #include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/layout.hpp"
@@ -40,6 +41,7 @@ extern "C" [[noreturn]] void ap_entry(PerCpu* self)
     if (f.smep) cr4 |= 1u << 20;
     write_cr4(cr4);
     activate_percpu(*self);
+    fpu_enable_this_cpu();
     lapic::init_ap();
     self->apic_id = lapic::id();
     if (virt::caps().vendor != virt::Vendor::none) {

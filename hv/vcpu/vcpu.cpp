@@ -4,6 +4,7 @@
 #include <new>
 
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/percpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/virt/virt.hpp"
@@ -30,6 +31,7 @@ lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial)
                       .phys_addr_bits = 46};
     v->lapic.reset(lc, d.lapic_bus);
     v->tsc_offset = d.tsc_offset;
+    arch::fpu_state_init(v->fpu);
     return v;
 }
 
@@ -54,6 +56,9 @@ lib::Status ensure_hw(Vcpu& v)
 void destroy_vcpu(Vcpu* v)
 {
     if (!v) return;
+    // No CPU may save FPU state into a freed vCPU later.
+    for (unsigned c = 0; c < arch::max_cpus; ++c)
+        if (arch::cpus[c] && arch::cpus[c]->fpu_owner == &v->fpu) arch::cpus[c]->fpu_owner = nullptr;
     // The backend object's frames stay with the backend until it can free
     // them (a VMCS must be VMCLEARed on the CPU that last used it).
     mem::kernel_heap().deallocate(v, sizeof(Vcpu));
@@ -345,6 +350,9 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
         v.sipi_received = false;
         enter_sipi_state(v, v.sipi_vector);
     }
+    // The guest's x87/SSE registers: the hypervisor never touches them, so
+    // they only change hands when another vCPU ran on this CPU.
+    arch::fpu_switch(arch::this_cpu().fpu_owner, &v.fpu);
     VmExit exit{};
     while (d.state == DomainState::running && v.state == VcpuState::runnable) {
         arch::cli();

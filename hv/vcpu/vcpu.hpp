@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/spinlock.hpp"
 #include "hv/vcpu/guest_state.hpp"
 #include "hv/vcpu/hw_vcpu.hpp"
@@ -21,6 +22,7 @@ enum class VcpuState : uint8_t { wait_for_sipi, runnable, halted, stopped };
 
 struct Vcpu {
     vlapic::Vlapic lapic;  // first: it needs 16-byte alignment
+    arch::FpuState fpu;    // the guest's x87/SSE registers while it is not loaded
     Domain* domain;
     uint32_t id;  // within the domain
     uint32_t host_serial;  // unique on the host: ASID/VPID

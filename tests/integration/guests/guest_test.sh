@@ -32,6 +32,7 @@ declare -A expect=(
   [smp_test]="exited via debug port: value 0x0"
   [pause_test]="exited via debug port: value 0x0"
   [cr_test]="exited via debug port: value 0x0"
+  [fpu_test]="exited via debug port: value 0x0"
   [bad_cr4]="CR4 write with reserved or unoffered bits 0x80000000: #GP"
   [unmapped]="crashed: vCPU 0 read from unmapped guest-physical address 0xc0000000"
   [triple_fault]="crashed: vCPU 0 triple fault"
@@ -53,6 +54,7 @@ trap cleanup EXIT
 modules=("$guests/$guest.elf32")
 args=""
 [[ $guest == smp_test ]] && args=" vcpus=4"
+[[ $guest == fpu_test ]] && args=" vcpus=3"
 [[ $misbehaving == 1 ]] && modules+=("$guests/cpuid_test.elf32")
 count=${#modules[@]}
 
