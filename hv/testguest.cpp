@@ -5,8 +5,10 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/virt/virt.hpp"
 #include "hv/domain/domain.hpp"
+#include "hv/sched/sched_config.hpp"
 #include "hv/vcpu/cpu_loop.hpp"
 #include "hv/vcpu/vcpu.hpp"
 #include "lib/elf.hpp"
@@ -126,6 +128,7 @@ void run_one(const boot::Module& m, size_t index)
     bool pause_exits = false;
     uint32_t vcpus = 1;
     bool directed_yield = true;
+    uint32_t weight = sched::default_weight, cap = 0;
     while (!args.empty()) {
         lib::StrView tok = args.split_first(' ');
         if (tok == "pause_exits=1") pause_exits = true;
@@ -134,6 +137,18 @@ void run_one(const boot::Module& m, size_t index)
             auto n = lib::parse_u64(tok.substr(6));
             if (n.ok() && n.value() >= 1 && n.value() <= Domain::max_vcpus) vcpus = uint32_t(n.value());
             else LOG_WARN("testguest: bad vcpus= for module %lu, using 1", index);
+        }
+        if (tok.starts_with("weight=")) {
+            auto n = lib::parse_u64(tok.substr(7));
+            if (n.ok() && n.value() >= sched::min_weight && n.value() <= sched::max_weight)
+                weight = uint32_t(n.value());
+            else LOG_WARN("testguest: bad weight= for module %lu, using %u", index, sched::default_weight);
+        }
+        if (tok.starts_with("cap=")) {
+            // Percent of one CPU for the whole domain, 0 = none.
+            auto n = lib::parse_u64(tok.substr(4));
+            if (n.ok() && n.value() <= 100ull * arch::smp::online_count()) cap = uint32_t(n.value());
+            else LOG_WARN("testguest: bad cap= for module %lu, using none", index);
         }
         if (tok.starts_with("mem=")) {
             auto v = lib::parse_size(tok.substr(4));
@@ -181,9 +196,11 @@ void run_one(const boot::Module& m, size_t index)
     set_multiboot_entry_state(v, uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa));
     if (pause_exits) d.pause.enabled = true;  // every PAUSE exits where there is no filter
     d.directed_yield = directed_yield;
+    d.sched_weight = weight;
+    d.sched_cap = cap;
     if (v.hw) v.hw->set_pause_tuning(d.pause);
-    LOG_INFO("dom%u: running test guest %s (entry %#lx) on %s", d.id, name, elf->entry,
-             arch::virt::vendor_name());
+    LOG_INFO("dom%u: running test guest %s (entry %#lx) on %s, weight %u cap %u", d.id, name, elf->entry,
+             arch::virt::vendor_name(), weight, cap);
     start_domain(d);
     cpu_loop_until_domain_done(d);
     detach_domain(d);

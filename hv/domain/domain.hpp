@@ -7,6 +7,8 @@
 #include <cstdint>
 
 #include "arch/x86_64/virt/virt.hpp"
+#include "hv/sched/sched_config.hpp"
+#include "hv/sched/sched_group.hpp"
 #include "hv/vcpu/cpuid_policy.hpp"
 #include "hv/vlapic/vlapic.hpp"
 #include "lib/result.hpp"
@@ -68,6 +70,12 @@ struct Domain {
     // sees one monotonic TSC starting near 0 whichever CPU a vCPU runs on
     // (host TSCs are synchronised; the guest may move its own with WRMSR).
     uint64_t tsc_offset;
+    // Credit-scheduler parameters (xl sched-credit -w/-c): weight 1..65535
+    // for each vCPU, cap in percent of one CPU for the whole domain (0 =
+    // none). Registered with the scheduler (as `sched`) while it runs.
+    uint32_t sched_weight = hv::sched::default_weight;
+    uint32_t sched_cap = 0;
+    hv::sched::SchedGroup sched;
     Vcpu* vcpus[max_vcpus];
     uint32_t vcpu_count;
     PortHandler ports[max_port_handlers];

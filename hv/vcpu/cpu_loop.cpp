@@ -7,6 +7,7 @@
 #include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/spinlock.hpp"
 #include "hv/domain/domain.hpp"
+#include "hv/sched/scheduler.hpp"
 #include "hv/vcpu/vcpu.hpp"
 #include "lib/log.hpp"
 
@@ -14,83 +15,86 @@ namespace hv {
 namespace {
 
 constexpr unsigned max_per_cpu = 16;
-constexpr uint64_t slice_us = 10'000;
 
+// Per physical CPU: the scheduler's run-queue lock for that CPU, and the
+// vCPUs pinned there (polled for wakeups while they are blocked). With hard
+// pinning every scheduler call for a vCPU is made on its own CPU, under this
+// lock; start_domain/detach_domain take it from the domain's control path.
 struct CpuQueue {
     arch::SpinLock lock;
     Vcpu* vcpus[max_per_cpu] = {};
     unsigned count = 0;
-    unsigned next = 0;  // round-robin position
 };
-CpuQueue queues[arch::max_cpus];
+constinit CpuQueue queues[arch::max_cpus];
+constinit sched::Scheduler scheduler;
+
+// Slices as the round-robin loop had them (10 ms); the rest are the
+// policy's defaults.
+constexpr sched::SchedConfig sched_config{.slice_us = 10'000, .wake_credit_us = 10'000};
 
 void kick_handler(arch::InterruptFrame&) { arch::lapic::eoi(); }
 
-void run_slice(Vcpu& v, unsigned me)
+// The scheduler's clock: nanoseconds from the TSC (synchronised across CPUs).
+uint64_t tsc_to_ns(uint64_t tsc)
 {
-    v.running_on = int(me);
-    uint64_t slice_end = arch::rdtsc() + slice_us * arch::lapic::timer_info().tsc_hz / 1'000'000;
-    run_vcpu(v, slice_end);
-    v.running_on = -1;
-    // Preempted: its slice ran out while it could still run (it did not halt
-    // or yield). Such a vCPU may hold a lock its siblings spin on.
-    v.preempted = v.state == VcpuState::runnable && !v.yield_requested;
+    uint64_t hz = arch::lapic::timer_info().tsc_hz;
+    return tsc / hz * 1'000'000'000ull + tsc % hz * 1'000'000'000ull / hz;
 }
 
-// One pass over this CPU's vCPUs: runs each runnable one for a slice.
-// Returns true if any ran.
-bool run_queue_once(unsigned me)
+// The TSC value `until` (scheduler ns) corresponds to, given a pair read together.
+uint64_t ns_to_tsc(uint64_t until, uint64_t now_ns, uint64_t now_tsc)
 {
-    CpuQueue& q = queues[me];
-    bool ran = false;
-    for (unsigned n = 0;; ++n) {
-        Vcpu* v;
-        {
-            arch::SpinGuard g(q.lock);
-            if (n >= q.count) break;
-            v = q.vcpus[(q.next + n) % q.count];
-        }
-        if (v->domain->state != DomainState::running) continue;
-        if (!wake_if_pending(*v)) continue;
-        run_slice(*v, me);
-        ran = true;
-        if (v->yield_requested) {
-            v->yield_requested = false;
-            // Directed yield: a sibling of the same domain on this CPU that
-            // was preempted (not one that halted or is spinning itself) is the
-            // likely lock holder: run it now. None: the spinner goes on.
-            Vcpu* sibling = nullptr;
-            {
-                arch::SpinGuard g(q.lock);
-                for (unsigned k = 0; k < q.count && !sibling; ++k) {
-                    Vcpu* c = q.vcpus[(q.next + n + 1 + k) % q.count];
-                    if (c != v && c->domain == v->domain && c->preempted) sibling = c;
-                }
-            }
-            if (sibling && sibling->domain->state == DomainState::running && wake_if_pending(*sibling)) {
-                ++v->directed_yields;
-                run_slice(*sibling, me);
-                sibling->yield_requested = false;
-            }
-        }
-    }
-    arch::SpinGuard g(q.lock);
-    if (q.count) q.next = (q.next + 1) % q.count;
-    return ran;
+    if (until <= now_ns) return now_tsc;
+    return now_tsc + (until - now_ns) * arch::lapic::timer_info().tsc_hz / 1'000'000'000ull;
 }
 
-// Nothing runnable: sleep until a kick, a host interrupt, or the earliest
-// timer of a halted vCPU here.
-void idle(unsigned me)
+Vcpu* vcpu_of(sched::SchedVcpu* s) { return s ? static_cast<Vcpu*>(s->owner()) : nullptr; }
+
+void kick_cpu(unsigned cpu)
 {
-    uint64_t wake = 0;
-    {
-        arch::SpinGuard g(queues[me].lock);
-        for (unsigned i = 0; i < queues[me].count; ++i) {
-            uint64_t t = vcpu_wakeup_time(*queues[me].vcpus[i]);
-            if (t && (!wake || t < wake)) wake = t;
-        }
+    if (cpu >= arch::max_cpus) return;
+    if (arch::percpu_ready() && cpu == arch::this_cpu().index) return;  // it decides again anyway
+    arch::PerCpu* c = arch::cpus[cpu];
+    if (c) arch::lapic::send_ipi(c->apic_id, arch::lapic::IpiKind::fixed, arch::vector::ipi_kick);
+}
+
+void send_kicks(const sched::Kick& k)
+{
+    if (k.resched_cpu != sched::no_cpu) kick_cpu(k.resched_cpu);
+    if (k.idle_cpu != sched::no_cpu) kick_cpu(k.idle_cpu);
+}
+
+// Under the CPU's lock: blocked (HLT) or not yet started vCPUs here that can
+// run now (an interrupt, a timer, a SIPI) become runnable in the scheduler.
+void poll_wakeups(CpuQueue& q, uint64_t now)
+{
+    for (unsigned i = 0; i < q.count; ++i) {
+        Vcpu& v = *q.vcpus[i];
+        if (v.domain->state != DomainState::running) continue;
+        auto st = scheduler.state(v.sched);
+        if (st != sched::VcpuState::blocked && st != sched::VcpuState::offline) continue;
+        if (!v.sched.group() || !wake_if_pending(v)) continue;
+        auto k = scheduler.wake(v.sched, now);
+        if (k.ok()) send_kicks(*k);
     }
+}
+
+// Nothing runnable: when to wake up at the latest (TSC, 0 = no timer): the
+// earliest timer of a halted vCPU here, or `until` (a capped domain's budget
+// refill). Under the CPU's lock.
+uint64_t idle_deadline(const CpuQueue& q, uint64_t until)
+{
+    uint64_t wake = until;
+    for (unsigned i = 0; i < q.count; ++i) {
+        uint64_t t = vcpu_wakeup_time(*q.vcpus[i]);
+        if (t && (!wake || t < wake)) wake = t;
+    }
+    return wake;
+}
+
+// Sleeps until a kick, a host interrupt, or `wake` (TSC, 0 = none).
+void idle(uint64_t wake)
+{
     if (wake) {
         uint64_t now = arch::rdtsc(), hz = arch::lapic::timer_info().tsc_hz;
         uint64_t delta = wake > now ? wake - now : 1;
@@ -100,6 +104,77 @@ void idle(unsigned me)
     arch::sti();
     arch::halt();
     arch::cli();
+}
+
+// A sibling of v queued on this CPU (the next after v in the CPU's list), as
+// a directed-yield target when the scheduler's preferred one is pinned
+// elsewhere; yield_to checks that it was preempted (else a plain yield).
+sched::SchedVcpu* local_sibling(const CpuQueue& q, const Vcpu& v)
+{
+    unsigned at = 0;
+    while (at < q.count && q.vcpus[at] != &v) ++at;
+    for (unsigned k = 1; k < q.count; ++k) {
+        Vcpu& s = *q.vcpus[(at + k) % q.count];
+        if (s.domain == v.domain && scheduler.state(s.sched) == sched::VcpuState::runnable) return &s.sched;
+    }
+    return nullptr;
+}
+
+// One decision on CPU `me`: runs the vCPU the scheduler picks until its slice
+// ends (or it halts or yields), or idles. Interrupts are off.
+void schedule_once(unsigned me)
+{
+    CpuQueue& q = queues[me];
+    uint64_t tsc = arch::rdtsc();
+    uint64_t now = tsc_to_ns(tsc);
+    sched::Decision dec;
+    Vcpu* v = nullptr;
+    uint64_t wake = 0;
+    {
+        arch::SpinGuard g(q.lock);
+        poll_wakeups(q, now);
+        for (;;) {
+            dec = scheduler.pick_next(me, now);
+            // Every vCPU's affinity is exactly its own CPU: nothing migrates.
+            if (dec.migrate) LOG_ERROR("cpu%u: scheduler migrates a pinned vCPU", me);
+            v = vcpu_of(dec.next);
+            if (!v) break;
+            if (v->domain->state == DomainState::running && wake_if_pending(*v)) {
+                v->running_on = int(me);
+                break;
+            }
+            // Not runnable after all (its domain stopped, or an INIT came).
+            (void)scheduler.block(v->sched, now);
+            v = nullptr;
+        }
+        if (!v) wake = idle_deadline(q, dec.until ? ns_to_tsc(dec.until, now, tsc) : 0);
+    }
+    if (!v) {
+        idle(wake);
+        return;
+    }
+    run_vcpu(*v, ns_to_tsc(dec.until, now, tsc));
+    now = tsc_to_ns(arch::rdtsc());
+    arch::cli();
+    arch::SpinGuard g(q.lock);
+    if (v->domain->state != DomainState::running || v->state != VcpuState::runnable) {
+        // Halted (woken by poll_wakeups), waiting for a SIPI, or stopped.
+        (void)scheduler.block(v->sched, now);
+    } else if (v->yield_requested) {
+        // A PAUSE-loop exit (the domain has directed yield on): give up the
+        // slice, to a preempted sibling on this CPU if there is one (the
+        // likely lock holder). Siblings on other CPUs are pinned there.
+        v->yield_requested = false;
+        sched::SchedVcpu* target = scheduler.yield_candidate(v->sched);
+        if (target && target->cpu() != me) target = local_sibling(q, *v);
+        auto r = scheduler.yield_to(v->sched, target, now);
+        if (r.ok()) {
+            if (r->target) ++v->directed_yields;
+            send_kicks(r->kick);
+        }
+    }
+    // Otherwise its slice ended: the next pick_next charges and requeues it.
+    v->running_on = -1;
 }
 
 // A domain whose every vCPU is blocked for good can never run again.
@@ -114,14 +189,21 @@ void check_all_blocked(Domain& d)
 
 }  // namespace
 
-void cpu_loop_init() { arch::set_interrupt_handler(arch::vector::ipi_kick, kick_handler); }
+void cpu_loop_init()
+{
+    arch::set_interrupt_handler(arch::vector::ipi_kick, kick_handler);
+    // Every CPU index may take part; with hard pinning a CPU without vCPUs
+    // simply never has any queued.
+    if (auto s = scheduler.init(arch::max_cpus, sched_config); !s.ok())
+        LOG_ERROR("scheduler: init failed: %s", lib::error_name(s.error()));
+}
 
 void cpu_loop_ap()
 {
     unsigned me = arch::this_cpu().index;
     for (;;) {
         arch::cli();
-        if (!run_queue_once(me)) idle(me);
+        schedule_once(me);
     }
 }
 
@@ -134,7 +216,7 @@ void cpu_loop_until_domain_done(Domain& d)
         bool on_cpu = false;
         for (uint32_t i = 0; i < d.vcpu_count; ++i) on_cpu |= d.vcpus[i]->running_on >= 0;
         if (d.state != DomainState::running && !on_cpu) break;
-        if (!run_queue_once(me)) idle(me);
+        schedule_once(me);
     }
     arch::sti();
 }
@@ -142,6 +224,11 @@ void cpu_loop_until_domain_done(Domain& d)
 void start_domain(Domain& d)
 {
     unsigned cpus = arch::smp::online_count();
+    if (auto s = scheduler.add_group(d.sched, d.sched_weight, d.sched_cap, &d); !s.ok()) {
+        crash_domain(d, "scheduler refused weight %u cap %u: %s", d.sched_weight, d.sched_cap,
+                     lib::error_name(s.error()));
+        return;
+    }
     d.state = DomainState::running;
     for (uint32_t i = 0; i < d.vcpu_count; ++i) {
         Vcpu& v = *d.vcpus[i];
@@ -154,13 +241,36 @@ void start_domain(Domain& d)
             crash_domain(d, "more than %u vCPUs on CPU %u", max_per_cpu, c);
             return;
         }
+        // Hard pinning: a VMCS cannot move between CPUs yet.
+        sched::CpuMask only;
+        only.set(c);
+        if (auto s = scheduler.add_vcpu(v.sched, d.sched, only, &v); !s.ok()) {
+            crash_domain(d, "vCPU %u: scheduler refused it: %s", v.id, lib::error_name(s.error()));
+            return;
+        }
         q.vcpus[q.count++] = &v;
     }
+    // Each CPU starts its vCPUs (poll_wakeups) when it next looks.
     for (uint32_t i = 0; i < d.vcpu_count; ++i) kick(*d.vcpus[i]);
 }
 
 void detach_domain(Domain& d)
 {
+    for (uint32_t i = 0; i < d.vcpu_count; ++i) {
+        Vcpu& v = *d.vcpus[i];
+        // A CPU that picked it after the domain stopped blocks it at once.
+        for (;;) {
+            lib::Status s;
+            {
+                CpuQueue& q = queues[v.sched.cpu()];
+                arch::SpinGuard g(q.lock);
+                s = scheduler.remove_vcpu(v.sched);
+            }
+            if (s.ok() || s.error() != lib::Error::busy) break;
+            arch::pause();
+        }
+    }
+    (void)scheduler.remove_group(d.sched);
     for (unsigned c = 0; c < arch::max_cpus; ++c) {
         CpuQueue& q = queues[c];
         arch::SpinGuard g(q.lock);
@@ -168,16 +278,9 @@ void detach_domain(Domain& d)
         for (unsigned i = 0; i < q.count; ++i)
             if (q.vcpus[i]->domain != &d) q.vcpus[out++] = q.vcpus[i];
         q.count = out;
-        q.next = 0;
     }
 }
 
-void kick(Vcpu& v)
-{
-    unsigned target = v.cpu;
-    if (arch::percpu_ready() && target == arch::this_cpu().index) return;  // this CPU looks again anyway
-    arch::PerCpu* c = arch::cpus[target];
-    if (c) arch::lapic::send_ipi(c->apic_id, arch::lapic::IpiKind::fixed, arch::vector::ipi_kick);
-}
+void kick(Vcpu& v) { kick_cpu(v.cpu); }
 
 }  // namespace hv

@@ -1,9 +1,11 @@
-// What each physical CPU does once booted: run the vCPUs assigned to it in
-// turn, each for a time slice (preempted by the host LAPIC timer), and HLT
-// when none is runnable until a kick or a vCPU timer wakes it. vCPUs are
-// pinned to the CPU they were assigned (backend state such as a VMCS lives
-// on that CPU); the credit scheduler with migration and directed yield
-// (hv/sched) replaces the round-robin choice here.
+// What each physical CPU does once booted: run the vCPUs the credit
+// scheduler (hv/sched) picks on it, each until its slice ends (host LAPIC
+// timer / VMX preemption deadline), it halts or it yields on a PAUSE-loop
+// exit, and HLT when none is runnable until a kick or a vCPU timer wakes it.
+// vCPUs are hard-pinned to the CPU they were assigned (backend state such as
+// a VMCS lives on that CPU), so the scheduler never migrates them; per-domain
+// weight and cap apply among the vCPUs sharing a CPU, and directed yield
+// prefers a preempted sibling on the same CPU.
 #pragma once
 
 #include <cstdint>

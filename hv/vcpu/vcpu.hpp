@@ -7,6 +7,7 @@
 
 #include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/spinlock.hpp"
+#include "hv/sched/sched_vcpu.hpp"
 #include "hv/vcpu/guest_state.hpp"
 #include "hv/vcpu/hw_vcpu.hpp"
 #include "hv/vcpu/vm_exit.hpp"
@@ -30,6 +31,9 @@ struct Vcpu {
     VcpuState state;
     unsigned cpu;            // physical CPU it is assigned to
     volatile int running_on;  // physical CPU in guest mode or handling its exit, -1 if none
+    // Its scheduling state (hv/sched), registered while its domain runs;
+    // pinned to `cpu`. Protected by that CPU's run-queue lock (cpu_loop.cpp).
+    hv::sched::SchedVcpu sched;
     // Protects lapic, nmi/irq pending flags and state against other CPUs
     // (IPIs, kicks). The owning CPU holds it around event delivery.
     arch::SpinLock lock;
@@ -42,8 +46,7 @@ struct Vcpu {
     // to each other cannot deadlock.
     vlapic::Ipi outbox[8];
     unsigned outbox_count;
-    bool yield_requested;  // a PAUSE exit: let the CPU loop run a sibling
-    bool preempted;        // its last slice ran out while runnable
+    bool yield_requested;  // a PAUSE exit: the CPU loop yields (to a preempted sibling if any)
     uint64_t p2m_generation;  // of the domain's p2m when this vCPU's guest TLB was last flushed
     bool sipi_received;  // enter the SIPI state before the next run
     uint8_t sipi_vector;
