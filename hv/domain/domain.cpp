@@ -21,10 +21,18 @@ uint32_t next_domain_id = 1;
 uint32_t next_vcpu_serial = 0;
 constexpr uint64_t chunk_2m = 2ull << 20;
 
+// populate() adds chunks in ascending, non-overlapping gpa order, so a binary
+// search finds the one holding gpa (guest page walks and copies use this).
 const RamChunk* chunk_of(const Domain& d, uint64_t gpa)
 {
-    for (size_t i = 0; i < d.chunk_count; ++i)
-        if (gpa >= d.chunks[i].gpa && gpa - d.chunks[i].gpa < d.chunks[i].size) return &d.chunks[i];
+    size_t lo = 0, hi = d.chunk_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const RamChunk& c = d.chunks[mid];
+        if (gpa < c.gpa) hi = mid;
+        else if (gpa - c.gpa >= c.size) lo = mid + 1;
+        else return &c;
+    }
     return nullptr;
 }
 
@@ -74,18 +82,21 @@ template <typename F> lib::Status for_each_piece(const Domain& d, uint64_t gpa, 
 
 // The xAPIC page: every vCPU sees its own local APIC there (in x2APIC mode
 // or with the APIC disabled the page is not there: unclaimed memory).
+bool on_own_xapic_page(const Vcpu& v, uint64_t gpa)
+{
+    return v.lapic.mode() == vlapic::Mode::xapic && (gpa & ~0xfffull) == v.lapic.base_address();
+}
+
 lib::Result<uint64_t> lapic_mmio_read(Vcpu& v, uint64_t gpa, uint8_t size)
 {
-    if (v.lapic.mode() != vlapic::Mode::xapic || (gpa & ~0xfffull) != v.lapic.base_address())
-        return lib::err(lib::Error::not_found);
+    if (!on_own_xapic_page(v, gpa)) return lib::err(lib::Error::not_found);
     arch::SpinGuard g(v.lock);
     return v.lapic.mmio_read(uint32_t(gpa & 0xfff), size, guest_tsc(v));
 }
 
 lib::Status lapic_mmio_write(Vcpu& v, uint64_t gpa, uint8_t size, uint64_t value)
 {
-    if (v.lapic.mode() != vlapic::Mode::xapic || (gpa & ~0xfffull) != v.lapic.base_address())
-        return lib::err(lib::Error::not_found);
+    if (!on_own_xapic_page(v, gpa)) return lib::err(lib::Error::not_found);
     arch::SpinGuard g(v.lock);
     return v.lapic.mmio_write(uint32_t(gpa & 0xfff), size, value, guest_tsc(v));
 }

@@ -14,13 +14,18 @@ CpuidRegs host_cpuid(uint32_t leaf, uint32_t sub)
 }
 }  // namespace
 
+CpuidRegs vcpu_cpuid(const Vcpu& v, uint32_t leaf, uint32_t subleaf)
+{
+    return guest_cpuid(v.domain->cpuid, host_cpuid, v.id, leaf, subleaf);
+}
+
 void handle_cpuid(Vcpu& v, const VmExit& x)
 {
     uint8_t len = x.insn_len ? x.insn_len : decode_insn_length(v);
     if (!len) return;
     auto leaf = uint32_t(v.gprs[Gpr::rax]);
     auto sub = uint32_t(v.gprs[Gpr::rcx]);
-    CpuidRegs r = guest_cpuid(v.domain->cpuid, host_cpuid, v.id, leaf, sub);
+    CpuidRegs r = vcpu_cpuid(v, leaf, sub);
     v.gprs[Gpr::rax] = r.eax;
     v.gprs[Gpr::rbx] = r.ebx;
     v.gprs[Gpr::rcx] = r.ecx;

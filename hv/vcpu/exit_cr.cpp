@@ -6,7 +6,6 @@
 #include "hv/vcpu/cpuid_policy.hpp"
 #include "hv/vcpu/guest_view.hpp"
 #include "hv/vcpu/vcpu.hpp"
-#include "arch/x86_64/cpu.hpp"
 #include "lib/log.hpp"
 
 namespace hv {
@@ -20,17 +19,11 @@ constexpr uint64_t pae = 1u << 5, pcide = 1u << 17;
 }
 constexpr uint64_t efer_lme = 1u << 8, efer_lma = 1u << 10;
 
-CpuidRegs host_cpuid(uint32_t leaf, uint32_t sub)
-{
-    auto r = arch::cpuid(leaf, sub);
-    return {r.eax, r.ebx, r.ecx, r.edx};
-}
-
 // CR4 bits the guest may set, from the CPUID it sees.
 uint64_t cr4_allowed(const Vcpu& v)
 {
-    auto l1 = guest_cpuid(v.domain->cpuid, host_cpuid, v.id, 1, 0);
-    auto l7 = guest_cpuid(v.domain->cpuid, host_cpuid, v.id, 7, 0);
+    auto l1 = vcpu_cpuid(v, 1, 0);
+    auto l7 = vcpu_cpuid(v, 7, 0);
     uint64_t ok = 0x7ff & ~(1u << 11);  // VME..OSXMMEXCPT (bits 0-10)
     auto bit = [](bool c, unsigned n) { return c ? (1ull << n) : 0; };
     ok |= bit(l7.ecx & (1u << 2), 11);   // UMIP

@@ -8,6 +8,7 @@
 #include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/spinlock.hpp"
 #include "hv/sched/sched_vcpu.hpp"
+#include "hv/vcpu/cpuid_policy.hpp"
 #include "hv/vcpu/guest_state.hpp"
 #include "hv/vcpu/hw_vcpu.hpp"
 #include "hv/vcpu/vm_exit.hpp"
@@ -108,6 +109,8 @@ void handle_cr(Vcpu& v, const VmExit& x);
 void handle_mmio(Vcpu& v, const VmExit& x);
 
 // Helpers for handlers.
+// What CPUID shows this vCPU (its domain's policy over the host's answer).
+CpuidRegs vcpu_cpuid(const Vcpu& v, uint32_t leaf, uint32_t subleaf);
 void advance_rip(Vcpu& v, const VmExit& x);
 void inject_exception(Vcpu& v, uint8_t vector, bool has_error = false, uint32_t error = 0);
 

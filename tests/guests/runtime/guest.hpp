@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "arch/x86_64/cpu.hpp"
+
 extern "C" {
 extern volatile uint64_t guest_resume_rip;
 extern volatile uint64_t guest_last_vector;
@@ -20,27 +22,18 @@ int guest_main(uint32_t mbi);
 
 namespace guest {
 
-inline void outb(uint16_t p, uint8_t v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(p)); }
-inline void outw(uint16_t p, uint16_t v) { asm volatile("outw %0, %1" : : "a"(v), "Nd"(p)); }
-inline void outl(uint16_t p, uint32_t v) { asm volatile("outl %0, %1" : : "a"(v), "Nd"(p)); }
-inline uint8_t inb(uint16_t p)
-{
-    uint8_t v;
-    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(p));
-    return v;
-}
-inline uint16_t inw(uint16_t p)
-{
-    uint16_t v;
-    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(p));
-    return v;
-}
-inline uint32_t inl(uint16_t p)
-{
-    uint32_t v;
-    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(p));
-    return v;
-}
+// Port I/O, MSR and TSC instructions: the hypervisor's own header-only
+// wrappers (no kernel state behind them).
+using arch::inb;
+using arch::inl;
+using arch::inw;
+using arch::outb;
+using arch::outl;
+using arch::outw;
+using arch::rdmsr;
+using arch::rdtsc;
+using arch::wrmsr;
+
 struct Cpuid {
     uint32_t a, b, c, d;
 };
@@ -49,20 +42,6 @@ inline Cpuid cpuid(uint32_t leaf, uint32_t sub = 0)
     Cpuid r;
     asm volatile("cpuid" : "=a"(r.a), "=b"(r.b), "=c"(r.c), "=d"(r.d) : "a"(leaf), "c"(sub));
     return r;
-}
-
-inline uint64_t rdmsr(uint32_t m)
-{
-    uint32_t lo, hi;
-    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(m));
-    return (uint64_t(hi) << 32) | lo;
-}
-inline void wrmsr(uint32_t m, uint64_t v) { asm volatile("wrmsr" : : "c"(m), "a"(uint32_t(v)), "d"(uint32_t(v >> 32))); }
-inline uint64_t rdtsc()
-{
-    uint32_t lo, hi;
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t(hi) << 32) | lo;
 }
 
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
