@@ -41,3 +41,4 @@ list(APPEND HV_KERNEL_SOURCES
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/vlapic/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/sched/sources.cmake)
+include(${PROJECT_SOURCE_DIR}/hv/obj/sources.cmake)

@@ -1,0 +1,4 @@
+# Kernel objects reached through capabilities, and event channels: portable
+# logic (no locks, no allocation), compiled into the kernel and the host tests.
+list(APPEND HV_PORTABLE_SOURCES
+)
