@@ -4,9 +4,9 @@
 #
 # Files are staged under build/iso/ and the image is made by grub-mkrescue
 # (grub-common, with xorriso and mtools). Further files for the image (Dom0,
-# the cpio archive) go into HV_ISO_EXTRA_FILES before this file is included;
-# each lands in /boot/ under its own name and needs a module2 line in
-# tools/boot/grub.cfg.
+# the cpio archive) go into HV_ISO_EXTRA_FILES before this file is included,
+# the targets that make them into HV_ISO_EXTRA_TARGETS; each file lands in
+# /boot/ under its own name and needs a module2 line in tools/boot/grub.cfg.
 
 set(HV_ISO ${CMAKE_BINARY_DIR}/hv.iso)
 set(HV_ISO_ROOT ${CMAKE_BINARY_DIR}/iso)
@@ -45,7 +45,7 @@ if(_hv_iso_missing)
 endif()
 
 set(_hv_iso_copies "")
-set(_hv_iso_depends hv.elf ${HV_GRUB_CFG})
+set(_hv_iso_depends hv.elf ${HV_GRUB_CFG} ${HV_ISO_EXTRA_TARGETS})
 foreach(_file IN LISTS HV_ISO_EXTRA_FILES)
   get_filename_component(_name ${_file} NAME)
   list(APPEND _hv_iso_copies

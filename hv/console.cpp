@@ -40,6 +40,36 @@ void write_raw(const char* s)
     uart.write(s, length(s));
 }
 
+void write_dom0(const char* s, size_t n)
+{
+    arch::SpinGuard g(lock);
+    uart.write(s, n);
+}
+
+uint64_t read_log(uint64_t from_seq, char* out, size_t cap, size_t* len)
+{
+    arch::SpinGuard g(lock);
+    return log_ring.read(from_seq, out, cap, len);
+}
+
+bool input_ready()
+{
+    arch::SpinGuard g(lock);
+    return uart.can_read();
+}
+
+size_t read_input(char* buf, size_t cap)
+{
+    arch::SpinGuard g(lock);
+    size_t n = 0;
+    while (n < cap) {
+        int c = uart.get();
+        if (c < 0) break;
+        buf[n++] = char(c);
+    }
+    return n;
+}
+
 }  // namespace hv::console
 
 namespace lib {

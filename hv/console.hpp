@@ -2,6 +2,7 @@
 // serial console (levels up to the configured threshold).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "hv/log_ring.hpp"
@@ -17,5 +18,12 @@ void set_level(lib::LogLevel level);
 LogRing& ring();
 // Raw write to the serial line, bypassing the ring (panic path).
 void write_raw(const char* s);
+// Dom0's console on the same line: its output (not kept in the log ring)
+// and the bytes typed on the serial line.
+void write_dom0(const char* s, size_t n);
+bool input_ready();
+// LogRing::read under the console lock.
+uint64_t read_log(uint64_t from_seq, char* out, size_t cap, size_t* len);
+size_t read_input(char* buf, size_t cap);
 
 }  // namespace hv::console

@@ -21,6 +21,8 @@
 #include "hv/boot/cmdline.hpp"
 #include "hv/boot/multiboot.hpp"
 #include "hv/console.hpp"
+#include "hv/dom0/dom0.hpp"
+#include "hv/dom0/hypercall.hpp"
 #include "hv/mem/frame_allocator.hpp"
 #include "hv/mem/frames.hpp"
 #include "hv/mem/kernel_heap.hpp"
@@ -242,11 +244,15 @@ void setup_interrupts_and_timer()
     selftest::run(cmdline.selftest);
 #ifdef HV_TEST_BUILD
     testguest::run_all(boot_info);
-#endif
     for (;;) {
         arch::sti();
         arch::halt();
     }
+#else
+    init_hypercalls();
+    (void)dom0::start(boot_info, cmdline);
+    cpu_loop_run();
+#endif
 }
 
 }  // namespace

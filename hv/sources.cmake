@@ -37,7 +37,11 @@ list(APPEND HV_KERNEL_SOURCES
   hv/vcpu/exit_cr.cpp
   hv/vcpu/exit_mmio.cpp
   hv/domain/lapic_bus.cpp
-  hv/vcpu/cpu_loop.cpp)
+  hv/vcpu/cpu_loop.cpp
+  hv/dom0/pd.cpp
+  hv/dom0/thread.cpp
+  hv/dom0/dom0.cpp
+  hv/dom0/hypercall.cpp)
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/vlapic/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/sched/sources.cmake)

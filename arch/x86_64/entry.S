@@ -29,6 +29,11 @@ interrupt_stub_\v:
 
 interrupt_common:
         cld
+        /* From ring 3 (CS RPL 3): the kernel's GS base is in KERNEL_GS_BASE. */
+        testb   $3, 24(%rsp)
+        jz      1f
+        swapgs
+1:
         pushq   %rax
         pushq   %rbx
         pushq   %rcx
@@ -66,6 +71,10 @@ interrupt_common:
         popq    %rbx
         popq    %rax
         addq    $16, %rsp               /* vector, error code */
+        testb   $3, 8(%rsp)             /* back to ring 3: give GS back */
+        jz      2f
+        swapgs
+2:
         iretq
 
         .macro stub_addr v

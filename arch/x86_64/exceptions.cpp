@@ -7,6 +7,7 @@
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/percpu.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "arch/x86_64/user_mode.hpp"
 #include "hv/console.hpp"
 #include "lib/format.hpp"
 #include "lib/log.hpp"
@@ -105,10 +106,15 @@ extern "C" void interrupt_dispatch(arch::InterruptFrame* frame)
         LOG_WARN("hv: unexpected NMI on CPU %u", percpu_ready() ? this_cpu().index : 0);
         return;
     }
-    if (v < vector::first_external) fatal_exception(*frame);
-    if (v < 256 && handlers[v]) {
-        handlers[v](*frame);
-        return;
+    if (v < vector::first_external) {
+        // A fault of a ring-3 thread is that thread's problem, not the host's.
+        if (from_user(*frame) && user_exception_hook()) {
+            user_exception_hook()(*frame);
+            return;
+        }
+        fatal_exception(*frame);
     }
-    if (v != vector::spurious) LOG_WARN("hv: interrupt on unhandled vector %lu", v);
+    if (v < 256 && handlers[v]) handlers[v](*frame);
+    else if (v != vector::spurious) LOG_WARN("hv: interrupt on unhandled vector %lu", v);
+    if (from_user(*frame) && user_interrupt_hook()) user_interrupt_hook()(*frame);
 }

@@ -23,6 +23,7 @@ inline constexpr uint64_t accessed = 1ull << 5;
 inline constexpr uint64_t dirty = 1ull << 6;
 inline constexpr uint64_t large = 1ull << 7;  // PS in a PDPTE/PDE
 inline constexpr uint64_t global = 1ull << 8;
+inline constexpr uint64_t soft0 = 1ull << 9;  // available to software
 inline constexpr uint64_t large_pat = 1ull << 12;  // PAT bit position in large-page entries
 inline constexpr uint64_t no_exec = 1ull << 63;
 inline constexpr uint64_t addr_mask = 0x000ffffffffff000ull;
@@ -35,6 +36,9 @@ struct MapAttr {
     bool user = false;
     bool uncached = false;
     bool global = false;
+    // Software bit 9 of an x86 leaf (ignored by EPT): the user address space
+    // marks frames it owns with it.
+    bool soft0 = false;
     constexpr bool operator==(const MapAttr&) const = default;
 };
 
@@ -77,6 +81,7 @@ struct X86Format {
         if (a.user || user_forced) e |= pte::user;
         if (a.uncached) e |= pte::pcd | pte::pwt;
         if (a.global) e |= pte::global;
+        if (a.soft0) e |= pte::soft0;
         if (!a.exec && nx) e |= pte::no_exec;
         if (level > 0) e |= pte::large;
         return e;
@@ -88,6 +93,7 @@ struct X86Format {
         a.user = e & pte::user;
         a.uncached = e & pte::pcd;
         a.global = e & pte::global;
+        a.soft0 = e & pte::soft0;
         a.exec = !(e & pte::no_exec);
         return a;
     }

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "arch/x86_64/descriptors.hpp"
+#include "arch/x86_64/user_abi.h"
 #include "lib/result.hpp"
 
 namespace arch {
@@ -14,6 +15,8 @@ inline constexpr unsigned max_cpus = 256;
 
 struct PerCpu {
     PerCpu* self;  // gs:0, so this_cpu() is one load
+    uint64_t user_rsp;    // SYSCALL entry scratch (user_entry.S)
+    uint64_t kernel_rsp;  // top of the running thread's kernel stack (= TSS.RSP0)
     uint32_t index;
     uint32_t apic_id;
     uint64_t stack_bottom;  // lowest mapped byte of the kernel stack
@@ -28,6 +31,8 @@ struct PerCpu {
     Tss tss;
 };
 static_assert(offsetof(PerCpu, self) == 0);
+static_assert(offsetof(PerCpu, user_rsp) == PERCPU_USER_RSP);
+static_assert(offsetof(PerCpu, kernel_rsp) == PERCPU_KERNEL_RSP);
 
 inline PerCpu& this_cpu()
 {

@@ -11,6 +11,9 @@ list(APPEND HV_KERNEL_SOURCES
   arch/x86_64/ref_clock.cpp
   arch/x86_64/smp.cpp
   arch/x86_64/fpu.cpp
+  arch/x86_64/user_entry.S
+  arch/x86_64/user_mode.cpp
+  arch/x86_64/user_space.cpp
   arch/x86_64/svm/svm.cpp
   arch/x86_64/svm/svm_entry.S
   arch/x86_64/virt/virt.cpp)

@@ -6,7 +6,8 @@ namespace drivers {
 
 namespace {
 // Register offsets (PC16550D datasheet).
-enum Reg : uint16_t { thr = 0, ier = 1, dll = 0, dlm = 1, fcr = 2, lcr = 3, mcr = 4, lsr = 5, scr = 7 };
+enum Reg : uint16_t { rbr = 0, thr = 0, ier = 1, dll = 0, dlm = 1, fcr = 2, lcr = 3, mcr = 4, lsr = 5, scr = 7 };
+constexpr uint8_t lsr_data_ready = 0x01;
 constexpr uint8_t lsr_thr_empty = 0x20;
 constexpr uint8_t lcr_dlab = 0x80;
 constexpr uint32_t uart_clock = 115200;
@@ -36,6 +37,14 @@ void Uart16550::put(char c)
     // Bounded wait: a wedged UART must not hang the hypervisor.
     for (unsigned spin = 0; spin < 100000 && !(arch::inb(base_ + lsr) & lsr_thr_empty); ++spin) arch::pause();
     arch::outb(base_ + thr, static_cast<uint8_t>(c));
+}
+
+bool Uart16550::can_read() const { return present_ && (arch::inb(base_ + lsr) & lsr_data_ready); }
+
+int Uart16550::get()
+{
+    if (!can_read()) return -1;
+    return arch::inb(base_ + rbr);
 }
 
 void Uart16550::write(const char* s, unsigned long n)

@@ -1,4 +1,4 @@
-// 16550 UART, polled transmit. Used for the hypervisor console.
+// 16550 UART, polled transmit and receive. Used for the hypervisor console.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,9 @@ public:
     bool init(uint16_t base, uint32_t baud);
     void put(char c);
     void write(const char* s, unsigned long n);
+    // Receive: whether a byte is waiting, and the next byte (-1 if none).
+    bool can_read() const;
+    int get();
     bool present() const { return present_; }
     uint16_t base() const { return base_; }
 

@@ -1,11 +1,16 @@
 #include "hv/vcpu/cpu_loop.hpp"
 
+#include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/percpu.hpp"
 #include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/spinlock.hpp"
+#include "arch/x86_64/user_mode.hpp"
+#include "arch/x86_64/virt/virt.hpp"
+#include "hv/dom0/pd.hpp"
+#include "hv/dom0/thread.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/sched/scheduler.hpp"
 #include "hv/vcpu/vcpu.hpp"
@@ -24,6 +29,12 @@ struct CpuQueue {
     arch::SpinLock lock;
     Vcpu* vcpus[max_per_cpu] = {};
     unsigned count = 0;
+    Thread* threads[max_per_cpu] = {};
+    unsigned thread_count = 0;
+    // While a thread runs: the loop's own stack pointer (context_switch) and
+    // the thread.
+    uint64_t loop_rsp = 0;
+    Thread* current = nullptr;
 };
 constinit CpuQueue queues[arch::max_cpus];
 constinit sched::Scheduler scheduler;
@@ -48,7 +59,10 @@ uint64_t ns_to_tsc(uint64_t until, uint64_t now_ns, uint64_t now_tsc)
     return now_tsc + (until - now_ns) * arch::lapic::timer_info().tsc_hz / 1'000'000'000ull;
 }
 
-Vcpu* vcpu_of(sched::SchedVcpu* s) { return s ? static_cast<Vcpu*>(s->owner()) : nullptr; }
+Runnable* runnable_of(sched::SchedVcpu* s) { return s ? static_cast<Runnable*>(s->owner()) : nullptr; }
+
+// How often a thread waiting for console input looks at the UART.
+constexpr uint64_t console_poll_ns = 5'000'000;
 
 void kick_cpu(unsigned cpu)
 {
@@ -77,6 +91,14 @@ void poll_wakeups(CpuQueue& q, uint64_t now)
         auto k = scheduler.wake(v.sched, now);
         if (k.ok()) send_kicks(*k);
     }
+    uint64_t tsc = arch::rdtsc();
+    for (unsigned i = 0; i < q.thread_count; ++i) {
+        Thread& t = *q.threads[i];
+        if (t.state != ThreadState::blocked || !thread_wait_over(t, tsc)) continue;
+        t.state = ThreadState::runnable;
+        auto k = scheduler.wake(t.sched, now);
+        if (k.ok()) send_kicks(*k);
+    }
 }
 
 // Nothing runnable: when to wake up at the latest (TSC, 0 = no timer): the
@@ -87,6 +109,16 @@ uint64_t idle_deadline(const CpuQueue& q, uint64_t until)
     uint64_t wake = until;
     for (unsigned i = 0; i < q.count; ++i) {
         uint64_t t = vcpu_wakeup_time(*q.vcpus[i]);
+        if (t && (!wake || t < wake)) wake = t;
+    }
+    for (unsigned i = 0; i < q.thread_count; ++i) {
+        const Thread& th = *q.threads[i];
+        if (th.state != ThreadState::blocked) continue;
+        uint64_t t = th.wake_tsc;
+        if (th.wait == WaitFor::console_input) {
+            uint64_t poll = arch::rdtsc() + console_poll_ns * arch::lapic::timer_info().tsc_hz / 1'000'000'000ull;
+            if (!t || poll < t) t = poll;
+        }
         if (t && (!wake || t < wake)) wake = t;
     }
     return wake;
@@ -120,39 +152,97 @@ sched::SchedVcpu* local_sibling(const CpuQueue& q, const Vcpu& v)
     return nullptr;
 }
 
-// One decision on CPU `me`: runs the vCPU the scheduler picks until its slice
-// ends (or it halts or yields), or idles. Interrupts are off.
+// Runs thread t on this CPU until it blocks, yields, ends or its slice ends
+// (slice_end, TSC). Interrupts are off.
+void run_thread(CpuQueue& q, Thread& t, uint64_t slice_end)
+{
+    t.slice_end = slice_end;
+    uint64_t now = arch::rdtsc(), hz = arch::lapic::timer_info().tsc_hz;
+    uint64_t delta = slice_end > now ? slice_end - now : 1;
+    if (delta > hz) delta = hz;
+    arch::lapic::arm_oneshot(delta * 1'000'000'000ull / hz + 1, arch::vector::lapic_timer);
+    // A VMX guest may have left its SYSCALL MSRs loaded here.
+    arch::virt::reclaim_syscall_msrs();
+    arch::load_syscall_msrs();
+    arch::enter_thread_context(pd_cr3(*t.pd), t.kstack_top);
+    q.current = &t;
+    context_switch(&q.loop_rsp, t.saved_rsp);
+    q.current = nullptr;
+}
+
+// One decision on CPU `me`: runs the vCPU or thread the scheduler picks until
+// its slice ends (or it halts, blocks or yields), or idles. Interrupts are off.
 void schedule_once(unsigned me)
 {
     CpuQueue& q = queues[me];
     uint64_t tsc = arch::rdtsc();
     uint64_t now = tsc_to_ns(tsc);
     sched::Decision dec;
-    Vcpu* v = nullptr;
+    Runnable* r = nullptr;
     uint64_t wake = 0;
     {
         arch::SpinGuard g(q.lock);
         poll_wakeups(q, now);
         for (;;) {
             dec = scheduler.pick_next(me, now);
-            // Every vCPU's affinity is exactly its own CPU: nothing migrates.
+            // Every vCPU's and thread's affinity is exactly its own CPU: nothing migrates.
             if (dec.migrate) LOG_ERROR("cpu%u: scheduler migrates a pinned vCPU", me);
-            v = vcpu_of(dec.next);
-            if (!v) break;
-            if (v->domain->state == DomainState::running && wake_if_pending(*v)) {
-                v->running_on = int(me);
+            r = runnable_of(dec.next);
+            if (!r) break;
+            if (r->run_kind == RunKind::thread) {
+                auto& t = static_cast<Thread&>(*r);
+                if (t.state == ThreadState::runnable) {
+                    t.running_on = int(me);
+                    break;
+                }
+                (void)scheduler.block(t.sched, now);
+                r = nullptr;
+                continue;
+            }
+            auto& v = static_cast<Vcpu&>(*r);
+            if (v.domain->state == DomainState::running && wake_if_pending(v)) {
+                v.running_on = int(me);
                 break;
             }
             // Not runnable after all (its domain stopped, or an INIT came).
-            (void)scheduler.block(v->sched, now);
-            v = nullptr;
+            (void)scheduler.block(v.sched, now);
+            r = nullptr;
         }
-        if (!v) wake = idle_deadline(q, dec.until ? ns_to_tsc(dec.until, now, tsc) : 0);
+        if (!r) wake = idle_deadline(q, dec.until ? ns_to_tsc(dec.until, now, tsc) : 0);
     }
-    if (!v) {
+    if (!r) {
         idle(wake);
         return;
     }
+    if (r->run_kind == RunKind::thread) {
+        auto& t = static_cast<Thread&>(*r);
+        run_thread(q, t, ns_to_tsc(dec.until, now, tsc));
+        now = tsc_to_ns(arch::rdtsc());
+        arch::SpinGuard g(q.lock);
+        if (t.state == ThreadState::dead) {
+            (void)scheduler.block(t.sched, now);
+            (void)scheduler.remove_vcpu(t.sched);
+            unsigned out = 0;
+            for (unsigned i = 0; i < q.thread_count; ++i)
+                if (q.threads[i] != &t) q.threads[out++] = q.threads[i];
+            q.thread_count = out;
+            // Its address space may go with it: do not keep running on it.
+            arch::load_kernel_cr3();
+            t.running_on = -1;
+            thread_reaped(t);
+            return;
+        }
+        if (t.state == ThreadState::blocked) {
+            (void)scheduler.block(t.sched, now);
+        } else if (t.yield_requested) {
+            t.yield_requested = false;
+            auto y = scheduler.yield_to(t.sched, nullptr, now);
+            if (y.ok()) send_kicks(y->kick);
+        }
+        t.running_on = -1;
+        return;
+    }
+    Vcpu* v = static_cast<Vcpu*>(r);
     run_vcpu(*v, ns_to_tsc(dec.until, now, tsc));
     now = tsc_to_ns(arch::rdtsc());
     arch::cli();
@@ -167,14 +257,24 @@ void schedule_once(unsigned me)
         v->yield_requested = false;
         sched::SchedVcpu* target = scheduler.yield_candidate(v->sched);
         if (target && target->cpu() != me) target = local_sibling(q, *v);
-        auto r = scheduler.yield_to(v->sched, target, now);
-        if (r.ok()) {
-            if (r->target) ++v->directed_yields;
-            send_kicks(r->kick);
+        auto y = scheduler.yield_to(v->sched, target, now);
+        if (y.ok()) {
+            if (y->target) ++v->directed_yields;
+            send_kicks(y->kick);
         }
     }
     // Otherwise its slice ended: the next pick_next charges and requeues it.
     v->running_on = -1;
+}
+
+// A ring-3 interrupt on this CPU: the running thread gives the CPU back when
+// its slice is over or a kick asks the loop to decide again.
+void on_user_interrupt(arch::InterruptFrame& f)
+{
+    CpuQueue& q = queues[arch::this_cpu().index];
+    Thread* t = q.current;
+    if (!t) return;
+    if (f.vector == arch::vector::ipi_kick || arch::rdtsc() >= t->slice_end) thread_switch_out(*t);
 }
 
 // A domain whose every vCPU is blocked for good can never run again.
@@ -192,11 +292,16 @@ void check_all_blocked(Domain& d)
 void cpu_loop_init()
 {
     arch::set_interrupt_handler(arch::vector::ipi_kick, kick_handler);
+    arch::set_user_interrupt_hook(on_user_interrupt);
     // Every CPU index may take part; with hard pinning a CPU without vCPUs
     // simply never has any queued.
     if (auto s = scheduler.init(arch::max_cpus, sched_config); !s.ok())
         LOG_ERROR("scheduler: init failed: %s", lib::error_name(s.error()));
 }
+
+sched::Scheduler& the_scheduler() { return scheduler; }
+
+void cpu_loop_run() { cpu_loop_ap(); }
 
 void cpu_loop_ap()
 {
@@ -282,5 +387,40 @@ void detach_domain(Domain& d)
 }
 
 void kick(Vcpu& v) { kick_cpu(v.cpu); }
+
+lib::Status start_thread(Thread& t)
+{
+    CpuQueue& q = queues[t.cpu];
+    arch::SpinGuard g(q.lock);
+    if (q.thread_count == max_per_cpu) return lib::err(lib::Error::no_memory);
+    sched::CpuMask only;
+    only.set(t.cpu);
+    TRY(scheduler.add_vcpu(t.sched, pd_sched_group(*t.pd), only, static_cast<Runnable*>(&t)));
+    q.threads[q.thread_count++] = &t;
+    // Registered offline: the next poll_wakeups on its CPU makes it runnable.
+    t.state = ThreadState::blocked;
+    t.wait = WaitFor::nothing;
+    t.woken = true;
+    kick_cpu(t.cpu);
+    return {};
+}
+
+void thread_switch_out(Thread& t)
+{
+    CpuQueue& q = queues[t.cpu];
+    context_switch(&t.saved_rsp, q.loop_rsp);
+}
+
+Thread* current_thread()
+{
+    if (!arch::percpu_ready()) return nullptr;
+    return queues[arch::this_cpu().index].current;
+}
+
+void wake_thread(Thread& t)
+{
+    t.woken = true;
+    kick_cpu(t.cpu);
+}
 
 }  // namespace hv

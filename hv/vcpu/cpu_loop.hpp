@@ -10,10 +10,25 @@
 
 #include <cstdint>
 
+#include "lib/result.hpp"
+
+namespace hv::sched {
+class Scheduler;
+}
+
 namespace hv {
 
 struct Vcpu;
 struct Domain;
+struct Thread;
+
+// What a CPU runs: a guest vCPU or a ring-3 thread (Dom0's). Both embed a
+// hv::sched::SchedVcpu whose owner is this base, so the loop knows which one
+// the scheduler picked.
+enum class RunKind : uint8_t { vcpu = 0, thread = 1 };
+struct Runnable {
+    RunKind run_kind = RunKind::vcpu;
+};
 
 // Sets up the kick IPI; call on the BSP before APs start.
 void cpu_loop_init();
@@ -29,5 +44,21 @@ void detach_domain(Domain& d);
 
 // Makes the CPU that runs `v` look at it again now (IPI unless it is this CPU).
 void kick(Vcpu& v);
+
+// The scheduler every CPU's loop uses (for registering groups).
+hv::sched::Scheduler& the_scheduler();
+// Runs this CPU's loop for good (APs, and the BSP once Dom0 is started).
+[[noreturn]] void cpu_loop_run();
+
+// Registers a thread with the scheduler on its CPU (t.cpu) and lets it run.
+lib::Status start_thread(Thread& t);
+// The running thread gives its CPU back to the loop (from its own kernel
+// stack: a hypercall that blocks or yields, a preempting interrupt, its end).
+// Returns when the loop runs it again; never for a dead thread.
+void thread_switch_out(Thread& t);
+// The thread running on this CPU, or nullptr.
+Thread* current_thread();
+// Makes a blocked thread look at its wait condition again (any CPU).
+void wake_thread(Thread& t);
 
 }  // namespace hv

@@ -8,6 +8,7 @@
 #include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/spinlock.hpp"
 #include "hv/sched/sched_vcpu.hpp"
+#include "hv/vcpu/cpu_loop.hpp"
 #include "hv/vcpu/cpuid_policy.hpp"
 #include "hv/vcpu/guest_state.hpp"
 #include "hv/vcpu/hw_vcpu.hpp"
@@ -22,8 +23,8 @@ struct Domain;
 // Where a vCPU is in its life (SDM 8.4: an AP waits for a SIPI after INIT).
 enum class VcpuState : uint8_t { wait_for_sipi, runnable, halted, stopped };
 
-struct Vcpu {
-    vlapic::Vlapic lapic;  // first: it needs 16-byte alignment
+struct Vcpu : Runnable {
+    vlapic::Vlapic lapic;  // first member: it needs 16-byte alignment
     arch::FpuState fpu;    // the guest's x87/SSE registers while it is not loaded
     Domain* domain;
     uint32_t id;  // within the domain

@@ -57,6 +57,12 @@ const char* vendor_name()
     return "none";
 }
 
+void reclaim_syscall_msrs()
+{
+    // SVM: VMRUN's VMLOAD/VMSAVE pair puts the host's values back at every exit.
+    if (capabilities.vendor == Vendor::vmx) vmx::release_lazy_msrs();
+}
+
 lib::Status init_bsp()
 {
     lib::Status s = lib::err(lib::Error::unsupported);

@@ -610,14 +610,18 @@ private:
         vmx::write(Field32::entry_instruction_length, ev.length);
     }
 
-    bool lazy_msr_present(unsigned i) const
-    {
-        return lazy_msrs[i] != msr_tsc_aux || (proc2_ & proc2::enable_rdtscp);
-    }
+public:
+    // Called with this vCPU's values loaded on this CPU (release_lazy_msrs).
     void save_lazy_msrs()
     {
         for (unsigned i = 0; i < lazy_msr_count; ++i)
             if (lazy_msr_present(i)) lazy_msr_values_[i] = rdmsr(lazy_msrs[i]);
+    }
+
+private:
+    bool lazy_msr_present(unsigned i) const
+    {
+        return lazy_msrs[i] != msr_tsc_aux || (proc2_ & proc2::enable_rdtscp);
     }
     void load_lazy_msrs()
     {
@@ -643,6 +647,14 @@ private:
     bool launched_ = false;
     mutable int cpu_ = -1;  // where the VMCS is active (-1: nowhere yet)
 };
+
+void release_lazy_msrs()
+{
+    CpuState& st = this_cpu_state();
+    if (!st.msr_owner) return;
+    st.msr_owner->save_lazy_msrs();
+    st.msr_owner = nullptr;
+}
 
 lib::Result<hv::HwVcpu*> create_vcpu(const virt::VcpuConfig& cfg)
 {

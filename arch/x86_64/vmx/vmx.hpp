@@ -24,5 +24,9 @@ lib::Result<hv::HwVcpu*> create_vcpu(const virt::VcpuConfig& cfg);
 // All-context INVEPT on the calling CPU (detect() requires that type): after
 // a p2m change that removes or narrows mappings, on every CPU.
 void invept_all();
+// The guest's SYSCALL MSRs and KERNEL_GS_BASE loaded on this CPU (lazy
+// switching) are saved back into their vCPU: host code that needs its own
+// values (ring-3 threads) loads them next.
+void release_lazy_msrs();
 
 }  // namespace arch::vmx

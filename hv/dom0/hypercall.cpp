@@ -1,0 +1,169 @@
+// Hypercall dispatch: one bounded switch over the call number; each call
+// decodes its registers, checks every pointer against the caller's address
+// space (arch::UserSpace::check/copy_in/copy_out) and returns a Status with
+// an optional value. Nothing a caller passes can fault the kernel.
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/lapic.hpp"
+#include "arch/x86_64/smp.hpp"
+#include "arch/x86_64/user_mode.hpp"
+#include "arch/x86_64/virt/virt.hpp"
+#include "hv/abi/hypercall.hpp"
+#include "hv/console.hpp"
+#include "hv/dom0/hypercall.hpp"
+#include "hv/dom0/pd.hpp"
+#include "hv/dom0/thread.hpp"
+#include "hv/mem/frames.hpp"
+#include "lib/log.hpp"
+#include "lib/str.hpp"
+
+namespace hv {
+namespace {
+
+using abi::Call;
+using abi::Status;
+
+// lib::Error and abi::Status share their first values.
+static_assert(uint64_t(Status::invalid) == uint64_t(lib::Error::invalid));
+static_assert(uint64_t(Status::no_memory) == uint64_t(lib::Error::no_memory));
+static_assert(uint64_t(Status::not_found) == uint64_t(lib::Error::not_found));
+static_assert(uint64_t(Status::denied) == uint64_t(lib::Error::denied));
+static_assert(uint64_t(Status::corrupt) == uint64_t(lib::Error::corrupt));
+
+Status status_of(lib::Error e) { return Status(uint64_t(e)); }
+
+struct Reply {
+    Status status = Status::ok;
+    uint64_t value = 0;
+};
+Reply fail(Status s) { return {s, 0}; }
+Reply fail_copy(lib::Error e) { return fail(e == lib::Error::denied ? Status::bad_address : status_of(e)); }
+
+constexpr size_t max_console_write = 64 * 1024;
+constexpr size_t chunk = 512;
+
+uint64_t tsc_hz() { return arch::lapic::timer_info().tsc_hz; }
+uint64_t ns_to_ticks(uint64_t ns) { return ns / 1'000'000'000ull * tsc_hz() + ns % 1'000'000'000ull * tsc_hz() / 1'000'000'000ull; }
+uint64_t ticks_to_ns(uint64_t t) { return t / tsc_hz() * 1'000'000'000ull + t % tsc_hz() * 1'000'000'000ull / tsc_hz(); }
+
+Reply console_write(Thread& t, uint64_t buf, uint64_t len)
+{
+    if (len > max_console_write) return fail(Status::out_of_range);
+    if (auto s = t.pd->space->check(buf, len, false); !s.ok()) return fail_copy(s.error());
+    char tmp[chunk];
+    for (uint64_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        if (auto s = t.pd->space->copy_in(tmp, buf + off, n); !s.ok()) return fail_copy(s.error());
+        console::write_dom0(tmp, n);
+    }
+    return {Status::ok, len};
+}
+
+Reply console_read(Thread& t, uint64_t buf, uint64_t cap, uint64_t timeout_ns)
+{
+    if (cap == 0) return fail(Status::invalid);
+    if (cap > chunk) cap = chunk;
+    if (auto s = t.pd->space->check(buf, cap, true); !s.ok()) return fail_copy(s.error());
+    uint64_t deadline = timeout_ns == ~0ull ? 0 : arch::rdtsc() + ns_to_ticks(timeout_ns);
+    while (!console::input_ready()) {
+        if (deadline && arch::rdtsc() >= deadline) return {Status::ok, 0};
+        block_current(t, WaitFor::console_input, deadline);
+    }
+    char tmp[chunk];
+    size_t n = console::read_input(tmp, cap);
+    if (auto s = t.pd->space->copy_out(buf, tmp, n); !s.ok()) return fail_copy(s.error());
+    return {Status::ok, n};
+}
+
+Reply log_read(Thread& t, uint64_t seq, uint64_t buf, uint64_t cap)
+{
+    if (cap < 2) return fail(Status::invalid);
+    if (cap > 2048) cap = 2048;
+    if (auto s = t.pd->space->check(buf, cap, true); !s.ok()) return fail_copy(s.error());
+    char tmp[2048];
+    size_t len = 0;
+    uint64_t next = console::read_log(seq, tmp, cap, &len);
+    if (auto s = t.pd->space->copy_out(buf, tmp, len + 1); !s.ok()) return fail_copy(s.error());
+    return {Status::ok, next};
+}
+
+void copy_name(char* dst, size_t cap, const char* src) { lib::copy_cstr(dst, cap, src); }
+
+Reply system_info(Thread& t, uint64_t out)
+{
+    abi::SystemInfo si{};
+    copy_name(si.hv_version, sizeof si.hv_version, "0.1.0");
+    copy_name(si.backend, sizeof si.backend,
+              arch::virt::caps().vendor == arch::virt::Vendor::svm   ? "svm"
+              : arch::virt::caps().vendor == arch::virt::Vendor::vmx ? "vmx"
+                                                                     : "none");
+    si.cpu_count = arch::smp::online_count();
+    si.numa_nodes = mem::frame_allocator().node_count();
+    si.tsc_hz = tsc_hz();
+    si.total_memory = mem::frame_allocator().total_frames() * 4096;
+    si.free_memory = mem::free_memory_bytes();
+    si.uptime_ns = ticks_to_ns(arch::rdtsc());
+    auto v = arch::cpuid(0);
+    __builtin_memcpy(si.cpu_vendor, &v.ebx, 4);
+    __builtin_memcpy(si.cpu_vendor + 4, &v.edx, 4);
+    __builtin_memcpy(si.cpu_vendor + 8, &v.ecx, 4);
+    if (arch::cpuid(0x80000000).eax >= 0x80000004) {
+        for (uint32_t i = 0; i < 3; ++i) {
+            auto r = arch::cpuid(0x80000002 + i);
+            __builtin_memcpy(si.cpu_model + 16 * i, &r, 16);
+        }
+        si.cpu_model[47] = '\0';
+    }
+    if (auto s = t.pd->space->copy_out(out, &si, sizeof si); !s.ok()) return fail_copy(s.error());
+    return {};
+}
+
+Reply dispatch(Thread& t, const arch::InterruptFrame& f)
+{
+    if (f.rax >= uint64_t(Call::count_)) return fail(Status::bad_call);
+    switch (Call(f.rax)) {
+    case Call::console_write: return console_write(t, f.rdi, f.rsi);
+    case Call::console_read: return console_read(t, f.rdi, f.rsi, f.rdx);
+    case Call::log_read: return log_read(t, f.rdi, f.rsi, f.rdx);
+    case Call::system_info: return system_info(t, f.rdi);
+    case Call::clock: return {Status::ok, ticks_to_ns(arch::rdtsc())};
+    case Call::thread_exit: exit_current(t, int64_t(f.rdi));
+    case Call::yield:
+        t.yield_requested = true;
+        thread_switch_out(t);
+        return {};
+    case Call::sleep:
+        block_current(t, WaitFor::time, arch::rdtsc() + ns_to_ticks(f.rdi));
+        return {};
+    case Call::count_: break;
+    }
+    return fail(Status::bad_call);
+}
+
+// A fault in ring 3 ends the faulting thread with a report; the host and
+// every other thread go on.
+void on_user_exception(arch::InterruptFrame& f)
+{
+    Thread* t = current_thread();
+    if (!t) return;
+    LOG_ERROR("%s: thread %u killed: %s (error %#lx) at rip %#lx rsp %#lx cr2 %#lx", t->pd->name, t->id,
+              arch::exception_name(f.vector), f.error_code, f.rip, f.rsp, arch::read_cr2());
+    t->pd->crashed = true;
+    exit_current(*t, -int64_t(f.vector) - 1);
+}
+
+}  // namespace
+
+void init_hypercalls() { arch::set_user_exception_hook(on_user_exception); }
+
+}  // namespace hv
+
+extern "C" void syscall_dispatch(arch::InterruptFrame* f)
+{
+    hv::Thread* t = hv::current_thread();
+    if (!t) return;  // cannot happen: only threads enter through SYSCALL
+    t->frame = f;
+    hv::Reply r = hv::dispatch(*t, *f);
+    f->rax = uint64_t(r.status);
+    f->rdx = r.value;
+    t->frame = nullptr;
+}

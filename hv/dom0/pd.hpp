@@ -1,0 +1,37 @@
+// A protection domain: a ring-3 address space with its threads, scheduled as
+// one group. Dom0 is one; a driver domain split off later would be another.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/x86_64/spinlock.hpp"
+#include "arch/x86_64/user_space.hpp"
+#include "hv/sched/sched_group.hpp"
+#include "lib/result.hpp"
+
+namespace hv {
+
+struct Thread;
+
+struct Pd {
+    uint32_t id;
+    char name[32];
+    arch::UserSpace* space;
+    hv::sched::SchedGroup sched;
+    arch::SpinLock lock;  // threads list and counts
+    Thread* threads;
+    uint32_t next_thread_id;
+    uint32_t live_threads;
+    uint64_t started_tsc;
+    bool crashed;
+};
+
+lib::Result<Pd*> create_pd(uint32_t id, const char* name, uint32_t weight);
+
+uint64_t pd_cr3(const Pd& pd);
+hv::sched::SchedGroup& pd_sched_group(Pd& pd);
+// The loop took a dead thread off its CPU: free it, and the Pd's threads are
+// counted down (the last one logs that the Pd ended).
+void thread_reaped(Thread& t);
+
+}  // namespace hv

@@ -1,0 +1,239 @@
+#include "vmm/control/xl.hpp"
+
+#include <cstdarg>
+
+#include "lib/format.hpp"
+
+namespace vmm::xl {
+namespace {
+
+struct Command {
+    const char* name;
+    int (Shell::*run)(size_t, const char* const*);
+    const char* args;     // after "xl <name>"
+    const char* summary;  // one line for `xl help`
+};
+
+bool eq(const char* a, const char* b) { return lib::StrView(a) == lib::StrView(b); }
+
+// A mebibyte figure as xl prints it (integer MiB).
+uint64_t mib(uint64_t bytes) { return bytes >> 20; }
+
+}  // namespace
+
+void Output::print(const char* fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = lib::vformat(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n >= sizeof buf) n = sizeof buf - 1;
+    write(buf, n);
+}
+
+lib::Result<size_t> split_words(lib::StrView line, char* store, size_t store_cap, const char** words, size_t cap)
+{
+    size_t count = 0, used = 0, i = 0;
+    while (true) {
+        while (i < line.size() && lib::StrView::is_space(line[i])) ++i;
+        if (i >= line.size()) break;
+        if (count == cap) return lib::err(lib::Error::out_of_range);
+        char* word = store + used;
+        char quote = 0;
+        while (i < line.size() && (quote || !lib::StrView::is_space(line[i]))) {
+            char c = line[i++];
+            if (quote && c == quote) {
+                quote = 0;
+                continue;
+            }
+            if (!quote && (c == '"' || c == '\'')) {
+                quote = c;
+                continue;
+            }
+            if (c == '\\' && quote != '\'') {
+                if (i >= line.size()) return lib::err(lib::Error::invalid);
+                c = line[i++];
+            }
+            if (used + 1 >= store_cap) return lib::err(lib::Error::out_of_range);
+            store[used++] = c;
+        }
+        if (quote) return lib::err(lib::Error::invalid);
+        store[used++] = '\0';
+        words[count++] = word;
+    }
+    return count;
+}
+
+namespace {
+const Command commands[] = {
+    {"help", &Shell::cmd_help, "[command]", "Print this help, or the usage of one command"},
+    {"info", &Shell::cmd_info, "", "Get information about the host"},
+    {"dmesg", &Shell::cmd_dmesg, "[-c]", "Read and/or clear the hypervisor's message buffer"},
+    {"list", &Shell::cmd_list, "[-l] [Domain]", "List information about all or some domains"},
+};
+
+const Command* find_command(const char* name)
+{
+    for (const auto& c : commands)
+        if (eq(c.name, name)) return &c;
+    return nullptr;
+}
+}  // namespace
+
+int Shell::usage(const char* command)
+{
+    const Command* c = find_command(command);
+    if (!c) return 2;
+    out_.print("Usage: xl %s%s%s\n", c->name, c->args[0] ? " " : "", c->args);
+    return 2;
+}
+
+int Shell::run_line(lib::StrView line)
+{
+    char store[512];
+    const char* words[32];
+    auto n = split_words(line, store, sizeof store, words, 32);
+    if (!n) {
+        out_.print("xl: %s\n", n.error() == lib::Error::invalid ? "unterminated quote or trailing backslash"
+                                                                 : "command line too long");
+        return 2;
+    }
+    size_t argc = *n;
+    const char* const* argv = words;
+    if (argc > 0 && eq(argv[0], "xl")) {
+        ++argv;
+        --argc;
+    }
+    if (argc == 0) return 0;
+    return run(argc, argv);
+}
+
+int Shell::run(size_t argc, const char* const* argv)
+{
+    const Command* c = find_command(argv[0]);
+    if (!c) {
+        out_.print("xl: unknown command '%s'; 'xl help' lists the commands\n", argv[0]);
+        return 2;
+    }
+    if (argc > 1 && (eq(argv[1], "-h") || eq(argv[1], "--help"))) {
+        usage(c->name);
+        out_.print("%s.\n", c->summary);
+        return 0;
+    }
+    return (this->*(c->run))(argc, argv);
+}
+
+int Shell::cmd_help(size_t argc, const char* const* argv)
+{
+    if (argc > 2) return usage("help");
+    if (argc == 2) {
+        const Command* c = find_command(argv[1]);
+        if (!c) {
+            out_.print("xl: unknown command '%s'; 'xl help' lists the commands\n", argv[1]);
+            return 2;
+        }
+        usage(c->name);
+        out_.print("%s.\n", c->summary);
+        return 0;
+    }
+    out_.print("Usage: xl <subcommand> [args]\n\nxl full list of subcommands:\n\n");
+    for (const auto& c : commands) out_.print(" %-20s%s\n", c.name, c.summary);
+    return 0;
+}
+
+int Shell::cmd_info(size_t argc, const char*const*)
+{
+    if (argc != 1) return usage("info");
+    auto si = backend_.system_info();
+    if (!si) {
+        out_.print("xl: cannot read host information: %s\n", lib::error_name(si.error()));
+        return 1;
+    }
+    const auto& s = *si;
+    uint64_t up = s.uptime_ns / 1'000'000'000ull;
+    out_.print("host                   : hv\n");
+    out_.print("release                : %s\n", s.hv_version);
+    out_.print("machine                : x86_64\n");
+    out_.print("nr_cpus                : %u\n", s.cpu_count);
+    out_.print("nr_nodes               : %u\n", s.numa_nodes);
+    out_.print("cpu_vendor             : %s\n", s.cpu_vendor);
+    out_.print("cpu_model              : %s\n", s.cpu_model[0] ? s.cpu_model : "unknown");
+    out_.print("cpu_mhz                : %lu.%03lu\n", s.tsc_hz / 1'000'000, s.tsc_hz / 1'000 % 1'000);
+    out_.print("virt_caps              : %s\n", eq(s.backend, "svm") ? "hvm (AMD SVM, NPT)"
+                                                 : eq(s.backend, "vmx") ? "hvm (Intel VMX, EPT)"
+                                                                        : "none");
+    out_.print("total_memory           : %lu\n", mib(s.total_memory));
+    out_.print("free_memory            : %lu\n", mib(s.free_memory));
+    out_.print("hv_version             : %s\n", s.hv_version);
+    out_.print("uptime                 : %lu:%02lu:%02lu\n", up / 3600, up / 60 % 60, up % 60);
+    return 0;
+}
+
+int Shell::cmd_dmesg(size_t argc, const char* const* argv)
+{
+    bool clear = false;
+    for (size_t i = 1; i < argc; ++i) {
+        if (eq(argv[i], "-c")) clear = true;
+        else return usage("dmesg");
+    }
+    uint64_t seq = dmesg_cleared_seq_;
+    char buf[2048];
+    for (;;) {
+        auto next = backend_.read_log(seq, buf, sizeof buf);
+        if (!next) {
+            out_.print("xl: cannot read the hypervisor log: %s\n", lib::error_name(next.error()));
+            return 1;
+        }
+        // Lines are "<L>text\n": print the text.
+        lib::StrView rest(buf);
+        while (!rest.empty()) {
+            lib::StrView line = rest.split_first('\n');
+            if (line.size() >= 3 && line[0] == '<' && line[2] == '>') line = line.substr(3);
+            out_.write(line.data(), line.size());
+            out_.write("\n", 1);
+        }
+        if (*next == seq) break;
+        seq = *next;
+    }
+    if (clear) dmesg_cleared_seq_ = seq;
+    return 0;
+}
+
+int Shell::cmd_list(size_t argc, const char* const* argv)
+{
+    bool long_form = false;
+    const char* only = nullptr;
+    for (size_t i = 1; i < argc; ++i) {
+        if (eq(argv[i], "-l") || eq(argv[i], "--long")) long_form = true;
+        else if (argv[i][0] == '-' || only) return usage("list");
+        else only = argv[i];
+    }
+    DomainRow rows[64];
+    size_t n = backend_.list_domains(rows, 64);
+    bool found = false;
+    if (!long_form) out_.print("Name                                        ID   Mem VCPUs\tState\tTime(s)\n");
+    for (size_t i = 0; i < n; ++i) {
+        const DomainRow& r = rows[i];
+        if (only) {
+            char id[16];
+            lib::format(id, sizeof id, "%u", r.id);
+            if (!eq(only, r.name) && !eq(only, id)) continue;
+        }
+        found = true;
+        uint64_t tenths = r.cpu_time_ns / 100'000'000ull;
+        if (long_form)
+            out_.print("%s: id %u, memory %lu MiB, vcpus %u, state %s, cpu time %lu.%lu s\n", r.name, r.id,
+                       r.mem_mib, r.vcpus, r.state, tenths / 10, tenths % 10);
+        else
+            out_.print("%-40s %5u %5lu %5u     %s %8lu.%lu\n", r.name, r.id, r.mem_mib, r.vcpus, r.state,
+                       tenths / 10, tenths % 10);
+    }
+    if (only && !found) {
+        out_.print("xl: domain '%s' does not exist\n", only);
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace vmm::xl
