@@ -20,7 +20,7 @@ public:
 
     // Copies whole lines starting with sequence number `from_seq` (or the
     // oldest kept, if that one was dropped) into out, NUL-terminated. Each line
-    // is "<L>text\n" where L is the level digit. Returns the sequence number
+    // is "Ltext\n" where L is the level digit. Returns the sequence number
     // after the last line copied, so callers can read incrementally.
     uint64_t read(uint64_t from_seq, char* out, size_t out_cap, size_t* out_len) const;
 

@@ -101,11 +101,13 @@ lib::Status start(const boot::BootInfo& info, const boot::CmdLine& cmdline)
         si.files_base = files_base + (f.start - lo);
         si.files_size = f.end - f.start;
     }
-    // The start-info page: the struct, then the module's command line
-    // without its leading file name.
+    // The start-info page: the struct, then the module's command line. QEMU
+    // -kernel and iPXE put the module's file name first, GRUB does not: a
+    // first word with a '/' or ending in ".elf" is that name, not an argument.
     TRY(s.map_fresh(start_info_va, page, {}));
-    lib::StrView args(info.modules[0].cmdline);
-    (void)args.split_first(' ');
+    lib::StrView args = lib::StrView(info.modules[0].cmdline).trim();
+    lib::StrView first = args.substr(0, args.find(' '));
+    if (first.find('/') != lib::StrView::npos || first.ends_with(".elf")) (void)args.split_first(' ');
     char line[sizeof info.modules[0].cmdline] = {};
     lib::copy_cstr(line, sizeof line, args.trim());
     si.cmdline = start_info_va + sizeof si;

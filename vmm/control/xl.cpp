@@ -185,11 +185,11 @@ int Shell::cmd_dmesg(size_t argc, const char* const* argv)
             out_.print("xl: cannot read the hypervisor log: %s\n", lib::error_name(next.error()));
             return 1;
         }
-        // Lines are "<L>text\n": print the text.
+        // Lines are "Ltext\n" (L = the level digit): print the text.
         lib::StrView rest(buf);
         while (!rest.empty()) {
             lib::StrView line = rest.split_first('\n');
-            if (line.size() >= 3 && line[0] == '<' && line[2] == '>') line = line.substr(3);
+            if (!line.empty() && line[0] >= '0' && line[0] <= '9') line = line.substr(1);
             out_.write(line.data(), line.size());
             out_.write("\n", 1);
         }

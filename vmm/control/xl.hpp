@@ -26,7 +26,7 @@ struct DomainRow {
 class Backend {
 public:
     virtual lib::Result<hv::abi::SystemInfo> system_info() = 0;
-    // The hypervisor log from sequence number `seq`: appends "<L>text\n"
+    // The hypervisor log from sequence number `seq`: appends "Ltext\n"
     // lines to buf (NUL-terminated), returns the next sequence number.
     virtual lib::Result<uint64_t> read_log(uint64_t seq, char* buf, size_t cap) = 0;
     // Domains in ID order; returns how many were written (at most cap).
