@@ -62,12 +62,13 @@ uint64_t prepare_user_thread_stack(uint64_t kstack_top, uint64_t rip, uint64_t r
     return reinterpret_cast<uint64_t>(s);
 }
 
-void enter_thread_context(uint64_t cr3, uint64_t kstack_top)
+void enter_thread_context(uint64_t cr3, uint64_t gen, uint64_t kstack_top)
 {
     PerCpu& c = this_cpu();
     c.tss.rsp[0] = kstack_top;
     c.kernel_rsp = kstack_top;
-    if (read_cr3() != cr3) write_cr3(cr3);
+    if (read_cr3() != cr3 || c.user_tlb_gen != gen) write_cr3(cr3);
+    c.user_tlb_gen = gen;
 }
 
 void set_user_interrupt_hook(UserFrameHook hook) { interrupt_hook = hook; }

@@ -21,8 +21,9 @@ void load_syscall_msrs();
 uint64_t prepare_user_thread_stack(uint64_t kstack_top, uint64_t rip, uint64_t rsp, uint64_t arg);
 
 // Makes this CPU ready to run a thread whose kernel stack ends at kstack_top
-// in the address space `cr3`: TSS.RSP0, the SYSCALL stack, CR3 (if another).
-void enter_thread_context(uint64_t cr3, uint64_t kstack_top);
+// in the address space `cr3` at TLB generation `gen`: TSS.RSP0, the SYSCALL
+// stack, CR3 (reloaded if another space, or the same one since unmapped).
+void enter_thread_context(uint64_t cr3, uint64_t gen, uint64_t kstack_top);
 
 // True if the frame was interrupted in ring 3.
 inline bool from_user(const InterruptFrame& f) { return (f.cs & 3) == 3; }

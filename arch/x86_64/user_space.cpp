@@ -3,6 +3,7 @@
 #include <new>
 
 #include "arch/x86_64/address_space.hpp"
+#include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "hv/mem/frames.hpp"
 #include "hv/mem/kernel_heap.hpp"
@@ -123,6 +124,10 @@ lib::Status UserSpace::unmap(uint64_t va, uint64_t size)
         }
     }
     TRY(t.unmap(va, size));
+    ++generation_;
+    // This CPU's stale translations go now; others reload when they next
+    // run a thread of this space (enter_thread_context compares generations).
+    if (read_cr3() == root_) write_cr3(root_);
     return {};
 }
 

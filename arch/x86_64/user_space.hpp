@@ -46,8 +46,12 @@ public:
     lib::Status check(uint64_t uva, size_t len, bool write) const;
 
     uint64_t mapped_bytes() const { return mapped_bytes_; }
+    // Bumped by every unmap: a CPU that last ran this space at an older
+    // generation must flush its TLB before running it again.
+    uint64_t generation() const { return generation_; }
 
 private:
+    uint64_t generation_ = 1;
     uint64_t root_ = 0;
     uint64_t mapped_bytes_ = 0;
 };

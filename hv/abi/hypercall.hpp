@@ -28,6 +28,27 @@ enum class Call : uint64_t {
     thread_exit = 5,     // (code): ends the calling thread; the last one ends Dom0
     yield = 6,           // (): give up the rest of this slice
     sleep = 7,           // (ns): block for at least ns
+    // Capabilities.
+    handle_close = 8,    // (handle): drops the caller's capability
+    handle_info = 9,     // (handle, HandleInfo* out)
+    thread_create = 10,  // (rip, rsp, arg, cpu) -> thread id: a new thread of the caller
+    // Domains (control right manage on `control`; rights on a domain handle as listed).
+    domain_create = 11,  // (control, const DomainConfig*) -> domain handle, all rights; paused
+    domain_destroy = 12, // (domain: manage): stops it, frees its memory; consumes the handle
+    domain_pause = 13,   // (domain: manage)
+    domain_unpause = 14, // (domain: manage): the first unpause starts vCPU 0
+    domain_info = 15,    // (domain: read, DomainInfo* out)
+    domain_list = 16,    // (control: read, first_id, DomainInfo* out, cap) -> count
+    domain_map = 17,     // (domain: map, gpa, size, va, flags): its RAM into the caller at va
+    unmap = 18,          // (va, size): undoes domain_map
+    vcpu_boot = 19,      // (domain: write, vcpu, const VcpuBoot*): initial state, before the start
+    vcpu_info = 20,      // (domain: read, vcpu, VcpuInfo* out)
+    domain_sched = 21,   // (domain: manage, weight, cap): credit parameters; weight 0 and cap ~0 keep the old value
+    // Device models: accesses to forwarded ports stop the vCPU until the
+    // caller completes them.
+    ioport_forward = 22, // (domain: manage, base, count)
+    ioreq_wait = 23,     // (IoRequest* out, timeout_ns) -> 1 with a request, 0 after the timeout
+    ioreq_complete = 24, // (domain: write, vcpu, value): the result of an IN; resumes the vCPU
     count_
 };
 
@@ -122,6 +143,89 @@ static_assert(offsetof(SystemInfo, cpu_count) == 24);
 // dropped) into buf as "<L>text\n" (L = the level digit, 0 error .. 3
 // debug), NUL-terminated; rdx = the sequence number to ask for next. A
 // reader that keeps passing it back sees every line once.
+
+// Rights bits of a capability (hv/obj/rights.hpp has the same numbers).
+namespace rights {
+inline constexpr uint32_t read = 1u << 0;
+inline constexpr uint32_t write = 1u << 1;
+inline constexpr uint32_t map = 1u << 2;
+inline constexpr uint32_t manage = 1u << 3;
+inline constexpr uint32_t signal = 1u << 4;
+inline constexpr uint32_t dup = 1u << 5;
+inline constexpr uint32_t transfer = 1u << 6;
+}  // namespace rights
+
+namespace domain_flag {
+inline constexpr uint32_t pause_exits = 1u << 0;        // intercept PAUSE even without a filter
+inline constexpr uint32_t no_directed_yield = 1u << 1;  // a PAUSE exit just resumes the spinner
+inline constexpr uint32_t all = pause_exits | no_directed_yield;
+}  // namespace domain_flag
+
+struct DomainConfig {
+    char name[32];
+    uint64_t memory;   // bytes of RAM at guest-physical 0
+    uint32_t vcpus;    // 1..64
+    uint32_t weight;   // credit weight, 0 = 256
+    uint32_t cap;      // percent of one CPU, 0 = none
+    uint32_t flags;    // domain_flag
+    uint64_t reserved[4];  // zero
+};
+static_assert(sizeof(DomainConfig) == 88);
+static_assert(offsetof(DomainConfig, memory) == 32);
+
+enum class RunState : uint32_t { building = 0, running = 1, paused = 2, shutdown = 3, crashed = 4, dying = 5 };
+
+struct DomainInfo {
+    uint32_t id;
+    RunState state;
+    char name[32];
+    uint64_t memory;
+    uint32_t vcpus;
+    uint32_t exit_status_valid;  // 1 if the guest wrote the debug-exit port
+    uint32_t exit_value;         // what it wrote
+    uint32_t weight;
+    uint32_t cap;
+    uint32_t pad;
+    uint64_t cpu_time_ns;        // all vCPUs
+    uint64_t exits;
+    char reason[64];             // why it stopped (shutdown, crashed)
+};
+static_assert(sizeof(DomainInfo) == 152);
+static_assert(offsetof(DomainInfo, memory) == 40);
+static_assert(offsetof(DomainInfo, reason) == 88);
+
+enum class BootMode : uint32_t {
+    multiboot32 = 1,  // 32-bit protected mode, paging off, flat segments: rip, rax (magic), rbx (info)
+};
+
+struct VcpuBoot {
+    BootMode mode;
+    uint32_t pad;
+    uint64_t rip, rsp, rax, rbx, rsi, rdi;
+    uint64_t reserved[2];
+};
+static_assert(sizeof(VcpuBoot) == 72);
+
+struct VcpuInfo {
+    uint32_t vcpu;
+    uint32_t cpu;       // physical CPU it is pinned to
+    uint32_t state;     // hv::sched::VcpuState: 0 offline 1 blocked 2 runnable 3 running 4 paused
+    uint32_t pad;
+    uint64_t time_ns;   // run time
+    uint64_t exits;
+    uint64_t affinity;  // CPUs 0..63 it may run on (bit mask)
+};
+static_assert(sizeof(VcpuInfo) == 40);
+
+struct IoRequest {
+    uint32_t domain;  // id (domain_info)
+    uint32_t vcpu;
+    uint16_t port;
+    uint8_t size;     // 1, 2, 4
+    uint8_t in;       // 1: the vCPU reads; complete with the value
+    uint32_t value;   // OUT: what the guest wrote
+};
+static_assert(sizeof(IoRequest) == 16);
 
 enum class ObjectType : uint32_t { none = 0, domain = 1, vcpu = 2, thread = 3, evtchn = 4, region = 5, device = 6, control = 7 };
 

@@ -6,6 +6,7 @@
 #include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/user_space.hpp"
 #include "hv/abi/hypercall.hpp"
+#include "hv/dom0/hypercall.hpp"
 #include "hv/dom0/pd.hpp"
 #include "hv/dom0/thread.hpp"
 #include "lib/elf.hpp"
@@ -94,6 +95,7 @@ lib::Status start(const boot::BootInfo& info, const boot::CmdLine& cmdline)
     si.heap_base = heap_base;
     si.heap_size = heap;
     si.tsc_hz = arch::lapic::timer_info().tsc_hz;
+    si.control = TRY(grant_control(*pd));
     if (info.module_count > 1) {
         const auto& f = info.modules[1];
         uint64_t lo = page_down(f.start), hi = page_up(f.end);

@@ -10,13 +10,21 @@
 #include "hv/abi/hypercall.hpp"
 #include "hv/console.hpp"
 #include "hv/dom0/hypercall.hpp"
+#include "hv/dom0/hypercall_internal.hpp"
 #include "hv/dom0/pd.hpp"
+#include "hv/dom0/registry.hpp"
+#include "hv/domain/domain.hpp"
 #include "hv/dom0/thread.hpp"
 #include "hv/mem/frames.hpp"
 #include "lib/log.hpp"
 #include "lib/str.hpp"
 
-namespace hv {
+namespace hv::hc {
+
+// The control capability: the right to create domains and read the
+// hypervisor's state. One object; Dom0 gets a handle at start.
+constinit obj::KObject control_object{obj::ObjType::control, 1};
+
 namespace {
 
 using abi::Call;
@@ -28,22 +36,17 @@ static_assert(uint64_t(Status::no_memory) == uint64_t(lib::Error::no_memory));
 static_assert(uint64_t(Status::not_found) == uint64_t(lib::Error::not_found));
 static_assert(uint64_t(Status::denied) == uint64_t(lib::Error::denied));
 static_assert(uint64_t(Status::corrupt) == uint64_t(lib::Error::corrupt));
-
-Status status_of(lib::Error e) { return Status(uint64_t(e)); }
-
-struct Reply {
-    Status status = Status::ok;
-    uint64_t value = 0;
-};
-Reply fail(Status s) { return {s, 0}; }
-Reply fail_copy(lib::Error e) { return fail(e == lib::Error::denied ? Status::bad_address : status_of(e)); }
+static_assert(abi::rights::read == obj::right_read && abi::rights::write == obj::right_write);
+static_assert(abi::rights::map == obj::right_map && abi::rights::manage == obj::right_manage);
+static_assert(abi::rights::signal == obj::right_signal && abi::rights::dup == obj::right_dup);
+static_assert(abi::rights::transfer == obj::right_transfer);
+static_assert(uint32_t(abi::ObjectType::domain) == uint32_t(obj::ObjType::domain));
+static_assert(uint32_t(abi::ObjectType::control) == uint32_t(obj::ObjType::control));
 
 constexpr size_t max_console_write = 64 * 1024;
 constexpr size_t chunk = 512;
 
 uint64_t tsc_hz() { return arch::lapic::timer_info().tsc_hz; }
-uint64_t ns_to_ticks(uint64_t ns) { return ns / 1'000'000'000ull * tsc_hz() + ns % 1'000'000'000ull * tsc_hz() / 1'000'000'000ull; }
-uint64_t ticks_to_ns(uint64_t t) { return t / tsc_hz() * 1'000'000'000ull + t % tsc_hz() * 1'000'000'000ull / tsc_hz(); }
 
 Reply console_write(Thread& t, uint64_t buf, uint64_t len)
 {
@@ -66,6 +69,7 @@ Reply console_read(Thread& t, uint64_t buf, uint64_t cap, uint64_t timeout_ns)
     uint64_t deadline = timeout_ns == ~0ull ? 0 : arch::rdtsc() + ns_to_ticks(timeout_ns);
     while (!console::input_ready()) {
         if (deadline && arch::rdtsc() >= deadline) return {Status::ok, 0};
+        t.woken = false;
         block_current(t, WaitFor::console_input, deadline);
     }
     char tmp[chunk];
@@ -117,6 +121,48 @@ Reply system_info(Thread& t, uint64_t out)
     return {};
 }
 
+Reply handle_close(Thread& t, uint64_t h)
+{
+    if (h > 0xffffffffull) return fail(Status::not_found);
+    obj::KObject* o = nullptr;
+    {
+        arch::SpinGuard g(t.pd->lock);
+        auto r = t.pd->caps.remove(obj::Handle(h));
+        if (!r) return fail(r.error());
+        o = *r;
+    }
+    if (o->type == obj::ObjType::domain) release_domain(*reinterpret_cast<Domain*>(o));
+    else (void)o->release();  // the control object is never freed: it keeps its own reference
+    return {};
+}
+
+Reply handle_info(Thread& t, uint64_t h, uint64_t out)
+{
+    abi::HandleInfo i{};
+    {
+        if (h > 0xffffffffull) return fail(Status::not_found);
+        arch::SpinGuard g(t.pd->lock);
+        auto o = t.pd->caps.lookup(obj::Handle(h), obj::ObjType::none, 0);
+        if (!o) return fail(o.error());
+        i.type = abi::ObjectType(uint32_t((*o)->type));
+        i.rights = t.pd->caps.rights(obj::Handle(h)).value_or(0);
+        i.koid = (*o)->type == obj::ObjType::domain ? reinterpret_cast<Domain*>(*o)->id : 0;
+    }
+    if (auto s = t.pd->space->copy_out(out, &i, sizeof i); !s.ok()) return fail_copy(s.error());
+    return {};
+}
+
+Reply thread_create(Thread& t, uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t cpu)
+{
+    // A Pd's threads share one CPU for now: unmapping then needs no TLB
+    // shootdown on other CPUs.
+    if (cpu != ~0ull && cpu != t.cpu) return fail(Status::unsupported);
+    if (rip >= arch::user_top || rsp > arch::user_top || (rsp & 7)) return fail(Status::invalid);
+    auto n = create_thread(*t.pd, rip, rsp, arg, t.cpu);
+    if (!n) return fail(n.error());
+    return {Status::ok, (*n)->id};
+}
+
 Reply dispatch(Thread& t, const arch::InterruptFrame& f)
 {
     if (f.rax >= uint64_t(Call::count_)) return fail(Status::bad_call);
@@ -131,9 +177,28 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
         t.yield_requested = true;
         thread_switch_out(t);
         return {};
-    case Call::sleep:
-        block_current(t, WaitFor::time, arch::rdtsc() + ns_to_ticks(f.rdi));
+    case Call::sleep: {
+        uint64_t until = arch::rdtsc() + ns_to_ticks(f.rdi);
+        while (arch::rdtsc() < until) block_current(t, WaitFor::time, until);
         return {};
+    }
+    case Call::handle_close: return handle_close(t, f.rdi);
+    case Call::handle_info: return handle_info(t, f.rdi, f.rsi);
+    case Call::thread_create: return thread_create(t, f.rdi, f.rsi, f.rdx, f.r10);
+    case Call::domain_create: return domain_create(t, f.rdi, f.rsi);
+    case Call::domain_destroy: return domain_destroy(t, f.rdi);
+    case Call::domain_pause: return domain_pause(t, f.rdi, true);
+    case Call::domain_unpause: return domain_pause(t, f.rdi, false);
+    case Call::domain_info: return domain_info(t, f.rdi, f.rsi);
+    case Call::domain_list: return domain_list(t, f.rdi, f.rsi, f.rdx, f.r10);
+    case Call::domain_map: return domain_map(t, f.rdi, f.rsi, f.rdx, f.r10, f.r8);
+    case Call::unmap: return unmap(t, f.rdi, f.rsi);
+    case Call::vcpu_boot: return vcpu_boot(t, f.rdi, f.rsi, f.rdx);
+    case Call::vcpu_info: return vcpu_info(t, f.rdi, f.rsi, f.rdx);
+    case Call::domain_sched: return domain_sched(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioport_forward: return ioport_forward(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioreq_wait: return ioreq_wait(t, f.rdi, f.rsi);
+    case Call::ioreq_complete: return ioreq_complete(t, f.rdi, f.rsi, f.rdx);
     case Call::count_: break;
     }
     return fail(Status::bad_call);
@@ -153,8 +218,19 @@ void on_user_exception(arch::InterruptFrame& f)
 
 }  // namespace
 
-void init_hypercalls() { arch::set_user_exception_hook(on_user_exception); }
+uint64_t ns_to_ticks(uint64_t ns) { return ns / 1'000'000'000ull * tsc_hz() + ns % 1'000'000'000ull * tsc_hz() / 1'000'000'000ull; }
+uint64_t ticks_to_ns(uint64_t t) { return t / tsc_hz() * 1'000'000'000ull + t % tsc_hz() * 1'000'000'000ull / tsc_hz(); }
 
+}  // namespace hv::hc
+
+namespace hv {
+void init_hypercalls() { arch::set_user_exception_hook(hc::on_user_exception); }
+
+lib::Result<obj::Handle> grant_control(Pd& pd)
+{
+    arch::SpinGuard g(pd.lock);
+    return pd.caps.insert(&hc::control_object, obj::rights_all);
+}
 }  // namespace hv
 
 extern "C" void syscall_dispatch(arch::InterruptFrame* f)
@@ -162,7 +238,7 @@ extern "C" void syscall_dispatch(arch::InterruptFrame* f)
     hv::Thread* t = hv::current_thread();
     if (!t) return;  // cannot happen: only threads enter through SYSCALL
     t->frame = f;
-    hv::Reply r = hv::dispatch(*t, *f);
+    hv::hc::Reply r = hv::hc::dispatch(*t, *f);
     f->rax = uint64_t(r.status);
     f->rdx = r.value;
     t->frame = nullptr;

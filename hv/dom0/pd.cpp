@@ -24,6 +24,7 @@ lib::Result<Pd*> create_pd(uint32_t id, const char* name, uint32_t weight)
         return lib::err(space.error());
     }
     pd->space = *space;
+    (void)pd->caps.init(pd->cap_slots, Pd::cap_count);  // cannot fail: a fresh table of a valid size
     if (auto s = the_scheduler().add_group(pd->sched, weight, 0, pd); !s.ok()) {
         arch::UserSpace::destroy(pd->space);
         mem::kernel_heap().deallocate(pd, sizeof(Pd));

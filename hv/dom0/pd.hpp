@@ -6,12 +6,22 @@
 
 #include "arch/x86_64/spinlock.hpp"
 #include "arch/x86_64/user_space.hpp"
+#include "hv/obj/cap_table.hpp"
 #include "hv/sched/sched_group.hpp"
 #include "lib/result.hpp"
 
 namespace hv {
 
 struct Thread;
+struct Domain;
+struct Vcpu;
+
+// Guest RAM mapped into the Pd (domain_map): given back on unmap.
+struct GuestMapping {
+    uint64_t va;
+    uint64_t size;
+    Domain* domain;  // holds a reference while mapped
+};
 
 struct Pd {
     uint32_t id;
@@ -24,6 +34,17 @@ struct Pd {
     uint32_t live_threads;
     uint64_t started_tsc;
     bool crashed;
+    // Capabilities: what this Pd can name. Protected by `lock`.
+    static constexpr uint32_t cap_count = 1024;
+    obj::CapTable caps;
+    obj::CapSlot cap_slots[cap_count];
+    static constexpr uint32_t max_mappings = 64;
+    GuestMapping mappings[max_mappings];
+    // Forwarded port accesses of the domains this Pd models, oldest first,
+    // and the thread waiting for one (ioreq_wait). Protected by `lock`.
+    Vcpu* ioreq_head;
+    Vcpu* ioreq_tail;
+    Thread* ioreq_waiter;
 };
 
 lib::Result<Pd*> create_pd(uint32_t id, const char* name, uint32_t weight);

@@ -56,7 +56,6 @@ void block_current(Thread& t, WaitFor wait, uint64_t timeout_tsc)
 {
     t.wait = wait;
     t.wake_tsc = timeout_tsc;
-    t.woken = false;
     if (thread_wait_over(t, arch::rdtsc())) return;
     t.state = ThreadState::blocked;
     thread_switch_out(t);
@@ -71,6 +70,7 @@ bool thread_wait_over(const Thread& t, uint64_t now_tsc)
     case WaitFor::nothing: return false;
     case WaitFor::time: return false;
     case WaitFor::console_input: return console::input_ready();
+    case WaitFor::ioreq: return false;  // the poster sets woken
     }
     return true;
 }

@@ -18,7 +18,7 @@ enum class ThreadState : uint8_t { runnable, blocked, dead };
 
 // Why a blocked thread sleeps: it becomes runnable when the condition holds
 // or at wake_tsc (0 = no timeout), whichever is first.
-enum class WaitFor : uint8_t { nothing, time, console_input };
+enum class WaitFor : uint8_t { nothing, time, console_input, ioreq };
 
 struct Thread : Runnable {
     Pd* pd;
@@ -48,8 +48,11 @@ lib::Result<Thread*> create_thread(Pd& pd, uint64_t rip, uint64_t rsp, uint64_t 
 // Frees a dead thread that no CPU runs any more.
 void free_thread(Thread* t);
 
-// Blocks the calling (current) thread until `wait` holds or `timeout_tsc`
-// (absolute, 0 = none). Returns when it runs again.
+// Blocks the calling (current) thread until `wait` holds, wake_thread() was
+// called, or `timeout_tsc` (absolute, 0 = none). Returns when it runs again.
+// Callers clear `woken` before they look at what they wait for, so a wakeup
+// between their look and the block is not lost; a wakeup can be spurious,
+// so they look again after.
 void block_current(Thread& t, WaitFor wait, uint64_t timeout_tsc);
 // Whether a blocked thread's wait is over (the loop polls this).
 bool thread_wait_over(const Thread& t, uint64_t now_tsc);

@@ -225,6 +225,7 @@ void crash_domain(Domain& d, const char* fmt, ...)
     lib::vformat(why, sizeof why, fmt, ap);
     va_end(ap);
     d.state = DomainState::crashed;
+    lib::copy_cstr(d.stop_reason, sizeof d.stop_reason, why);
     LOG_ERROR("dom%u: crashed: %s", d.id, why);
 }
 
@@ -232,6 +233,7 @@ void shutdown_domain(Domain& d, const char* why)
 {
     if (d.state == DomainState::crashed || d.state == DomainState::shutdown) return;
     d.state = DomainState::shutdown;
+    lib::copy_cstr(d.stop_reason, sizeof d.stop_reason, why);
     LOG_INFO("dom%u: shut down: %s", d.id, why);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "arch/x86_64/virt/virt.hpp"
+#include "hv/obj/kobject.hpp"
 #include "hv/sched/sched_config.hpp"
 #include "hv/sched/sched_group.hpp"
 #include "hv/vcpu/cpuid_policy.hpp"
@@ -16,6 +17,7 @@
 namespace hv {
 
 struct Vcpu;
+struct Pd;
 
 enum class DomainState : uint8_t { building, running, shutdown, crashed };
 
@@ -45,8 +47,17 @@ struct RamChunk {
     uint64_t size;
 };
 
+// A port range whose accesses go to a device model in Dom0 (ioport_forward).
+struct ForwardedPorts {
+    uint16_t base;
+    uint16_t count;
+};
+
 struct Domain {
+    // First: capabilities name the domain through this header.
+    obj::KObject kobj{obj::ObjType::domain};
     static constexpr unsigned max_vcpus = 64;
+    static constexpr unsigned max_forwarded = 8;
     static constexpr unsigned max_port_handlers = 16;
     static constexpr unsigned max_chunks = 2048;
     static constexpr unsigned max_mmio_handlers = 16;
@@ -54,6 +65,17 @@ struct Domain {
     uint32_t id;
     char name[32];
     DomainState state;
+    bool paused;  // xl pause: no vCPU runs until unpaused
+    bool dead;    // torn down (domain_destroy): only this struct is left until the last reference goes
+    bool started; // vCPUs are on their CPUs (the first unpause)
+    volatile bool release_hw;  // each CPU frees the backend state of the domain's vCPUs it runs
+    char stop_reason[64];  // why it shut down or crashed
+    // Device-model side (Dom0): where forwarded accesses go, which ports, and
+    // how many mappings of its RAM the device model holds.
+    Pd* dm;
+    ForwardedPorts forwarded[max_forwarded];
+    size_t forwarded_count;
+    uint32_t dm_mappings;
     CrashPolicy on_crash;
     arch::virt::GuestPhysMap p2m;
     uint64_t mem_bytes;

@@ -84,7 +84,13 @@ void poll_wakeups(CpuQueue& q, uint64_t now)
 {
     for (unsigned i = 0; i < q.count; ++i) {
         Vcpu& v = *q.vcpus[i];
-        if (v.domain->state != DomainState::running) continue;
+        // A destroyed domain's backend state goes on the CPU that holds it.
+        if (v.domain->release_hw && v.hw && v.running_on < 0) {
+            v.hw->destroy();
+            v.hw = nullptr;
+            if (arch::this_cpu().fpu_owner == &v.fpu) arch::this_cpu().fpu_owner = nullptr;
+        }
+        if (v.domain->state != DomainState::running || v.domain->paused) continue;
         auto st = scheduler.state(v.sched);
         if (st != sched::VcpuState::blocked && st != sched::VcpuState::offline) continue;
         if (!v.sched.group() || !wake_if_pending(v)) continue;
@@ -164,7 +170,7 @@ void run_thread(CpuQueue& q, Thread& t, uint64_t slice_end)
     // A VMX guest may have left its SYSCALL MSRs loaded here.
     arch::virt::reclaim_syscall_msrs();
     arch::load_syscall_msrs();
-    arch::enter_thread_context(pd_cr3(*t.pd), t.kstack_top);
+    arch::enter_thread_context(pd_cr3(*t.pd), t.pd->space->generation(), t.kstack_top);
     q.current = &t;
     context_switch(&q.loop_rsp, t.saved_rsp);
     q.current = nullptr;
@@ -200,7 +206,7 @@ void schedule_once(unsigned me)
                 continue;
             }
             auto& v = static_cast<Vcpu&>(*r);
-            if (v.domain->state == DomainState::running && wake_if_pending(v)) {
+            if (v.domain->state == DomainState::running && !v.domain->paused && wake_if_pending(v)) {
                 v.running_on = int(me);
                 break;
             }
@@ -247,7 +253,7 @@ void schedule_once(unsigned me)
     now = tsc_to_ns(arch::rdtsc());
     arch::cli();
     arch::SpinGuard g(q.lock);
-    if (v->domain->state != DomainState::running || v->state != VcpuState::runnable) {
+    if (v->domain->state != DomainState::running || v->domain->paused || v->state != VcpuState::runnable) {
         // Halted (woken by poll_wakeups), waiting for a SIPI, or stopped.
         (void)scheduler.block(v->sched, now);
     } else if (v->yield_requested) {

@@ -85,6 +85,10 @@ void handle_io(Vcpu& v, const VmExit& x)
         string_io(v, x, len);
         return;
     }
+    if (port_forwarded(*v.domain, io.port)) {
+        post_ioreq(v, io.port, io.size, io.in, uint32_t(v.gprs[Gpr::rax]) & size_mask(io.size), len);
+        return;
+    }
     if (io.in) {
         uint32_t val = port_access(v, io.port, io.size, true, 0);
         uint64_t& rax = v.gprs[Gpr::rax];

@@ -61,6 +61,10 @@ public:
     // entry (after a p2m change or a vCPU migration).
     virtual void flush_guest_tlb() = 0;
 
+    // Frees the backend state and this object. Called on the CPU that last
+    // ran the vCPU (a VMCS must be VMCLEARed where it is active).
+    virtual void destroy() = 0;
+
 protected:
     ~HwVcpu() = default;
 };

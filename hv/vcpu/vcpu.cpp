@@ -313,6 +313,11 @@ bool wake_if_pending(Vcpu& v)
     arch::SpinGuard g(v.lock);
     if (v.state == VcpuState::runnable) return true;
     if (v.state == VcpuState::stopped) return false;
+    if (v.state == VcpuState::waiting_io) {
+        // Runs again once its device model answered (run_vcpu applies it).
+        if (v.ioreq.state == IoreqState::done) v.state = VcpuState::runnable;
+        return v.state == VcpuState::runnable;
+    }
     expire_timer(v);
     poll_lapic(v);  // INIT and SIPI move a waiting vCPU here
     if (v.state != VcpuState::halted) return v.state == VcpuState::runnable;
@@ -327,7 +332,8 @@ bool blocked_for_good(Vcpu& v)
     switch (v.state) {
     case VcpuState::stopped:
     case VcpuState::wait_for_sipi: return true;
-    case VcpuState::runnable: return false;
+    case VcpuState::runnable:
+    case VcpuState::waiting_io: return false;
     case VcpuState::halted:
         if (v.nmi_pending || v.timer_deadline) return false;
         if (v.hw && (v.hw->read(GuestReg::rflags) & (1u << 9)))
@@ -350,11 +356,16 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
         v.sipi_received = false;
         enter_sipi_state(v, v.sipi_vector);
     }
+    if (v.boot_pending) {
+        v.boot_pending = false;
+        set_multiboot_entry_state(v, v.boot_eip, v.boot_eax, v.boot_ebx);
+    }
+    if (v.ioreq.state == IoreqState::done) apply_ioreq(v);
     // The guest's x87/SSE registers: the hypervisor never touches them, so
     // they only change hands when another vCPU ran on this CPU.
     arch::fpu_switch(arch::this_cpu().fpu_owner, &v.fpu);
     VmExit exit{};
-    while (d.state == DomainState::running && v.state == VcpuState::runnable) {
+    while (d.state == DomainState::running && !d.paused && v.state == VcpuState::runnable) {
         arch::cli();
         deliver_pending(v);
         if (v.state != VcpuState::runnable) break;

@@ -21,7 +21,20 @@ namespace hv {
 struct Domain;
 
 // Where a vCPU is in its life (SDM 8.4: an AP waits for a SIPI after INIT).
-enum class VcpuState : uint8_t { wait_for_sipi, runnable, halted, stopped };
+enum class VcpuState : uint8_t { wait_for_sipi, runnable, halted, stopped, waiting_io };
+
+// A port access forwarded to a device model (Dom0): posted by the exit,
+// taken by ioreq_wait, done by ioreq_complete, applied (RAX, RIP) by the
+// vCPU's own CPU before it runs again.
+enum class IoreqState : uint8_t { none, posted, taken, done };
+struct Ioreq {
+    IoreqState state;
+    bool in;
+    uint8_t size;
+    uint8_t insn_len;
+    uint16_t port;
+    uint32_t value;
+};
 
 struct Vcpu : Runnable {
     vlapic::Vlapic lapic;  // first member: it needs 16-byte alignment
@@ -63,6 +76,12 @@ struct Vcpu : Runnable {
     uint64_t timer_deadline;
     uint8_t timer_vector;
     uint64_t host_timer_for;  // wakeup time the host LAPIC timer is armed for
+    Ioreq ioreq;
+    // Initial state set by the domain builder (vcpu_boot), applied by the
+    // vCPU's own CPU before its first entry: the backend state lives there.
+    bool boot_pending;
+    uint32_t boot_eip, boot_eax, boot_ebx;
+    Vcpu* ioreq_next;  // in its device model's queue of posted requests
     // Emulated MSR state.
     uint64_t tsc_offset;
     uint64_t misc_enable;
@@ -108,6 +127,12 @@ void handle_io(Vcpu& v, const VmExit& x);
 void handle_msr(Vcpu& v, const VmExit& x);
 void handle_cr(Vcpu& v, const VmExit& x);
 void handle_mmio(Vcpu& v, const VmExit& x);
+
+// Device-model forwarding (hv/dom0/ioreq.cpp): whether `port` goes to Dom0,
+// posting a request (the vCPU waits), and applying a completed one.
+bool port_forwarded(const Domain& d, uint16_t port);
+void post_ioreq(Vcpu& v, uint16_t port, uint8_t size, bool in, uint32_t value, uint8_t insn_len);
+void apply_ioreq(Vcpu& v);
 
 // Helpers for handlers.
 // What CPUID shows this vCPU (its domain's policy over the host's answer).

@@ -54,6 +54,7 @@ public:
         iopm_pa_ = cfg.io_bitmap_phys;
         if (!iopm_pa_) {
             iopm_pa_ = TRY(zeroed_frames(3));
+            own_iopm_ = true;
             memset(phys_to_virt<void>(iopm_pa_), 0xff, 3 * page_size);
         }
 
@@ -306,6 +307,18 @@ private:
     }
     const VmcbSegment& seg(hv::SegReg s) const { return const_cast<SvmVcpu*>(this)->seg(s); }
 
+public:
+    void destroy() override
+    {
+        if (vmcb_pa_) (void)hv::mem::free_frames(vmcb_pa_, 1);
+        if (msrpm_pa_) (void)hv::mem::free_frames(msrpm_pa_, 2);
+        if (own_iopm_) (void)hv::mem::free_frames(iopm_pa_, 3);
+        this->~SvmVcpu();
+        hv::mem::kernel_heap().deallocate(this, sizeof(SvmVcpu));
+    }
+
+private:
+    bool own_iopm_ = false;
     Vmcb* vmcb_ = nullptr;
     uint64_t vmcb_pa_ = 0;
     uint8_t* msrpm_ = nullptr;

@@ -18,6 +18,7 @@
 #include "arch/x86_64/vmx/vmcs.hpp"
 #include "arch/x86_64/vmx/vmx.hpp"
 #include "arch/x86_64/vmx/vmx_internal.hpp"
+#include "hv/mem/frames.hpp"
 #include "hv/mem/kernel_heap.hpp"
 #include "lib/log.hpp"
 
@@ -611,6 +612,24 @@ private:
     }
 
 public:
+    void destroy() override
+    {
+        CpuState& st = this_cpu_state();
+        if (st.msr_owner == this) st.msr_owner = nullptr;  // its values in the MSRs are garbage now
+        if (vmcs_phys_ && (cpu_ < 0 || unsigned(cpu_) == this_cpu().index)) {
+            // VMCLEAR makes the VMCS inactive and not current (31.3).
+            if (vmclear(vmcs_phys_) != InsnStatus::ok) LOG_ERROR("vmx: VMCLEAR of %#lx failed", vmcs_phys_);
+            if (st.current == this) st.current = nullptr;
+            (void)hv::mem::free_frames(vmcs_phys_, 1);
+        } else if (vmcs_phys_) {
+            // Active on another CPU: freeing it would let that CPU write into a reused frame.
+            LOG_ERROR("vmx: vCPU %u destroyed away from CPU %d: its VMCS frame is kept", vpid_ - 1u, cpu_);
+        }
+        if (msr_bitmap_phys_) (void)hv::mem::free_frames(msr_bitmap_phys_, 1);
+        this->~VmxVcpu();
+        hv::mem::kernel_heap().deallocate(this, sizeof(VmxVcpu));
+    }
+
     // Called with this vCPU's values loaded on this CPU (release_lazy_msrs).
     void save_lazy_msrs()
     {

@@ -1,0 +1,328 @@
+// Domain control hypercalls: create, destroy, pause, unpause, information,
+// mapping guest RAM into the caller (domain builder, device models), vCPU
+// boot state and scheduling parameters. Every argument is checked before
+// anything changes; a refused call changes nothing.
+#include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/smp.hpp"
+#include "hv/dom0/hypercall_internal.hpp"
+#include "hv/dom0/registry.hpp"
+#include "hv/domain/domain.hpp"
+#include "hv/mem/frames.hpp"
+#include "hv/sched/scheduler.hpp"
+#include "hv/vcpu/cpu_loop.hpp"
+#include "hv/vcpu/vcpu.hpp"
+#include "lib/log.hpp"
+#include "lib/str.hpp"
+
+namespace hv::hc {
+namespace {
+
+using abi::Status;
+
+lib::Result<Domain*, Status> live_domain(Thread& t, uint64_t h, obj::Rights need)
+{
+    auto d = lookup<Domain>(*t.pd, h, obj::ObjType::domain, need);
+    if (!d) return d.error();
+    if ((*d)->dead) return Status::not_found;
+    return *d;
+}
+
+bool valid_name(const char* n, size_t cap)
+{
+    size_t len = 0;
+    while (len < cap && n[len]) {
+        char c = n[len];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                  c == '_' || c == '.';
+        if (!ok) return false;
+        ++len;
+    }
+    return len > 0 && len < cap;
+}
+
+abi::RunState run_state(const Domain& d)
+{
+    if (d.dead) return abi::RunState::dying;
+    switch (d.state) {
+    case DomainState::building: return abi::RunState::building;
+    case DomainState::running: return d.paused ? abi::RunState::paused : abi::RunState::running;
+    case DomainState::shutdown: return abi::RunState::shutdown;
+    case DomainState::crashed: return abi::RunState::crashed;
+    }
+    return abi::RunState::crashed;
+}
+
+abi::DomainInfo info_of(const Domain& d)
+{
+    abi::DomainInfo i{};
+    i.id = d.id;
+    i.state = run_state(d);
+    lib::copy_cstr(i.name, sizeof i.name, d.name);
+    i.memory = d.mem_bytes;
+    i.vcpus = d.vcpu_count;
+    i.exit_status_valid = d.has_exit_status;
+    i.exit_value = d.exit_value;
+    i.weight = d.sched_weight;
+    i.cap = d.sched_cap;
+    for (uint32_t k = 0; k < d.vcpu_count; ++k) {
+        i.cpu_time_ns += d.vcpus[k]->sched.runtime_ns();
+        i.exits += d.vcpus[k]->exits_total;
+    }
+    lib::copy_cstr(i.reason, sizeof i.reason, d.stop_reason);
+    return i;
+}
+
+// Stops every vCPU of d and takes them off their CPUs, backend state freed
+// on the CPU that held it. The caller (a thread on some CPU) yields while
+// other CPUs and its own loop do their part.
+void stop_and_detach(Thread& t, Domain& d)
+{
+    if (d.state == DomainState::running || d.state == DomainState::building) shutdown_domain(d, "destroyed");
+    d.release_hw = true;
+    for (;;) {
+        bool busy = false;
+        for (uint32_t i = 0; i < d.vcpu_count; ++i) {
+            Vcpu& v = *d.vcpus[i];
+            if (v.running_on >= 0 || v.hw) {
+                busy = true;
+                kick(v);
+            }
+        }
+        if (!busy) break;
+        t.yield_requested = true;
+        thread_switch_out(t);
+    }
+    if (d.started) detach_domain(d);
+}
+
+}  // namespace
+
+Reply domain_create(Thread& t, uint64_t control, uint64_t cfg_ptr)
+{
+    auto c = lookup<obj::KObject>(*t.pd, control, obj::ObjType::control, obj::right_manage);
+    if (!c) return fail(c.error());
+    abi::DomainConfig cfg;
+    if (auto s = t.pd->space->copy_in(&cfg, cfg_ptr, sizeof cfg); !s.ok()) return fail_copy(s.error());
+    if (!valid_name(cfg.name, sizeof cfg.name)) return fail(Status::invalid);
+    if (cfg.memory < arch::page_size || cfg.memory > mem::free_memory_bytes()) return fail(Status::no_memory);
+    if (cfg.vcpus == 0 || cfg.vcpus > Domain::max_vcpus) return fail(Status::out_of_range);
+    if (cfg.weight > 65535 || cfg.cap > 100 * arch::smp::online_count()) return fail(Status::out_of_range);
+    if (cfg.flags & ~abi::domain_flag::all) return fail(Status::invalid);
+    for (uint64_t r : cfg.reserved)
+        if (r) return fail(Status::invalid);
+    if (registry_find_name(cfg.name)) return fail(Status::exists);
+    auto d = create_domain(cfg.name, cfg.memory, cfg.vcpus);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (cfg.weight) dom.sched_weight = cfg.weight;
+    dom.sched_cap = cfg.cap;
+    if (cfg.flags & abi::domain_flag::pause_exits) dom.pause.enabled = true;
+    if (cfg.flags & abi::domain_flag::no_directed_yield) dom.directed_yield = false;
+    dom.dm = t.pd;
+    dom.paused = true;
+    if (auto s = registry_add(dom); !s.ok()) {
+        destroy_domain(&dom);
+        return fail(s.error());
+    }
+    obj::Handle handle = obj::invalid_handle;
+    lib::Error e = lib::Error::none;
+    {
+        arch::SpinGuard g(t.pd->lock);
+        auto h = t.pd->caps.insert(&dom.kobj, obj::rights_all);
+        if (h) handle = *h;
+        else e = h.error();
+    }
+    if (e != lib::Error::none) {
+        registry_remove(dom);  // drops the creator's reference: the domain goes
+        return fail(e);
+    }
+    return {Status::ok, handle};
+}
+
+Reply domain_destroy(Thread& t, uint64_t h)
+{
+    auto d = live_domain(t, h, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (dom.dm_mappings) return fail(Status::busy);  // unmap its RAM first
+    stop_and_detach(t, dom);
+    drop_ioreqs(*t.pd, dom);
+    dom.dead = true;
+    LOG_INFO("dom%u: '%s' destroyed (%lu exits)", dom.id, dom.name, info_of(dom).exits);
+    obj::KObject* o = nullptr;
+    {
+        arch::SpinGuard g(t.pd->lock);
+        auto r = t.pd->caps.remove(obj::Handle(h));
+        if (r) o = *r;
+    }
+    registry_remove(dom);
+    if (o) release_domain(dom);
+    return {};
+}
+
+Reply domain_pause(Thread& t, uint64_t h, bool pause)
+{
+    auto d = live_domain(t, h, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (dom.state != DomainState::running && dom.state != DomainState::building) return fail(Status::busy);
+    if (pause) {
+        if (dom.paused) return fail(Status::busy);
+        dom.paused = true;
+        for (uint32_t i = 0; i < dom.vcpu_count; ++i) kick(*dom.vcpus[i]);
+        return {};
+    }
+    if (!dom.paused) return fail(Status::busy);
+    dom.paused = false;
+    if (!dom.started) {
+        dom.started = true;
+        start_domain(dom);  // running; vCPU 0 from its boot state, the others wait for a SIPI
+        return {};
+    }
+    for (uint32_t i = 0; i < dom.vcpu_count; ++i) kick(*dom.vcpus[i]);
+    return {};
+}
+
+Reply domain_info(Thread& t, uint64_t h, uint64_t out)
+{
+    auto d = lookup<Domain>(*t.pd, h, obj::ObjType::domain, obj::right_read);
+    if (!d) return fail(d.error());
+    abi::DomainInfo i = info_of(**d);
+    if (auto s = t.pd->space->copy_out(out, &i, sizeof i); !s.ok()) return fail_copy(s.error());
+    return {};
+}
+
+Reply domain_list(Thread& t, uint64_t control, uint64_t first_id, uint64_t out, uint64_t cap)
+{
+    auto c = lookup<obj::KObject>(*t.pd, control, obj::ObjType::control, obj::right_read);
+    if (!c) return fail(c.error());
+    if (cap > 256) cap = 256;
+    if (auto s = t.pd->space->check(out, cap * sizeof(abi::DomainInfo), true); !s.ok()) return fail_copy(s.error());
+    uint64_t n = 0;
+    registry_for_each(first_id, [&](const Domain& d) {
+        if (n == cap) return false;
+        abi::DomainInfo i = info_of(d);
+        (void)t.pd->space->copy_out(out + n * sizeof i, &i, sizeof i);  // checked above
+        ++n;
+        return true;
+    });
+    return {Status::ok, n};
+}
+
+Reply domain_map(Thread& t, uint64_t h, uint64_t gpa, uint64_t size, uint64_t va, uint64_t flags)
+{
+    auto d = live_domain(t, h, obj::right_map);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (flags & ~1ull) return fail(Status::invalid);  // bit 0: writable
+    if ((gpa | size | va) & (arch::page_size - 1) || size == 0) return fail(Status::invalid);
+    if (gpa + size < gpa || gpa + size > dom.mem_bytes) return fail(Status::out_of_range);
+    if (va < 0x0000'1000'0000'0000ull || va + size > arch::user_top || va + size < va) return fail(Status::out_of_range);
+    Pd& pd = *t.pd;
+    GuestMapping* slot = nullptr;
+    {
+        arch::SpinGuard g(pd.lock);
+        for (auto& m : pd.mappings)
+            if (!m.domain && !slot) slot = &m;
+        if (!slot) return fail(Status::no_memory);
+        slot->domain = &dom;  // reserved
+        slot->va = va;
+        slot->size = 0;
+    }
+    // Page by page: guest RAM is made of chunks that need not be contiguous.
+    uint64_t done = 0;
+    lib::Status s;
+    for (; done < size && s.ok(); done += arch::page_size) {
+        auto hpa = dom.p2m.translate(gpa + done);
+        if (!hpa) s = lib::err(lib::Error::out_of_range);
+        else s = pd.space->map(va + done, *hpa, arch::page_size, {.write = bool(flags & 1)}, false);
+    }
+    if (!s.ok()) {
+        if (done > arch::page_size) (void)pd.space->unmap(va, done - arch::page_size);
+        arch::SpinGuard g(pd.lock);
+        slot->domain = nullptr;
+        return fail(s.error());
+    }
+    dom.kobj.retain();
+    ++dom.dm_mappings;
+    arch::SpinGuard g(pd.lock);
+    slot->size = size;
+    return {};
+}
+
+Reply unmap(Thread& t, uint64_t va, uint64_t size)
+{
+    Pd& pd = *t.pd;
+    GuestMapping m{};
+    {
+        arch::SpinGuard g(pd.lock);
+        for (auto& x : pd.mappings)
+            if (x.domain && x.va == va && x.size == size) {
+                m = x;
+                x.domain = nullptr;
+                break;
+            }
+    }
+    if (!m.domain) return fail(Status::not_found);
+    (void)pd.space->unmap(va, size);  // flushes this CPU's TLB; the Pd's threads all run here
+    --m.domain->dm_mappings;
+    release_domain(*m.domain);
+    return {};
+}
+
+Reply vcpu_boot(Thread& t, uint64_t h, uint64_t vcpu, uint64_t boot)
+{
+    auto d = live_domain(t, h, obj::right_write);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (vcpu >= dom.vcpu_count) return fail(Status::out_of_range);
+    if (dom.started) return fail(Status::busy);
+    abi::VcpuBoot b;
+    if (auto s = t.pd->space->copy_in(&b, boot, sizeof b); !s.ok()) return fail_copy(s.error());
+    if (b.mode != abi::BootMode::multiboot32) return fail(Status::unsupported);
+    if (b.rip > 0xffffffffull || b.rax > 0xffffffffull || b.rbx > 0xffffffffull) return fail(Status::out_of_range);
+    Vcpu& v = *dom.vcpus[vcpu];
+    v.boot_eip = uint32_t(b.rip);
+    v.boot_eax = uint32_t(b.rax);
+    v.boot_ebx = uint32_t(b.rbx);
+    v.boot_pending = true;
+    return {};
+}
+
+Reply vcpu_info(Thread& t, uint64_t h, uint64_t vcpu, uint64_t out)
+{
+    auto d = lookup<Domain>(*t.pd, h, obj::ObjType::domain, obj::right_read);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (vcpu >= dom.vcpu_count) return fail(Status::out_of_range);
+    const Vcpu& v = *dom.vcpus[vcpu];
+    abi::VcpuInfo i{};
+    i.vcpu = uint32_t(vcpu);
+    i.cpu = v.cpu;
+    i.state = uint32_t(dom.started && !dom.dead ? the_scheduler().state(v.sched) : sched::VcpuState::offline);
+    if (dom.paused && dom.started) i.state = uint32_t(sched::VcpuState::paused);
+    i.time_ns = v.sched.runtime_ns();
+    i.exits = v.exits_total;
+    i.affinity = v.cpu < 64 ? 1ull << v.cpu : 0;
+    if (auto s = t.pd->space->copy_out(out, &i, sizeof i); !s.ok()) return fail_copy(s.error());
+    return {};
+}
+
+Reply domain_sched(Thread& t, uint64_t h, uint64_t weight, uint64_t cap)
+{
+    auto d = live_domain(t, h, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (weight > 65535 || cap > 100ull * arch::smp::online_count()) return fail(Status::out_of_range);
+    uint32_t w = weight ? uint32_t(weight) : dom.sched_weight;
+    uint32_t c = cap == ~0ull ? dom.sched_cap : uint32_t(cap);
+    if (dom.started) {
+        if (auto s = the_scheduler().set_group_params(dom.sched, w, c); !s.ok()) return fail(s.error());
+    }
+    dom.sched_weight = w;
+    dom.sched_cap = c;
+    return {};
+}
+
+}  // namespace hv::hc

@@ -1,0 +1,68 @@
+// What the hypercall handlers share: the reply, status mapping, and looking
+// up a capability of the calling Pd with the rights a call needs.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/x86_64/interrupts.hpp"
+#include "hv/abi/hypercall.hpp"
+#include "hv/dom0/pd.hpp"
+#include "hv/dom0/thread.hpp"
+#include "hv/obj/cap_table.hpp"
+#include "lib/result.hpp"
+
+namespace hv {
+struct Domain;
+}
+
+namespace hv::hc {
+
+struct Reply {
+    abi::Status status = abi::Status::ok;
+    uint64_t value = 0;
+};
+
+inline abi::Status status_of(lib::Error e) { return abi::Status(uint64_t(e)); }
+inline Reply fail(abi::Status s) { return {s, 0}; }
+inline Reply fail(lib::Error e) { return {status_of(e), 0}; }
+// A user pointer that did not pass UserSpace::check.
+inline Reply fail_copy(lib::Error e) { return fail(e == lib::Error::denied ? abi::Status::bad_address : status_of(e)); }
+
+// The object behind `h` in the caller's table, of type T (whose first member
+// or base is the KObject), with rights `need`. Errors as the ABI names them:
+// not_found, wrong_type, denied.
+template <typename T>
+lib::Result<T*, abi::Status> lookup(Pd& pd, uint64_t h, obj::ObjType type, obj::Rights need)
+{
+    if (h > 0xffffffffull) return abi::Status::not_found;
+    arch::SpinGuard g(pd.lock);
+    auto o = pd.caps.lookup(obj::Handle(h), type, need);
+    if (!o) {
+        if (o.error() == lib::Error::invalid) return abi::Status::wrong_type;
+        return status_of(o.error());
+    }
+    return reinterpret_cast<T*>(*o);
+}
+
+// Domain control (domctl.cpp) and device-model forwarding (ioreq.cpp).
+Reply domain_create(Thread& t, uint64_t control, uint64_t cfg);
+Reply domain_destroy(Thread& t, uint64_t dom);
+Reply domain_pause(Thread& t, uint64_t dom, bool pause);
+Reply domain_info(Thread& t, uint64_t dom, uint64_t out);
+Reply domain_list(Thread& t, uint64_t control, uint64_t first_id, uint64_t out, uint64_t cap);
+Reply domain_map(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size, uint64_t va, uint64_t flags);
+Reply unmap(Thread& t, uint64_t va, uint64_t size);
+Reply vcpu_boot(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t boot);
+Reply vcpu_info(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t out);
+Reply domain_sched(Thread& t, uint64_t dom, uint64_t weight, uint64_t cap);
+Reply ioport_forward(Thread& t, uint64_t dom, uint64_t base, uint64_t count);
+Reply ioreq_wait(Thread& t, uint64_t out, uint64_t timeout_ns);
+Reply ioreq_complete(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t value);
+// Forgets the posted requests of a domain being destroyed.
+void drop_ioreqs(Pd& pd, Domain& d);
+
+// Time conversions for timeouts.
+uint64_t ns_to_ticks(uint64_t ns);
+uint64_t ticks_to_ns(uint64_t ticks);
+
+}  // namespace hv::hc
