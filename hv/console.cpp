@@ -33,6 +33,11 @@ void configure(uint16_t port_base, uint32_t baud)
 
 void set_level(lib::LogLevel level) { threshold = level; }
 
+void hand_line_to_dom0()
+{
+    if (static_cast<int>(threshold) > static_cast<int>(lib::LogLevel::warn)) threshold = lib::LogLevel::warn;
+}
+
 LogRing& ring() { return log_ring; }
 
 void write_raw(const char* s)

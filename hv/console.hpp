@@ -18,6 +18,10 @@ void set_level(lib::LogLevel level);
 LogRing& ring();
 // Raw write to the serial line, bypassing the ring (panic path).
 void write_raw(const char* s);
+// Dom0's shell takes the serial line over: from now on only warnings and
+// errors of the hypervisor log appear there as they happen (the rest is in
+// the log ring, for xl dmesg), so the shell is not buried in log lines.
+void hand_line_to_dom0();
 // Dom0's console on the same line: its output (not kept in the log ring)
 // and the bytes typed on the serial line.
 void write_dom0(const char* s, size_t n);

@@ -4,7 +4,9 @@
 #include "hv/abi/hypercall.hpp"
 #include "lib/log.hpp"
 #include "lib/str.hpp"
+#include "vmm/control/domains.hpp"
 #include "vmm/control/xl.hpp"
+#include "vmm/files/cpio.hpp"
 #include "vmm/rt/hypercall.hpp"
 #include "vmm/rt/runtime.hpp"
 
@@ -46,9 +48,53 @@ public:
         r.vcpus = start_info().cpu_count;
         lib::copy_cstr(r.state, sizeof r.state, "r-----");
         r.cpu_time_ns = hc::clock_ns();
-        return 1;
+        r.weight = 256;
+        return 1 + domains().list(rows + 1, cap - 1);
     }
+    lib::Result<uint32_t> find_domain(lib::StrView name_or_id) override { return domains().find(name_or_id); }
+    lib::Result<uint32_t> create_domain(lib::StrView path, const lib::StrView* ov, size_t n, bool paused,
+                                        xl::Output& out) override
+    {
+        return domains().create(path, ov, n, paused, out);
+    }
+    hv::abi::Status destroy_domain(uint32_t id) override { return domains().destroy(id); }
+    hv::abi::Status pause_domain(uint32_t id, bool pause) override { return domains().pause(id, pause); }
+    hv::abi::Status sched_credit(uint32_t id, uint64_t w, uint64_t c) override { return domains().sched(id, w, c); }
+    size_t list_vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap) override { return domains().vcpus(id, rows, cap); }
+    bool console(uint32_t id, xl::Output& out) override;
 };
+
+// xl console: the guest's output from its first byte, then live, with what
+// is typed going to its UART, until Ctrl-] (0x1d).
+bool HvBackend::console(uint32_t id, xl::Output& out)
+{
+    constexpr char escape = 0x1d;
+    uint64_t cursor = 0;
+    char buf[512];
+    for (;;) {
+        size_t len;
+        bool gone;
+        for (;;) {
+            cursor = domains().read_console(id, cursor, buf, sizeof buf, &len, &gone);
+            if (!len) break;
+            out.write(buf, len);
+        }
+        if (gone) {
+            out.print("\n[domain %u is gone]\n", id);
+            return false;
+        }
+        char in[32];
+        auto r = hc::console_read(in, sizeof in, 20'000'000);
+        if (!r.ok()) continue;
+        for (size_t i = 0; i < r.value; ++i) {
+            if (in[i] == escape) {
+                out.print("\n");
+                return true;
+            }
+            (void)domains().send_console_input(id, in[i] == '\n' ? '\r' : in[i]);
+        }
+    }
+}
 
 // Reads one line with echo. Returns false on Ctrl-D at an empty line.
 bool read_line(char* line, size_t cap, size_t& len)
@@ -89,6 +135,8 @@ bool read_line(char* line, size_t cap, size_t& len)
     }
 }
 
+void device_model_main(uint64_t) { domains().serve(); }
+
 }  // namespace
 }  // namespace vmm
 
@@ -100,6 +148,22 @@ extern "C" int64_t dom0_main(const hv::abi::StartInfo* si)
     (void)hc::system_info(sys);
     out("dom0: hv %s on %s, %u CPUs, %lu MiB heap, %lu KiB of files\n", sys.hv_version, sys.backend,
         start_info().cpu_count, start_info().heap_size >> 20, start_info().files_size >> 10);
+    // Dom0's files: the cpio archive hv mapped read-only.
+    static files::CpioArchive archive(reinterpret_cast<const uint8_t*>(start_info().files_base),
+                                      start_info().files_size);
+    if (start_info().files_size) {
+        if (auto v = archive.validate(); !v.ok())
+            out("dom0: its files are unusable: %s\n", archive.error_message());
+        else
+            out("dom0: %zu files\n", archive.entry_count());
+    }
+    domains().init(archive.validated() ? &archive : nullptr, start_info().control);
+    // The device models run on a thread of their own.
+    constexpr size_t dm_stack = 64 * 1024;
+    void* stack = heap().allocate(dm_stack, 16);
+    auto t = stack ? hc::thread_create(device_model_main, reinterpret_cast<uint64_t>(stack) + dm_stack - 8, 0)
+                   : hc::Ret{hv::abi::Status::no_memory, 0};
+    if (!t.ok()) out("dom0: cannot start the device-model thread: %s\n", hv::abi::status_name(t.status));
     HvBackend backend;
     ConsoleOutput console;
     xl::Shell shell(backend, console);

@@ -2,5 +2,10 @@
 # the Dom0 image and, for the host tests and fuzzers, into hv_vmm. Paths are
 # relative to the repository root.
 set(HV_VMM_PORTABLE_SOURCES
+  vmm/builder/multiboot_loader.cpp
+  vmm/devices/uart16550.cpp
   vmm/control/xl.cpp
+  vmm/files/cpio.cpp
+  vmm/console/console_ring.cpp
+  vmm/control/xl_cfg.cpp
 )

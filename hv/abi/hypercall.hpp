@@ -49,6 +49,8 @@ enum class Call : uint64_t {
     ioport_forward = 22, // (domain: manage, base, count)
     ioreq_wait = 23,     // (IoRequest* out, timeout_ns) -> 1 with a request, 0 after the timeout
     ioreq_complete = 24, // (domain: write, vcpu, value): the result of an IN; resumes the vCPU
+    domain_shutdown = 25, // (domain: manage, ShutdownKind, exit value): stops its vCPUs, keeps its state
+    log_write = 26,      // (level, buf, len): a line for the hypervisor log (xl dmesg), "dom0: " in front
     count_
 };
 
@@ -160,6 +162,9 @@ inline constexpr uint32_t pause_exits = 1u << 0;        // intercept PAUSE even 
 inline constexpr uint32_t no_directed_yield = 1u << 1;  // a PAUSE exit just resumes the spinner
 inline constexpr uint32_t all = pause_exits | no_directed_yield;
 }  // namespace domain_flag
+
+// Why a device model stopped a domain (its debug-exit port, a reset).
+enum class ShutdownKind : uint32_t { poweroff = 0, reboot = 1, crash = 2 };
 
 struct DomainConfig {
     char name[32];

@@ -6,6 +6,7 @@
 #include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/user_space.hpp"
 #include "hv/abi/hypercall.hpp"
+#include "hv/console.hpp"
 #include "hv/dom0/hypercall.hpp"
 #include "hv/dom0/pd.hpp"
 #include "hv/dom0/thread.hpp"
@@ -121,6 +122,8 @@ lib::Status start(const boot::BootInfo& info, const boot::CmdLine& cmdline)
     TRY(create_thread(*pd, entry, stack_top - 8, start_info_va, 0));
     LOG_INFO("dom0: started: entry %#lx, %lu MiB heap, %lu KiB of files, command line '%s'", entry, heap >> 20,
              si.files_size >> 10, line);
+    LOG_INFO("hv: the serial line is Dom0's console now; hypervisor messages below warnings go to xl dmesg");
+    console::hand_line_to_dom0();
     return {};
 }
 

@@ -13,6 +13,7 @@
 #include "hv/vcpu/cpu_loop.hpp"
 #include "hv/vcpu/vcpu.hpp"
 #include "lib/log.hpp"
+#include "lib/format.hpp"
 #include "lib/str.hpp"
 
 namespace hv::hc {
@@ -322,6 +323,29 @@ Reply domain_sched(Thread& t, uint64_t h, uint64_t weight, uint64_t cap)
     }
     dom.sched_weight = w;
     dom.sched_cap = c;
+    return {};
+}
+
+}  // namespace hv::hc
+
+namespace hv::hc {
+
+Reply domain_shutdown(Thread& t, uint64_t h, uint64_t kind, uint64_t value)
+{
+    auto d = lookup<Domain>(*t.pd, h, obj::ObjType::domain, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (dom.dead) return fail(abi::Status::not_found);
+    if (kind > uint64_t(abi::ShutdownKind::crash) || value > 0xffffffffull) return fail(abi::Status::invalid);
+    if (dom.state != DomainState::running) return fail(abi::Status::busy);
+    dom.has_exit_status = true;
+    dom.exit_value = uint32_t(value);
+    char why[48];
+    lib::format(why, sizeof why, "%s (exit value %#lx)",
+                kind == 0 ? "powered off" : kind == 1 ? "rebooted" : "crashed", value);
+    if (kind == uint64_t(abi::ShutdownKind::crash)) crash_domain(dom, "%s", why);
+    else shutdown_domain(dom, why);
+    for (uint32_t i = 0; i < dom.vcpu_count; ++i) kick(*dom.vcpus[i]);
     return {};
 }
 

@@ -92,6 +92,19 @@ Reply log_read(Thread& t, uint64_t seq, uint64_t buf, uint64_t cap)
 
 void copy_name(char* dst, size_t cap, const char* src) { lib::copy_cstr(dst, cap, src); }
 
+Reply log_write(Thread& t, uint64_t level, uint64_t buf, uint64_t len)
+{
+    if (level > uint64_t(lib::LogLevel::debug)) return fail(Status::invalid);
+    char line[240];
+    if (len >= sizeof line) len = sizeof line - 1;  // long lines are cut, as the log ring does
+    if (auto s = t.pd->space->copy_in(line, buf, len); !s.ok()) return fail_copy(s.error());
+    line[len] = '\0';
+    for (size_t i = 0; i < len; ++i)
+        if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';  // one record per call
+    lib::log(lib::LogLevel(level), "%s: %s", t.pd->id == 0 ? "dom0" : t.pd->name, line);
+    return {};
+}
+
 Reply system_info(Thread& t, uint64_t out)
 {
     abi::SystemInfo si{};
@@ -199,6 +212,8 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::ioport_forward: return ioport_forward(t, f.rdi, f.rsi, f.rdx);
     case Call::ioreq_wait: return ioreq_wait(t, f.rdi, f.rsi);
     case Call::ioreq_complete: return ioreq_complete(t, f.rdi, f.rsi, f.rdx);
+    case Call::domain_shutdown: return domain_shutdown(t, f.rdi, f.rsi, f.rdx);
+    case Call::log_write: return log_write(t, f.rdi, f.rsi, f.rdx);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

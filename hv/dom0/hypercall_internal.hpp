@@ -58,6 +58,7 @@ Reply domain_sched(Thread& t, uint64_t dom, uint64_t weight, uint64_t cap);
 Reply ioport_forward(Thread& t, uint64_t dom, uint64_t base, uint64_t count);
 Reply ioreq_wait(Thread& t, uint64_t out, uint64_t timeout_ns);
 Reply ioreq_complete(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t value);
+Reply domain_shutdown(Thread& t, uint64_t dom, uint64_t kind, uint64_t value);
 // Forgets the posted requests of a domain being destroyed.
 void drop_ioreqs(Pd& pd, Domain& d);
 

@@ -71,6 +71,18 @@ const Command commands[] = {
     {"info", &Shell::cmd_info, "", "Get information about the host"},
     {"dmesg", &Shell::cmd_dmesg, "[-c]", "Read and/or clear the hypervisor's message buffer"},
     {"list", &Shell::cmd_list, "[-l] [Domain]", "List information about all or some domains"},
+    {"create", &Shell::cmd_create, "<ConfigFile> [options] [vars]",
+     "Create a domain from config file <filename>; -p leaves it paused, -c attaches its console"},
+    {"destroy", &Shell::cmd_destroy, "<Domain>", "Terminate a domain immediately"},
+    {"pause", &Shell::cmd_pause, "<Domain>", "Pause execution of a domain"},
+    {"unpause", &Shell::cmd_unpause, "<Domain>", "Unpause a paused domain"},
+    {"console", &Shell::cmd_console, "<Domain>", "Attach to domain's console (Ctrl-] returns)"},
+    {"vcpu-list", &Shell::cmd_vcpu_list, "[Domain, ...]", "List the VCPUs for all/some domains"},
+    {"vcpu-pin", &Shell::cmd_vcpu_pin, "<Domain> <VCPU|all> <CPUs|all>", "Set which CPUs a VCPU can use"},
+    {"sched-credit", &Shell::cmd_sched_credit, "[-d <Domain> [-w[=WEIGHT]|-c[=CAP]]]",
+     "Get/set credit scheduler parameters"},
+    {"shutdown", &Shell::cmd_shutdown, "<Domain>", "Issue a shutdown signal to a domain"},
+    {"reboot", &Shell::cmd_shutdown, "<Domain>", "Issue a reboot signal to a domain"},
 };
 
 const Command* find_command(const char* name)
@@ -234,6 +246,230 @@ int Shell::cmd_list(size_t argc, const char* const* argv)
         return 1;
     }
     return 0;
+}
+
+}  // namespace vmm::xl
+
+namespace vmm::xl {
+
+bool Shell::resolve(const char* arg, uint32_t& id)
+{
+    auto r = backend_.find_domain(arg);
+    if (!r) {
+        out_.print("xl: domain '%s' does not exist\n", arg);
+        return false;
+    }
+    id = *r;
+    return true;
+}
+
+int Shell::cmd_create(size_t argc, const char* const* argv)
+{
+    bool paused = false, console = false;
+    const char* path = nullptr;
+    lib::StrView overrides[16];
+    size_t n = 0;
+    for (size_t i = 1; i < argc; ++i) {
+        lib::StrView a(argv[i]);
+        if (a == "-p") paused = true;
+        else if (a == "-c") console = true;
+        else if (a == "-f" && i + 1 < argc) path = argv[++i];
+        else if (a.starts_with("-")) return usage("create");
+        else if (!path && a.find('=') == lib::StrView::npos) path = argv[i];
+        else if (a.find('=') != lib::StrView::npos && n < 16) overrides[n++] = a;
+        else return usage("create");
+    }
+    if (!path) return usage("create");
+    out_.print("Parsing config from %s\n", path);
+    auto id = backend_.create_domain(path, overrides, n, paused, out_);
+    if (!id) return 1;
+    if (console) backend_.console(*id, out_);
+    return 0;
+}
+
+int Shell::cmd_destroy(size_t argc, const char* const* argv)
+{
+    if (argc != 2) return usage("destroy");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    auto s = backend_.destroy_domain(id);
+    if (s != hv::abi::Status::ok) {
+        out_.print("xl: cannot destroy domain %u: %s\n", id, hv::abi::status_name(s));
+        return 1;
+    }
+    return 0;
+}
+
+int Shell::pause_common(size_t argc, const char* const* argv, bool pause)
+{
+    if (argc != 2) return usage(pause ? "pause" : "unpause");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    auto s = backend_.pause_domain(id, pause);
+    if (s == hv::abi::Status::busy) {
+        out_.print("xl: domain %u is %s\n", id, pause ? "already paused or not running" : "not paused");
+        return 1;
+    }
+    if (s != hv::abi::Status::ok) {
+        out_.print("xl: cannot %s domain %u: %s\n", pause ? "pause" : "unpause", id, hv::abi::status_name(s));
+        return 1;
+    }
+    return 0;
+}
+
+int Shell::cmd_pause(size_t argc, const char* const* argv) { return pause_common(argc, argv, true); }
+int Shell::cmd_unpause(size_t argc, const char* const* argv) { return pause_common(argc, argv, false); }
+
+int Shell::cmd_console(size_t argc, const char* const* argv)
+{
+    size_t at = 1;
+    if (argc == 4 && eq(argv[1], "-t")) {
+        if (!eq(argv[2], "serial")) {
+            out_.print("xl: console type '%s' is not available (serial only)\n", argv[2]);
+            return 1;
+        }
+        at = 3;
+    }
+    if (at + 1 != argc) return usage("console");
+    uint32_t id;
+    if (!resolve(argv[at], id)) return 1;
+    return backend_.console(id, out_) ? 0 : 1;
+}
+
+namespace {
+void format_affinity(uint64_t mask, char* buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (unsigned c = 0; c < 64; ++c) {
+        if (!(mask & (1ull << c))) continue;
+        unsigned e = c;
+        while (e + 1 < 64 && (mask & (1ull << (e + 1)))) ++e;
+        n += lib::format(buf + n, n < cap ? cap - n : 0, n ? ",%u" : "%u", c);
+        if (e > c) n += lib::format(buf + n, n < cap ? cap - n : 0, "-%u", e);
+        c = e;
+    }
+    if (!n) lib::format(buf, cap, "none");
+}
+}  // namespace
+
+int Shell::cmd_vcpu_list(size_t argc, const char* const* argv)
+{
+    DomainRow doms[64];
+    size_t nd = backend_.list_domains(doms, 64);
+    out_.print("Name                                ID  VCPU   CPU State   Time(s) Affinity (Hard / Soft)\n");
+    bool any_missing = false;
+    for (size_t i = 1; i < argc; ++i) {
+        uint32_t id;
+        if (!resolve(argv[i], id)) any_missing = true;
+    }
+    if (any_missing) return 1;
+    for (size_t d = 0; d < nd; ++d) {
+        if (argc > 1) {
+            bool wanted = false;
+            for (size_t i = 1; i < argc; ++i) {
+                auto id = backend_.find_domain(argv[i]);
+                wanted |= id && *id == doms[d].id;
+            }
+            if (!wanted) continue;
+        }
+        VcpuRow rows[64];
+        size_t n = backend_.list_vcpus(doms[d].id, rows, 64);
+        for (size_t k = 0; k < n; ++k) {
+            const VcpuRow& r = rows[k];
+            char aff[96];
+            format_affinity(r.affinity, aff, sizeof aff);
+            uint64_t tenths = r.time_ns / 100'000'000ull;
+            out_.print("%-32s %5u %5u %5u   %s  %7lu.%lu  %s / all\n", r.name, r.domid, r.vcpu, r.cpu, r.state,
+                       tenths / 10, tenths % 10, aff);
+        }
+    }
+    return 0;
+}
+
+int Shell::cmd_vcpu_pin(size_t argc, const char* const* argv)
+{
+    if (argc != 4) return usage("vcpu-pin");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    out_.print("xl: vcpu-pin: vCPUs of a running domain cannot move between CPUs yet; "
+               "set cpus= in the config (or at xl create) to place them\n");
+    return 1;
+}
+
+int Shell::cmd_sched_credit(size_t argc, const char* const* argv)
+{
+    const char* dom = nullptr;
+    uint64_t weight = 0, cap = ~0ull;
+    bool set = false;
+    for (size_t i = 1; i < argc; ++i) {
+        lib::StrView a(argv[i]);
+        auto value = [&](lib::StrView flag, uint64_t& v) -> bool {
+            lib::StrView num;
+            if (a == flag) {
+                if (i + 1 >= argc) return false;
+                num = argv[++i];
+            } else if (a.starts_with(flag) && a.size() > flag.size() && a[flag.size()] == '=') {
+                num = a.substr(flag.size() + 1);
+            } else {
+                return false;
+            }
+            auto r = lib::parse_u64(num);
+            if (!r) return false;
+            v = *r;
+            set = true;
+            return true;
+        };
+        if ((a == "-d" || a == "--domain") && i + 1 < argc) dom = argv[++i];
+        else if (a.starts_with("-w") && value(a.starts_with("--") ? "--weight" : "-w", weight)) continue;
+        else if (a.starts_with("-c") && value(a.starts_with("--") ? "--cap" : "-c", cap)) continue;
+        else if (a.starts_with("--weight") && value("--weight", weight)) continue;
+        else if (a.starts_with("--cap") && value("--cap", cap)) continue;
+        else return usage("sched-credit");
+    }
+    if (set && !dom) return usage("sched-credit");
+    if (set && weight && (weight < 1 || weight > 65535)) {
+        out_.print("xl: weight must be 1..65535\n");
+        return 2;
+    }
+    uint32_t only = 0;
+    if (dom) {
+        if (eq(dom, "Domain-0") || eq(dom, "0")) {
+            if (set) {
+                out_.print("xl: Domain-0's scheduling parameters are fixed in this version\n");
+                return 1;
+            }
+        } else if (!resolve(dom, only)) {
+            return 1;
+        }
+        if (set) {
+            auto s = backend_.sched_credit(only, weight, cap);
+            if (s != hv::abi::Status::ok) {
+                out_.print("xl: cannot set the credit parameters of domain %u: %s\n", only, hv::abi::status_name(s));
+                return 1;
+            }
+            return 0;
+        }
+    }
+    DomainRow rows[64];
+    size_t n = backend_.list_domains(rows, 64);
+    out_.print("Cpupool Pool-0: tslice=10ms ratelimit=1000us migration-delay=0us\n");
+    out_.print("Name                                ID Weight  Cap\n");
+    for (size_t i = 0; i < n; ++i) {
+        if (dom && rows[i].id != only) continue;
+        out_.print("%-32s %5u %6u %4u\n", rows[i].name, rows[i].id, rows[i].weight, rows[i].cap);
+    }
+    return 0;
+}
+
+int Shell::cmd_shutdown(size_t argc, const char* const* argv)
+{
+    if (argc != 2) return usage(argv[0]);
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    out_.print("xl: domain %u has no way to be asked to %s (no ACPI power button or PV control yet); "
+               "use xl destroy\n", id, eq(argv[0], "reboot") ? "reboot" : "shut down");
+    return 1;
 }
 
 }  // namespace vmm::xl

@@ -20,6 +20,21 @@ struct DomainRow {
     uint32_t vcpus;
     char state[7];    // Xen's six flags: r b p s c d, '-' where off
     uint64_t cpu_time_ns;
+    uint32_t weight;
+    uint32_t cap;
+};
+
+class Output;
+
+// One row of `xl vcpu-list`.
+struct VcpuRow {
+    char name[64];
+    uint32_t domid;
+    uint32_t vcpu;
+    uint32_t cpu;
+    char state[4];   // "r--" running, "-b-" blocked, "--p" paused, "---" offline
+    uint64_t time_ns;
+    uint64_t affinity;  // CPUs 0..63
 };
 
 // What xl needs from the hypervisor and Dom0's registry.
@@ -31,6 +46,18 @@ public:
     virtual lib::Result<uint64_t> read_log(uint64_t seq, char* buf, size_t cap) = 0;
     // Domains in ID order; returns how many were written (at most cap).
     virtual size_t list_domains(DomainRow* rows, size_t cap) = 0;
+    // Guest domains (not Dom0): by name or id.
+    virtual lib::Result<uint32_t> find_domain(lib::StrView name_or_id) = 0;
+    virtual lib::Result<uint32_t> create_domain(lib::StrView cfg_path, const lib::StrView* overrides, size_t n,
+                                                bool paused, Output& out) = 0;
+    virtual hv::abi::Status destroy_domain(uint32_t id) = 0;
+    virtual hv::abi::Status pause_domain(uint32_t id, bool pause) = 0;
+    // weight 0 and cap ~0 keep the old value.
+    virtual hv::abi::Status sched_credit(uint32_t id, uint64_t weight, uint64_t cap) = 0;
+    virtual size_t list_vcpus(uint32_t id, VcpuRow* rows, size_t cap) = 0;
+    // Attaches to the domain's console until Ctrl-] (interactive): replays
+    // what it printed so far, then streams. Returns false if it is gone.
+    virtual bool console(uint32_t id, Output& out) = 0;
 
 protected:
     ~Backend() = default;
@@ -65,9 +92,22 @@ public:
     int cmd_info(size_t argc, const char* const* argv);
     int cmd_dmesg(size_t argc, const char* const* argv);
     int cmd_list(size_t argc, const char* const* argv);
+    int cmd_create(size_t argc, const char* const* argv);
+    int cmd_destroy(size_t argc, const char* const* argv);
+    int cmd_pause(size_t argc, const char* const* argv);
+    int cmd_unpause(size_t argc, const char* const* argv);
+    int cmd_console(size_t argc, const char* const* argv);
+    int cmd_vcpu_list(size_t argc, const char* const* argv);
+    int cmd_vcpu_pin(size_t argc, const char* const* argv);
+    int cmd_sched_credit(size_t argc, const char* const* argv);
+    int cmd_shutdown(size_t argc, const char* const* argv);
 
 private:
     int usage(const char* command);
+    // Resolves a domain argument; prints xl's message and returns false if
+    // there is none.
+    bool resolve(const char* arg, uint32_t& id);
+    int pause_common(size_t argc, const char* const* argv, bool pause);
 
     Backend& backend_;
     Output& out_;

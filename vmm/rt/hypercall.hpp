@@ -49,6 +49,61 @@ inline Ret system_info(hv::abi::SystemInfo& out)
 inline uint64_t clock_ns() { return call(hv::abi::Call::clock).value; }
 inline Ret yield() { return call(hv::abi::Call::yield); }
 inline Ret sleep_ns(uint64_t ns) { return call(hv::abi::Call::sleep, ns); }
+inline Ret handle_close(uint32_t h) { return call(hv::abi::Call::handle_close, h); }
+inline Ret handle_info(uint32_t h, hv::abi::HandleInfo& out)
+{
+    return call(hv::abi::Call::handle_info, h, reinterpret_cast<uint64_t>(&out));
+}
+// Starts fn(arg) on a new thread of Dom0 with the stack ending at stack_top.
+inline Ret thread_create(void (*fn)(uint64_t), uint64_t stack_top, uint64_t arg)
+{
+    return call(hv::abi::Call::thread_create, reinterpret_cast<uint64_t>(fn), stack_top, arg, ~0ull);
+}
+inline Ret domain_create(uint32_t control, const hv::abi::DomainConfig& cfg)
+{
+    return call(hv::abi::Call::domain_create, control, reinterpret_cast<uint64_t>(&cfg));
+}
+inline Ret domain_destroy(uint32_t d) { return call(hv::abi::Call::domain_destroy, d); }
+inline Ret domain_pause(uint32_t d) { return call(hv::abi::Call::domain_pause, d); }
+inline Ret domain_unpause(uint32_t d) { return call(hv::abi::Call::domain_unpause, d); }
+inline Ret domain_info(uint32_t d, hv::abi::DomainInfo& out)
+{
+    return call(hv::abi::Call::domain_info, d, reinterpret_cast<uint64_t>(&out));
+}
+inline Ret domain_list(uint32_t control, uint32_t first_id, hv::abi::DomainInfo* out, size_t cap)
+{
+    return call(hv::abi::Call::domain_list, control, first_id, reinterpret_cast<uint64_t>(out), cap);
+}
+inline Ret domain_map(uint32_t d, uint64_t gpa, uint64_t size, uint64_t va, bool writable)
+{
+    return call(hv::abi::Call::domain_map, d, gpa, size, va, writable ? 1 : 0);
+}
+inline Ret unmap(uint64_t va, uint64_t size) { return call(hv::abi::Call::unmap, va, size); }
+inline Ret vcpu_boot(uint32_t d, uint32_t vcpu, const hv::abi::VcpuBoot& b)
+{
+    return call(hv::abi::Call::vcpu_boot, d, vcpu, reinterpret_cast<uint64_t>(&b));
+}
+inline Ret vcpu_info(uint32_t d, uint32_t vcpu, hv::abi::VcpuInfo& out)
+{
+    return call(hv::abi::Call::vcpu_info, d, vcpu, reinterpret_cast<uint64_t>(&out));
+}
+inline Ret domain_sched(uint32_t d, uint64_t weight, uint64_t cap) { return call(hv::abi::Call::domain_sched, d, weight, cap); }
+inline Ret ioport_forward(uint32_t d, uint16_t base, uint32_t count) { return call(hv::abi::Call::ioport_forward, d, base, count); }
+inline Ret ioreq_wait(hv::abi::IoRequest& out, uint64_t timeout_ns)
+{
+    return call(hv::abi::Call::ioreq_wait, reinterpret_cast<uint64_t>(&out), timeout_ns);
+}
+inline Ret ioreq_complete(uint32_t d, uint32_t vcpu, uint32_t value) { return call(hv::abi::Call::ioreq_complete, d, vcpu, value); }
+inline Ret domain_shutdown(uint32_t d, hv::abi::ShutdownKind kind, uint32_t value)
+{
+    return call(hv::abi::Call::domain_shutdown, d, uint64_t(kind), value);
+}
+
+inline Ret log_write(unsigned level, const char* s, size_t n)
+{
+    return call(hv::abi::Call::log_write, level, reinterpret_cast<uint64_t>(s), n);
+}
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));

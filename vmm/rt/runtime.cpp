@@ -94,10 +94,13 @@ lib::Allocator& heap() { return dom0_heap; }
 }  // namespace vmm
 
 namespace lib {
-// Dom0's log lines go to its console with the level in front.
+// Dom0's log lines join the hypervisor's log (xl dmesg); hv shows warnings
+// and errors on the console as they happen.
 void log_write(LogLevel level, const char* line)
 {
-    vmm::out("dom0: %s%s\n", level <= LogLevel::warn ? (level == LogLevel::error ? "error: " : "warning: ") : "", line);
+    size_t n = 0;
+    while (line[n]) ++n;
+    if (!vmm::hc::log_write(unsigned(level), line, n).ok()) vmm::out("dom0: %s\n", line);
 }
 }  // namespace lib
 

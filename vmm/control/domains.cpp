@@ -1,0 +1,465 @@
+#include "vmm/control/domains.hpp"
+
+#include <new>
+
+#include "lib/format.hpp"
+#include "lib/log.hpp"
+#include "vmm/builder/multiboot_loader.hpp"
+#include "vmm/rt/hypercall.hpp"
+#include "vmm/rt/runtime.hpp"
+
+namespace vmm {
+namespace {
+
+using hv::abi::Status;
+
+constinit Domains the_domains;
+
+// Where a domain's RAM is mapped while it is built: one window, unmapped
+// again before the domain runs.
+constexpr uint64_t build_window = 0x0000'1000'0000'0000ull;
+
+// Ports the Multiboot platform's device models take.
+constexpr uint16_t com1_base = 0x3f8;
+constexpr uint16_t debug_exit_port = 0xf4;  // QEMU isa-debug-exit: 4 ports
+constexpr uint16_t post_port = 0x80;
+
+class WindowMemory final : public builder::GuestMemory {
+public:
+    WindowMemory(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+    uint64_t size() const override { return size_; }
+    lib::Status write(uint64_t gpa, const void* src, size_t len) override
+    {
+        if (gpa > size_ || len > size_ - gpa) return lib::err(lib::Error::out_of_range);
+        __builtin_memcpy(base_ + gpa, src, len);
+        return {};
+    }
+    lib::Status zero(uint64_t gpa, size_t len) override
+    {
+        if (gpa > size_ || len > size_ - gpa) return lib::err(lib::Error::out_of_range);
+        __builtin_memset(base_ + gpa, 0, len);
+        return {};
+    }
+
+private:
+    uint8_t* base_;
+    uint64_t size_;
+};
+
+void console_sink(void* ctx, char c)
+{
+    static_cast<GuestDomain*>(ctx)->console.write(&c, 1);
+}
+
+const char* flags_of(hv::abi::RunState s)
+{
+    switch (s) {
+    case hv::abi::RunState::running: return "r-----";
+    case hv::abi::RunState::paused: return "--p---";
+    case hv::abi::RunState::shutdown: return "---s--";
+    case hv::abi::RunState::crashed: return "----c-";
+    case hv::abi::RunState::dying: return "-----d";
+    case hv::abi::RunState::building: return "--p---";
+    }
+    return "------";
+}
+
+lib::Result<uint32_t> parse_id(lib::StrView s)
+{
+    auto v = lib::parse_u64(s);
+    if (!v || *v > 0xffffffffull) return lib::err(lib::Error::invalid);
+    return uint32_t(*v);
+}
+
+}  // namespace
+
+Domains& domains() { return the_domains; }
+
+void Domains::init(const files::CpioArchive* files, uint32_t control)
+{
+    files_ = files;
+    control_ = control;
+}
+
+GuestDomain* Domains::by_id(uint32_t id)
+{
+    for (GuestDomain* g : slots_)
+        if (g && g->id == id) return g;
+    return nullptr;
+}
+
+lib::Result<uint32_t> Domains::find(lib::StrView name_or_id)
+{
+    LockGuard l(lock_);
+    for (GuestDomain* g : slots_)
+        if (g && lib::StrView(g->cfg.name) == name_or_id) return g->id;
+    auto id = parse_id(name_or_id);
+    if (id && by_id(*id)) return *id;
+    return lib::err(lib::Error::not_found);
+}
+
+lib::Status Domains::build(GuestDomain& g, xl::Output& out)
+{
+    const DomainConfig& c = g.cfg;
+    if (c.type != DomainType::pvh && c.type != DomainType::pv) {
+        out.print("xl: type=\"%s\" guests are not supported yet (Multiboot kernels as type=\"pvh\" or \"pv\")\n",
+                  domain_type_name(c.type));
+        return lib::err(lib::Error::unsupported);
+    }
+    if (c.ramdisk[0]) {
+        out.print("xl: ramdisk= is not supported for Multiboot kernels yet\n");
+        return lib::err(lib::Error::unsupported);
+    }
+    auto kernel = files_ ? files_->find(c.kernel) : lib::Result<files::CpioEntry>(lib::err(lib::Error::not_found));
+    if (!kernel) {
+        out.print("xl: kernel '%s': %s in Dom0's files\n", c.kernel,
+                  kernel.error() == lib::Error::not_found ? "no such file" : lib::error_name(kernel.error()));
+        return lib::err(kernel.error());
+    }
+    hv::abi::DomainConfig dc{};
+    lib::copy_cstr(dc.name, sizeof dc.name, c.name);
+    dc.memory = c.memory_mib << 20;
+    dc.vcpus = c.vcpus;
+    dc.weight = c.cpu_weight;
+    dc.cap = c.cap;
+    dc.flags = (c.pause_exits ? hv::abi::domain_flag::pause_exits : 0) |
+               (c.directed_yield ? 0 : hv::abi::domain_flag::no_directed_yield);
+    auto r = hc::domain_create(control_, dc);
+    if (!r.ok()) {
+        out.print("xl: cannot create domain '%s': %s\n", c.name, hv::abi::status_name(r.status));
+        return lib::err(lib::Error::io);
+    }
+    g.handle = uint32_t(r.value);
+    hv::abi::DomainInfo info{};
+    (void)hc::domain_info(g.handle, info);
+    g.id = info.id;
+    auto fail = [&](const char* what, Status s) -> lib::Status {
+        out.print("xl: domain '%s': %s: %s\n", c.name, what, hv::abi::status_name(s));
+        (void)hc::domain_destroy(g.handle);
+        return lib::err(lib::Error::io);
+    };
+    // Load the kernel through a window onto its RAM.
+    uint64_t bytes = dc.memory;
+    if (auto m = hc::domain_map(g.handle, 0, bytes, build_window, true); !m.ok()) return fail("mapping its RAM", m.status);
+    WindowMemory window(reinterpret_cast<uint8_t*>(build_window), bytes);
+    const char* why = "";
+    auto boot = builder::load_multiboot(kernel->data, kernel->size, window, c.kernel_cmdline, &why);
+    (void)hc::unmap(build_window, bytes);
+    if (!boot) {
+        out.print("xl: kernel '%s': %s\n", c.kernel, why);
+        (void)hc::domain_destroy(g.handle);
+        return lib::err(boot.error());
+    }
+    hv::abi::VcpuBoot vb{};
+    vb.mode = hv::abi::BootMode::multiboot32;
+    vb.rip = boot->entry;
+    vb.rax = boot->magic;
+    vb.rbx = boot->info;
+    if (auto s = hc::vcpu_boot(g.handle, 0, vb); !s.ok()) return fail("setting vCPU 0", s.status);
+    // The platform: COM1 (the console), the debug-exit port, the POST port.
+    g.uart = devices::Uart16550(console_sink, &g);
+    for (auto [base, count] : {std::pair<uint16_t, uint32_t>{com1_base, 8}, {debug_exit_port, 4}, {post_port, 1}})
+        if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok()) return fail("forwarding its ports", s.status);
+    return {};
+}
+
+lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView* overrides, size_t override_count,
+                                      bool paused, xl::Output& out)
+{
+    auto file = files_ ? files_->find(cfg_path) : lib::Result<files::CpioEntry>(lib::err(lib::Error::not_found));
+    if (!file) {
+        out.print("xl: cannot read config file '%.*s': %s\n", int(cfg_path.size()), cfg_path.data(),
+                  file.error() == lib::Error::not_found ? "no such file in Dom0's files" : lib::error_name(file.error()));
+        return lib::err(file.error());
+    }
+    void* mem = heap().allocate(sizeof(GuestDomain), alignof(GuestDomain));
+    if (!mem) {
+        out.print("xl: out of memory in Dom0\n");
+        return lib::err(lib::Error::no_memory);
+    }
+    auto* g = new (mem) GuestDomain;
+    lib::copy_cstr(g->cfg_path, sizeof g->cfg_path, cfg_path);
+    static CfgDiagnostics diag;  // large; the shell thread is the only caller
+    lib::StrView text(reinterpret_cast<const char*>(file->data), file->size);
+    auto s = parse_xl_cfg(text, overrides, override_count, g->cfg, diag);
+    if (s.ok()) s = validate_domain_config(g->cfg, diag);
+    char line[256];
+    for (size_t i = 0; i < diag.warning_count; ++i) {
+        format_cfg_message(diag.warnings[i], line, sizeof line);
+        out.print("xl: warning: %s\n", line);
+    }
+    if (!s.ok()) {
+        format_cfg_message(diag.error, line, sizeof line);
+        out.print("xl: %s\n", line);
+        forget(g);
+        return lib::err(s.error());
+    }
+    {
+        LockGuard l(lock_);
+        for (GuestDomain* o : slots_)
+            if (o && lib::StrView(o->cfg.name) == lib::StrView(g->cfg.name)) {
+                out.print("xl: domain '%s' already exists (id %u)\n", g->cfg.name, o->id);
+                forget(g);
+                return lib::err(lib::Error::exists);
+            }
+    }
+    if (auto b = build(*g, out); !b.ok()) {
+        forget(g);
+        return lib::err(b.error());
+    }
+    {
+        LockGuard l(lock_);
+        size_t i = 0;
+        while (i < max_domains && slots_[i]) ++i;
+        if (i == max_domains) {
+            (void)hc::domain_destroy(g->handle);
+            out.print("xl: too many domains (%zu)\n", max_domains);
+            forget(g);
+            return lib::err(lib::Error::no_memory);
+        }
+        slots_[i] = g;
+    }
+    if (!paused) {
+        if (auto u = hc::domain_unpause(g->handle); !u.ok()) {
+            out.print("xl: cannot start domain %u: %s\n", g->id, hv::abi::status_name(u.status));
+            (void)destroy(g->id);
+            return lib::err(lib::Error::io);
+        }
+    }
+    LOG_INFO("created domain %u '%s' from %s", g->id, g->cfg.name, g->cfg_path);
+    return g->id;
+}
+
+void Domains::forget(GuestDomain* g)
+{
+    g->~GuestDomain();
+    heap().deallocate(g, sizeof(GuestDomain));
+}
+
+Status Domains::destroy(uint32_t id)
+{
+    GuestDomain* g = nullptr;
+    {
+        LockGuard l(lock_);
+        for (GuestDomain*& s : slots_)
+            if (s && s->id == id) {
+                g = s;
+                s = nullptr;
+            }
+    }
+    if (!g) return Status::not_found;
+    auto r = hc::domain_destroy(g->handle);
+    if (!r.ok() && r.status != Status::not_found) {
+        LockGuard l(lock_);
+        for (GuestDomain*& s : slots_)
+            if (!s) {
+                s = g;  // still there: keep it listed
+                break;
+            }
+        return r.status;
+    }
+    forget(g);
+    return Status::ok;
+}
+
+Status Domains::pause(uint32_t id, bool pause)
+{
+    uint32_t h;
+    {
+        LockGuard l(lock_);
+        GuestDomain* g = by_id(id);
+        if (!g) return Status::not_found;
+        h = g->handle;
+    }
+    return (pause ? hc::domain_pause(h) : hc::domain_unpause(h)).status;
+}
+
+Status Domains::sched(uint32_t id, uint64_t weight, uint64_t cap)
+{
+    uint32_t h;
+    {
+        LockGuard l(lock_);
+        GuestDomain* g = by_id(id);
+        if (!g) return Status::not_found;
+        h = g->handle;
+    }
+    return hc::domain_sched(h, weight, cap).status;
+}
+
+size_t Domains::list(xl::DomainRow* rows, size_t cap)
+{
+    LockGuard l(lock_);
+    size_t n = 0;
+    // Ids grow: list in id order.
+    uint32_t last = 0;
+    for (;;) {
+        GuestDomain* next = nullptr;
+        for (GuestDomain* g : slots_)
+            if (g && g->id > last && (!next || g->id < next->id)) next = g;
+        if (!next || n == cap) break;
+        last = next->id;
+        hv::abi::DomainInfo info{};
+        if (!hc::domain_info(next->handle, info).ok()) continue;
+        xl::DomainRow& r = rows[n++];
+        r = xl::DomainRow{};
+        lib::copy_cstr(r.name, sizeof r.name, info.name);
+        r.id = info.id;
+        r.mem_mib = info.memory >> 20;
+        r.vcpus = info.vcpus;
+        lib::copy_cstr(r.state, sizeof r.state, flags_of(info.state));
+        r.cpu_time_ns = info.cpu_time_ns;
+        r.weight = info.weight;
+        r.cap = info.cap;
+    }
+    return n;
+}
+
+size_t Domains::vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g) return 0;
+    hv::abi::DomainInfo info{};
+    if (!hc::domain_info(g->handle, info).ok()) return 0;
+    size_t n = 0;
+    for (uint32_t v = 0; v < info.vcpus && n < cap; ++v) {
+        hv::abi::VcpuInfo vi{};
+        if (!hc::vcpu_info(g->handle, v, vi).ok()) continue;
+        xl::VcpuRow& r = rows[n++];
+        r = xl::VcpuRow{};
+        lib::copy_cstr(r.name, sizeof r.name, info.name);
+        r.domid = info.id;
+        r.vcpu = v;
+        r.cpu = vi.cpu;
+        // hv::sched::VcpuState: 0 offline 1 blocked 2 runnable 3 running 4 paused
+        static const char* const states[] = {"---", "-b-", "-b-", "r--", "--p"};
+        lib::copy_cstr(r.state, sizeof r.state, vi.state < 5 ? states[vi.state] : "???");
+        if (vi.state == 2) lib::copy_cstr(r.state, sizeof r.state, "r--");  // runnable: waiting for its CPU
+        r.time_ns = vi.time_ns;
+        r.affinity = vi.affinity;
+    }
+    return n;
+}
+
+uint64_t Domains::read_console(uint32_t id, uint64_t cursor, char* out, size_t cap, size_t* len, bool* gone)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    *gone = !g;
+    *len = 0;
+    if (!g) return cursor;
+    auto r = g->console.read_text(cursor, out, cap);
+    *len = r.len;
+    return r.next;
+}
+
+bool Domains::send_console_input(uint32_t id, char c)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    return g && g->uart.receive(c);
+}
+
+void Domains::handle_ioreq(const hv::abi::IoRequest& r)
+{
+    uint32_t value = 0, handle = 0;
+    bool powered_off = false;
+    {
+        LockGuard l(lock_);
+        GuestDomain* g = by_id(r.domain);
+        if (!g) return;  // destroyed meanwhile: hv dropped its requests
+        handle = g->handle;
+        if (r.port >= com1_base && r.port < com1_base + 8) {
+            unsigned reg = r.port - com1_base;
+            if (r.in) value = g->uart.read(reg);
+            else g->uart.write(reg, uint8_t(r.value));
+        } else if (r.port >= debug_exit_port && r.port < debug_exit_port + 4) {
+            if (r.in) value = 0xffffffffu;
+            else {
+                powered_off = true;
+                value = r.value;
+            }
+        } else if (r.in) {
+            value = 0xffffffffu;  // the POST port reads as nothing
+        }
+    }
+    if (powered_off) {
+        // The guest asked to end (QEMU's isa-debug-exit): stop it with its
+        // exit value; the life-cycle check applies on_poweroff.
+        (void)hc::domain_shutdown(handle, hv::abi::ShutdownKind::poweroff, value);
+        (void)hc::ioreq_complete(handle, r.vcpu, 0);
+        check_lifecycle();
+        return;
+    }
+    (void)hc::ioreq_complete(handle, r.vcpu, r.in ? value : 0);
+}
+
+void Domains::apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info)
+{
+    bool crashed = info.state == hv::abi::RunState::crashed;
+    ShutdownAction a = crashed ? g.cfg.on_crash : g.cfg.on_poweroff;
+    if (info.exit_status_valid)
+        LOG_INFO("domain %u '%s' exited with status %#x (debug-exit port)", info.id, info.name, info.exit_value);
+    LOG_INFO("domain %u '%s' %s (%s): on_%s=%s", info.id, info.name, crashed ? "crashed" : "shut down", info.reason,
+             crashed ? "crash" : "poweroff", shutdown_action_name(a));
+    g.stop_handled = true;
+    switch (a) {
+    case ShutdownAction::preserve:
+    case ShutdownAction::coredump_destroy:  // no core dumps yet: kept for inspection instead
+        return;
+    case ShutdownAction::destroy:
+    case ShutdownAction::restart:
+    case ShutdownAction::rename_restart:
+    case ShutdownAction::coredump_restart:
+    case ShutdownAction::soft_reset: break;
+    }
+    bool restart = a == ShutdownAction::restart || a == ShutdownAction::rename_restart ||
+                   a == ShutdownAction::coredump_restart || a == ShutdownAction::soft_reset;
+    char path[xl_path_size];
+    lib::copy_cstr(path, sizeof path, g.cfg_path);
+    uint32_t restarts = g.restarts;
+    lock_.unlock();
+    (void)destroy(info.id);
+    if (restart && restarts < 8) {
+        struct : xl::Output {
+            void write(const char* s, size_t n) override { out_raw(s, n); }
+        } log_out;
+        auto id = create(path, nullptr, 0, false, log_out);
+        if (id) {
+            LockGuard l(lock_);
+            if (GuestDomain* n = by_id(*id)) n->restarts = restarts + 1;
+        }
+    } else if (restart) {
+        LOG_WARN("domain '%s' restarted %u times: not again", path, restarts);
+    }
+    lock_.lock();
+}
+
+void Domains::check_lifecycle()
+{
+    LockGuard l(lock_);
+    for (size_t i = 0; i < max_domains; ++i) {
+        GuestDomain* g = slots_[i];
+        if (!g || g->stop_handled) continue;
+        hv::abi::DomainInfo info{};
+        if (!hc::domain_info(g->handle, info).ok()) continue;
+        if (info.state == hv::abi::RunState::shutdown || info.state == hv::abi::RunState::crashed) apply_policy(*g, info);
+    }
+}
+
+void Domains::serve()
+{
+    uint64_t last_check = 0;
+    for (;;) {
+        hv::abi::IoRequest r{};
+        auto w = hc::ioreq_wait(r, 50'000'000);  // 50 ms: also the life-cycle poll
+        if (w.ok() && w.value == 1) handle_ioreq(r);
+        uint64_t now = hc::clock_ns();
+        if (now - last_check >= 50'000'000) {
+            last_check = now;
+            check_lifecycle();
+        }
+    }
+}
+
+}  // namespace vmm

@@ -1,0 +1,76 @@
+// Dom0's domains: what `xl create` built (its configuration, its console
+// ring, its device models) and what the life-cycle policies do when one
+// stops. One device-model thread serves the forwarded port accesses of every
+// domain; the shell thread creates, lists and destroys. Dom0 only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "hv/abi/hypercall.hpp"
+#include "lib/result.hpp"
+#include "lib/str.hpp"
+#include "vmm/console/console_ring.hpp"
+#include "vmm/control/xl.hpp"
+#include "vmm/control/xl_cfg.hpp"
+#include "vmm/devices/uart16550.hpp"
+#include "vmm/files/cpio.hpp"
+#include "vmm/rt/lock.hpp"
+
+namespace vmm {
+
+struct GuestDomain {
+    uint32_t id = 0;
+    uint32_t handle = 0;
+    DomainConfig cfg;
+    char cfg_path[xl_path_size] = "";
+    static constexpr size_t console_bytes = 64 * 1024;
+    char console_storage[console_bytes];
+    console::ConsoleRing console{console_storage, console_bytes, 16 * 1024};
+    devices::Uart16550 uart{nullptr, nullptr};
+    bool stop_handled = false;  // its on_poweroff/on_reboot/on_crash ran
+    uint32_t restarts = 0;
+};
+
+class Domains {
+public:
+    static constexpr size_t max_domains = 64;
+
+    void init(const files::CpioArchive* files, uint32_t control);
+    files::CpioArchive const* files() const { return files_; }
+
+    // xl create: parse, check, build, start (unless paused). Messages go to
+    // `out` in xl's words. Returns the domain id.
+    lib::Result<uint32_t> create(lib::StrView cfg_path, const lib::StrView* overrides, size_t override_count, bool paused,
+                                 xl::Output& out);
+    // By name or id. not_found if none.
+    lib::Result<uint32_t> find(lib::StrView name_or_id);
+    hv::abi::Status destroy(uint32_t id);
+    hv::abi::Status pause(uint32_t id, bool pause);
+    hv::abi::Status sched(uint32_t id, uint64_t weight, uint64_t cap);
+    size_t list(xl::DomainRow* rows, size_t cap);
+    size_t vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap);
+    // Copies console bytes from `cursor`; returns the next cursor.
+    uint64_t read_console(uint32_t id, uint64_t cursor, char* out, size_t cap, size_t* len, bool* gone);
+    bool send_console_input(uint32_t id, char c);
+
+    // The device-model thread's body (never returns).
+    [[noreturn]] void serve();
+
+private:
+    GuestDomain* by_id(uint32_t id);
+    void handle_ioreq(const hv::abi::IoRequest& r);
+    void check_lifecycle();
+    void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
+    lib::Status build(GuestDomain& g, xl::Output& out);
+    void forget(GuestDomain* g);
+
+    Lock lock_;
+    const files::CpioArchive* files_ = nullptr;
+    uint32_t control_ = 0;
+    GuestDomain* slots_[max_domains] = {};
+};
+
+Domains& domains();
+
+}  // namespace vmm

@@ -1,0 +1,93 @@
+#include "vmm/devices/uart16550.hpp"
+
+namespace vmm::devices {
+namespace {
+
+enum : unsigned { rbr_thr = 0, ier = 1, iir_fcr = 2, lcr = 3, mcr = 4, lsr = 5, msr = 6, scr = 7 };
+constexpr uint8_t lcr_dlab = 0x80;
+constexpr uint8_t mcr_loop = 0x10;
+constexpr uint8_t lsr_dr = 0x01, lsr_bi = 0x10, lsr_thre = 0x20, lsr_temt = 0x40;
+constexpr uint8_t fcr_enable = 0x01, fcr_clear_rx = 0x02;
+
+}  // namespace
+
+void Uart16550::push_rx(uint8_t c)
+{
+    if (rx_count_ == rx_capacity) return;
+    rx_[(rx_head_ + rx_count_) % rx_capacity] = c;
+    ++rx_count_;
+}
+
+bool Uart16550::receive(char c)
+{
+    if (rx_count_ == rx_capacity || (mcr_ & mcr_loop)) return false;
+    push_rx(uint8_t(c));
+    return true;
+}
+
+void Uart16550::send_break()
+{
+    break_pending_ = true;
+    push_rx(0);
+}
+
+uint32_t Uart16550::baud() const { return divisor_ ? 115200u / divisor_ : 0; }
+
+uint8_t Uart16550::read(unsigned reg)
+{
+    switch (reg) {
+    case rbr_thr: {
+        if (lcr_ & lcr_dlab) return uint8_t(divisor_);
+        if (!rx_count_) return 0;
+        uint8_t c = rx_[rx_head_];
+        rx_head_ = (rx_head_ + 1) % rx_capacity;
+        --rx_count_;
+        return c;
+    }
+    case ier: return (lcr_ & lcr_dlab) ? uint8_t(divisor_ >> 8) : ier_;
+    case iir_fcr: return (fcr_ & fcr_enable) ? 0xc1 : 0x01;  // no interrupt pending
+    case lcr: return lcr_;
+    case mcr: return mcr_;
+    case lsr: {
+        uint8_t v = lsr_thre | lsr_temt | (rx_count_ ? lsr_dr : 0);
+        if (break_pending_) {
+            v |= lsr_bi;
+            break_pending_ = false;  // cleared by reading LSR
+        }
+        return v;
+    }
+    case msr:
+        if (mcr_ & mcr_loop) {
+            // Loopback: DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD.
+            return uint8_t(((mcr_ & 0x01) << 5) | ((mcr_ & 0x02) << 3) | ((mcr_ & 0x04) << 4) | ((mcr_ & 0x08) << 4));
+        }
+        return 0xb0;  // DCD, DSR, CTS: a terminal is there
+    case scr: return scr_;
+    }
+    return 0xff;
+}
+
+void Uart16550::write(unsigned reg, uint8_t value)
+{
+    switch (reg) {
+    case rbr_thr:
+        if (lcr_ & lcr_dlab) divisor_ = uint16_t((divisor_ & 0xff00) | value);
+        else if (mcr_ & mcr_loop) push_rx(value);
+        else if (sink_) sink_(ctx_, char(value));
+        return;
+    case ier:
+        if (lcr_ & lcr_dlab) divisor_ = uint16_t((divisor_ & 0x00ff) | (value << 8));
+        else ier_ = value & 0x0f;
+        return;
+    case iir_fcr:
+        fcr_ = value & 0xc9;
+        if (value & fcr_clear_rx) rx_count_ = 0;
+        return;
+    case lcr: lcr_ = value; return;
+    case mcr: mcr_ = value & 0x1f; return;
+    case scr: scr_ = value; return;
+    default: return;  // LSR and MSR are read-only
+    }
+}
+
+}  // namespace vmm::devices
