@@ -11,6 +11,8 @@
 #include "vmm/rt/runtime.hpp"
 
 namespace vmm {
+int run_abi_selftest(xl::Output& out);
+
 namespace {
 
 constexpr const char* prompt = "xl> ";
@@ -62,6 +64,7 @@ public:
     hv::abi::Status sched_credit(uint32_t id, uint64_t w, uint64_t c) override { return domains().sched(id, w, c); }
     size_t list_vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap) override { return domains().vcpus(id, rows, cap); }
     bool console(uint32_t id, xl::Output& out) override;
+    int selftest(xl::Output& out) override { return run_abi_selftest(out); }
 };
 
 // xl console: the guest's output from its first byte, then live, with what
@@ -71,6 +74,11 @@ bool HvBackend::console(uint32_t id, xl::Output& out)
     constexpr char escape = 0x1d;
     uint64_t cursor = 0;
     char buf[512];
+    if (!domains().attach_console(id)) return false;
+    struct Detach {
+        uint32_t id;
+        ~Detach() { domains().detach_console(id); }
+    } detach{id};
     for (;;) {
         size_t len;
         bool gone;

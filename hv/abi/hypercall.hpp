@@ -51,6 +51,7 @@ enum class Call : uint64_t {
     ioreq_complete = 24, // (domain: write, vcpu, value): the result of an IN; resumes the vCPU
     domain_shutdown = 25, // (domain: manage, ShutdownKind, exit value): stops its vCPUs, keeps its state
     log_write = 26,      // (level, buf, len): a line for the hypervisor log (xl dmesg), "dom0: " in front
+    handle_dup = 27,     // (handle: dup, rights) -> a second handle with those rights (a subset)
     count_
 };
 
@@ -136,8 +137,10 @@ struct SystemInfo {
     uint64_t uptime_ns;
     char cpu_vendor[16];
     char cpu_model[48];
+    uint64_t free_frames;   // 4 KiB frames free (exact; free_memory rounds nothing either)
+    uint64_t reserved[3];
 };
-static_assert(sizeof(SystemInfo) == 128);
+static_assert(sizeof(SystemInfo) == 160);
 static_assert(offsetof(SystemInfo, cpu_count) == 24);
 
 // log_read copies whole lines of the hypervisor log, oldest first, from

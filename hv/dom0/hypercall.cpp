@@ -118,6 +118,7 @@ Reply system_info(Thread& t, uint64_t out)
     si.tsc_hz = tsc_hz();
     si.total_memory = mem::frame_allocator().total_frames() * 4096;
     si.free_memory = mem::free_memory_bytes();
+    si.free_frames = si.free_memory / 4096;
     si.uptime_ns = ticks_to_ns(arch::rdtsc());
     auto v = arch::cpuid(0);
     __builtin_memcpy(si.cpu_vendor, &v.ebx, 4);
@@ -163,6 +164,16 @@ Reply handle_info(Thread& t, uint64_t h, uint64_t out)
     }
     if (auto s = t.pd->space->copy_out(out, &i, sizeof i); !s.ok()) return fail_copy(s.error());
     return {};
+}
+
+Reply handle_dup(Thread& t, uint64_t h, uint64_t rights)
+{
+    if (h > 0xffffffffull) return fail(Status::not_found);
+    if (rights & ~uint64_t(obj::rights_all)) return fail(Status::invalid);
+    arch::SpinGuard g(t.pd->lock);
+    auto n = t.pd->caps.duplicate(obj::Handle(h), obj::Rights(rights));
+    if (!n) return fail(n.error());
+    return {Status::ok, *n};
 }
 
 Reply thread_create(Thread& t, uint64_t rip, uint64_t rsp, uint64_t arg, uint64_t cpu)
@@ -214,6 +225,7 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::ioreq_complete: return ioreq_complete(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_shutdown: return domain_shutdown(t, f.rdi, f.rsi, f.rdx);
     case Call::log_write: return log_write(t, f.rdi, f.rsi, f.rdx);
+    case Call::handle_dup: return handle_dup(t, f.rdi, f.rsi);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

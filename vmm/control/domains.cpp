@@ -258,6 +258,16 @@ Status Domains::destroy(uint32_t id)
             }
         return r.status;
     }
+    LockGuard l(lock_);
+    if (g->console_readers) {
+        // An attached console still reads its last words.
+        g->destroyed = true;
+        for (GuestDomain*& d : destroyed_)
+            if (!d) {
+                d = g;
+                return Status::ok;
+            }
+    }
     forget(g);
     return Status::ok;
 }
@@ -341,16 +351,45 @@ size_t Domains::vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap)
     return n;
 }
 
-uint64_t Domains::read_console(uint32_t id, uint64_t cursor, char* out, size_t cap, size_t* len, bool* gone)
+GuestDomain* Domains::console_of(uint32_t id)
+{
+    if (GuestDomain* g = by_id(id)) return g;
+    for (GuestDomain* g : destroyed_)
+        if (g && g->id == id) return g;
+    return nullptr;
+}
+
+bool Domains::attach_console(uint32_t id)
 {
     LockGuard l(lock_);
     GuestDomain* g = by_id(id);
-    *gone = !g;
+    if (!g) return false;
+    ++g->console_readers;
+    return true;
+}
+
+uint64_t Domains::read_console(uint32_t id, uint64_t cursor, char* out, size_t cap, size_t* len, bool* gone)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = console_of(id);
     *len = 0;
+    *gone = !g;
     if (!g) return cursor;
     auto r = g->console.read_text(cursor, out, cap);
     *len = r.len;
+    *gone = g->destroyed && r.next >= g->console.total_written();
     return r.next;
+}
+
+void Domains::detach_console(uint32_t id)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = console_of(id);
+    if (!g || !g->console_readers) return;
+    if (--g->console_readers || !g->destroyed) return;
+    for (GuestDomain*& d : destroyed_)
+        if (d == g) d = nullptr;
+    forget(g);
 }
 
 bool Domains::send_console_input(uint32_t id, char c)

@@ -30,6 +30,10 @@ struct GuestDomain {
     devices::Uart16550 uart{nullptr, nullptr};
     bool stop_handled = false;  // its on_poweroff/on_reboot/on_crash ran
     uint32_t restarts = 0;
+    // Attached `xl console`s: a destroyed domain's ring stays until the last
+    // one has read it out.
+    uint32_t console_readers = 0;
+    bool destroyed = false;
 };
 
 class Domains {
@@ -50,8 +54,12 @@ public:
     hv::abi::Status sched(uint32_t id, uint64_t weight, uint64_t cap);
     size_t list(xl::DomainRow* rows, size_t cap);
     size_t vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap);
-    // Copies console bytes from `cursor`; returns the next cursor.
+    // xl console: attach (false if no such domain), read from `cursor`
+    // (returns the next cursor; *gone once the domain is destroyed and
+    // everything it printed was read), detach.
+    bool attach_console(uint32_t id);
     uint64_t read_console(uint32_t id, uint64_t cursor, char* out, size_t cap, size_t* len, bool* gone);
+    void detach_console(uint32_t id);
     bool send_console_input(uint32_t id, char c);
 
     // The device-model thread's body (never returns).
@@ -59,6 +67,7 @@ public:
 
 private:
     GuestDomain* by_id(uint32_t id);
+    GuestDomain* console_of(uint32_t id);
     void handle_ioreq(const hv::abi::IoRequest& r);
     void check_lifecycle();
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
@@ -69,6 +78,7 @@ private:
     const files::CpioArchive* files_ = nullptr;
     uint32_t control_ = 0;
     GuestDomain* slots_[max_domains] = {};
+    GuestDomain* destroyed_[max_domains] = {};  // still read by an attached console
 };
 
 Domains& domains();

@@ -83,6 +83,7 @@ const Command commands[] = {
      "Get/set credit scheduler parameters"},
     {"shutdown", &Shell::cmd_shutdown, "<Domain>", "Issue a shutdown signal to a domain"},
     {"reboot", &Shell::cmd_shutdown, "<Domain>", "Issue a reboot signal to a domain"},
+    {"selftest", &Shell::cmd_selftest, "", "Check that the hypervisor refuses malformed and unauthorised hypercalls"},
 };
 
 const Command* find_command(const char* name)
@@ -177,6 +178,7 @@ int Shell::cmd_info(size_t argc, const char*const*)
                                                                         : "none");
     out_.print("total_memory           : %lu\n", mib(s.total_memory));
     out_.print("free_memory            : %lu\n", mib(s.free_memory));
+    out_.print("free_frames            : %lu\n", s.free_frames);
     out_.print("hv_version             : %s\n", s.hv_version);
     out_.print("uptime                 : %lu:%02lu:%02lu\n", up / 3600, up / 60 % 60, up % 60);
     return 0;
@@ -470,6 +472,22 @@ int Shell::cmd_shutdown(size_t argc, const char* const* argv)
     out_.print("xl: domain %u has no way to be asked to %s (no ACPI power button or PV control yet); "
                "use xl destroy\n", id, eq(argv[0], "reboot") ? "reboot" : "shut down");
     return 1;
+}
+
+}  // namespace vmm::xl
+
+namespace vmm::xl {
+
+int Backend::selftest(Output& out)
+{
+    out.print("xl: selftest is not available here\n");
+    return 1;
+}
+
+int Shell::cmd_selftest(size_t argc, const char* const*)
+{
+    if (argc != 1) return usage("selftest");
+    return backend_.selftest(out_) == 0 ? 0 : 1;
 }
 
 }  // namespace vmm::xl

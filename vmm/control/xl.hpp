@@ -58,6 +58,9 @@ public:
     // Attaches to the domain's console until Ctrl-] (interactive): replays
     // what it printed so far, then streams. Returns false if it is gone.
     virtual bool console(uint32_t id, Output& out) = 0;
+    // `xl selftest`: malformed and unauthorised hypercalls, each expected to
+    // be refused with a given status. Returns the number that were not.
+    virtual int selftest(Output& out);
 
 protected:
     ~Backend() = default;
@@ -101,6 +104,7 @@ public:
     int cmd_vcpu_pin(size_t argc, const char* const* argv);
     int cmd_sched_credit(size_t argc, const char* const* argv);
     int cmd_shutdown(size_t argc, const char* const* argv);
+    int cmd_selftest(size_t argc, const char* const* argv);
 
 private:
     int usage(const char* command);

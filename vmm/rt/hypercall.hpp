@@ -50,6 +50,7 @@ inline uint64_t clock_ns() { return call(hv::abi::Call::clock).value; }
 inline Ret yield() { return call(hv::abi::Call::yield); }
 inline Ret sleep_ns(uint64_t ns) { return call(hv::abi::Call::sleep, ns); }
 inline Ret handle_close(uint32_t h) { return call(hv::abi::Call::handle_close, h); }
+inline Ret handle_dup(uint32_t h, uint32_t rights) { return call(hv::abi::Call::handle_dup, h, rights); }
 inline Ret handle_info(uint32_t h, hv::abi::HandleInfo& out)
 {
     return call(hv::abi::Call::handle_info, h, reinterpret_cast<uint64_t>(&out));

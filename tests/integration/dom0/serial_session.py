@@ -12,6 +12,8 @@ a TCP socket). SCRIPT is a file of steps, one per line:
   send TEXT             type TEXT and Enter
   sendraw HEX           type raw bytes (e.g. 1d for Ctrl-])
   absent REGEX          the output since the last command must not match
+  capture NAME REGEX    like expect; group 1 is kept as ${NAME} for later steps
+  repeat N ... end      the steps in between, N times
   # ...                 comment
 
 Every `send` first waits for the prompt. The verdict is printed as
@@ -139,13 +141,30 @@ def main():
         con, boot_timeout, step_timeout = (start_qemu if backend == "svm" else start_bochs)(build, work)
         if not con.wait_for(re.escape(PROMPT), boot_timeout, 0):
             verdict = "no xl prompt within %d s" % boot_timeout
-        lineno = 0
-        for raw in open(script):
-            lineno += 1
+        steps = []
+        stack = []
+        for lineno, raw in enumerate(open(script), 1):
             line = raw.rstrip("\n")
-            if verdict or not line.strip() or line.lstrip().startswith("#"):
+            if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            op, _, arg = line.partition(" ")
+            op, _, arg = line.strip().partition(" ")
+            if op == "repeat":
+                stack.append((int(arg), steps))
+                steps = []
+            elif op == "end":
+                count, outer = stack.pop()
+                outer.extend(steps * count)
+                steps = outer
+            else:
+                steps.append((lineno, op, arg))
+        variables = {}
+
+        def subst(text):
+            return re.sub(r"\$\{(\w+)\}", lambda m: re.escape(variables.get(m.group(1), "")), text)
+
+        for lineno, op, arg in steps:
+            if verdict:
+                break
             if op == "send":
                 # The prompt that follows the previous command's output.
                 if not con.wait_for(re.escape(PROMPT) + r"$", step_timeout):
@@ -156,12 +175,16 @@ def main():
             elif op == "sendraw":
                 con.mark = len(con.buf)
                 con.write(bytes.fromhex(arg))
-            elif op == "expect":
-                if not con.wait_for(arg, step_timeout):
-                    verdict = "line %d: expected /%s/ in the output" % (lineno, arg)
+            elif op in ("expect", "capture"):
+                name, pattern = (arg.split(" ", 1) + [""])[:2] if op == "capture" else (None, arg)
+                m = con.wait_for(subst(pattern), step_timeout)
+                if not m:
+                    verdict = "line %d: expected /%s/ in the output" % (lineno, subst(pattern))
+                elif name:
+                    variables[name] = m.group(1)
             elif op == "absent":
                 con.wait_for(re.escape(PROMPT) + r"$", step_timeout)
-                if re.search(arg, con.buf[con.mark:], re.M):
+                if re.search(subst(arg), con.buf[con.mark:], re.M):
                     verdict = "line %d: /%s/ must not appear" % (lineno, arg)
             else:
                 verdict = "line %d: unknown step %r" % (lineno, op)

@@ -1,0 +1,128 @@
+// `xl selftest`: Dom0 attacks its own hypervisor the way a buggy or
+// compromised control domain would, and checks that every call is refused
+// with the right status while the host goes on. The bad inputs tried: an
+// unknown call number; pointers into the kernel half, into unmapped pages
+// and into read-only pages; absurd lengths; forged, zero, stale and
+// wrong-type handles; a handle whose rights were reduced; domain configs
+// with zero vCPUs, a bad name, nonzero reserved fields, unknown flags and
+// more memory than exists; mappings over the kernel half and past a
+// domain's RAM; completing an I/O request that does not exist; an unknown
+// boot mode; unmapping what was never mapped; a thread starting in the
+// kernel. Dom0 only.
+#include "hv/abi/hypercall.hpp"
+#include "vmm/control/xl.hpp"
+#include "vmm/rt/hypercall.hpp"
+#include "vmm/rt/runtime.hpp"
+
+namespace vmm {
+
+using hv::abi::Call;
+using hv::abi::Status;
+
+int run_abi_selftest(xl::Output& out)
+{
+    int failed = 0, total = 0;
+    auto expect = [&](const char* what, hc::Ret r, Status want) {
+        ++total;
+        if (r.status == want) {
+            out.print("selftest: %-58s %s: ok\n", what, hv::abi::status_name(want));
+        } else {
+            ++failed;
+            out.print("selftest: %-58s FAILED: got %s, expected %s\n", what, hv::abi::status_name(r.status),
+                      hv::abi::status_name(want));
+        }
+    };
+    const uint32_t control = start_info().control;
+    constexpr uint64_t kernel_va = 0xffff'8000'0000'0000ull;
+    constexpr uint64_t unmapped_va = 0x1000;
+    static const char text[] = "x";
+    const uint64_t ro_va = reinterpret_cast<uint64_t>(&text[0]);  // .rodata: read-only for Dom0
+
+    expect("unknown call number 9999", hc::call(Call(9999)), Status::bad_call);
+    expect("console_write from a kernel address", hc::call(Call::console_write, kernel_va, 16), Status::bad_address);
+    expect("console_write from an unmapped page", hc::call(Call::console_write, unmapped_va, 16), Status::bad_address);
+    expect("console_write of 1 TiB", hc::call(Call::console_write, ro_va, 1ull << 40), Status::out_of_range);
+    expect("console_write wrapping the address space", hc::call(Call::console_write, ~0ull - 4, 64),
+           Status::bad_address);
+    expect("system_info into read-only memory", hc::call(Call::system_info, ro_va), Status::bad_address);
+    expect("log_read into a kernel address", hc::call(Call::log_read, 0, kernel_va, 256), Status::bad_address);
+    hv::abi::DomainInfo info{};
+    expect("domain_info with a forged handle", hc::domain_info(0x12345678, info), Status::not_found);
+    expect("domain_info with handle 0", hc::domain_info(0, info), Status::not_found);
+    expect("domain_info with a 64-bit handle", hc::call(Call::domain_info, 1ull << 40, reinterpret_cast<uint64_t>(&info)),
+           Status::not_found);
+    expect("domain_info on the control handle", hc::domain_info(control, info), Status::wrong_type);
+    expect("domain_destroy with a forged handle", hc::domain_destroy(0x00010042), Status::not_found);
+
+    hv::abi::DomainConfig cfg{};
+    __builtin_memcpy(cfg.name, "selftest", 9);
+    cfg.memory = 4 << 20;
+    cfg.vcpus = 0;
+    expect("domain_create with 0 vCPUs", hc::domain_create(control, cfg), Status::out_of_range);
+    cfg.vcpus = 65;
+    expect("domain_create with 65 vCPUs", hc::domain_create(control, cfg), Status::out_of_range);
+    cfg.vcpus = 1;
+    __builtin_memcpy(cfg.name, "../etc", 7);
+    expect("domain_create with the name '../etc'", hc::domain_create(control, cfg), Status::invalid);
+    __builtin_memcpy(cfg.name, "selftest", 9);
+    cfg.reserved[2] = 1;
+    expect("domain_create with a reserved field set", hc::domain_create(control, cfg), Status::invalid);
+    cfg.reserved[2] = 0;
+    cfg.flags = 0x80;
+    expect("domain_create with an unknown flag", hc::domain_create(control, cfg), Status::invalid);
+    cfg.flags = 0;
+    cfg.memory = 1ull << 50;
+    expect("domain_create with 1 PiB of memory", hc::domain_create(control, cfg), Status::no_memory);
+    cfg.memory = 4 << 20;
+    expect("domain_create with a config in the kernel half",
+           hc::call(Call::domain_create, control, kernel_va), Status::bad_address);
+
+    // A control handle with only the read right may list but not create.
+    auto ro = hc::handle_dup(control, hv::abi::rights::read);
+    expect("handle_dup of the control handle, read only", ro, Status::ok);
+    if (ro.ok()) {
+        expect("domain_create through the read-only handle", hc::domain_create(uint32_t(ro.value), cfg), Status::denied);
+        expect("handle_dup adding rights to the read-only handle",
+               hc::handle_dup(uint32_t(ro.value), hv::abi::rights::read | hv::abi::rights::manage), Status::denied);
+        expect("handle_close of the read-only handle", hc::handle_close(uint32_t(ro.value)), Status::ok);
+        expect("domain_list through the closed (stale) handle",
+               hc::domain_list(uint32_t(ro.value), 0, &info, 1), Status::not_found);
+    }
+
+    // A real domain to aim at.
+    auto d = hc::domain_create(control, cfg);
+    expect("domain_create of a 4 MiB domain", d, Status::ok);
+    if (d.ok()) {
+        uint32_t h = uint32_t(d.value);
+        expect("domain_create of a second domain with the same name", hc::domain_create(control, cfg), Status::exists);
+        expect("domain_map over the kernel half", hc::domain_map(h, 0, 4096, kernel_va, false), Status::out_of_range);
+        expect("domain_map past the domain's RAM", hc::domain_map(h, 4 << 20, 4096, 0x100000000000ull, false),
+               Status::out_of_range);
+        expect("domain_map of an unaligned range", hc::domain_map(h, 123, 4096, 0x100000000000ull, false),
+               Status::invalid);
+        expect("ioreq_complete with no request pending", hc::ioreq_complete(h, 0, 0), Status::busy);
+        expect("ioreq_complete for vCPU 7 of a 1-vCPU domain", hc::ioreq_complete(h, 7, 0), Status::out_of_range);
+        hv::abi::VcpuBoot b{};
+        b.mode = hv::abi::BootMode(99);
+        expect("vcpu_boot with an unknown mode", hc::vcpu_boot(h, 0, b), Status::unsupported);
+        expect("ioport_forward of ports 0xfff0..0x1000f", hc::ioport_forward(h, 0xfff0, 0x20), Status::out_of_range);
+        expect("domain_sched with weight 70000", hc::domain_sched(h, 70000, ~0ull), Status::out_of_range);
+        expect("domain_pause of a domain that never ran", hc::domain_pause(h), Status::busy);
+        expect("domain_destroy", hc::domain_destroy(h), Status::ok);
+        expect("domain_info after destroy (stale handle)", hc::domain_info(h, info), Status::not_found);
+        expect("domain_destroy twice", hc::domain_destroy(h), Status::not_found);
+    }
+    expect("unmap of a range never mapped", hc::unmap(0x100000000000ull, 4096), Status::not_found);
+    expect("thread_create at a kernel address",
+           hc::call(Call::thread_create, kernel_va, 0x7fff0000, 0, ~0ull), Status::invalid);
+    expect("thread_create on another CPU", hc::call(Call::thread_create, ro_va, 0x7fff0000, 0, 1), Status::unsupported);
+    expect("handle_close of handle 0", hc::handle_close(0), Status::not_found);
+
+    hv::abi::SystemInfo si{};
+    expect("system_info still answers", hc::system_info(si), Status::ok);
+    if (failed) out.print("selftest: %d of %d checks FAILED\n", failed, total);
+    else out.print("selftest: all %d checks passed\n", total);
+    return failed;
+}
+
+}  // namespace vmm
