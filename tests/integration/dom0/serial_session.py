@@ -88,6 +88,10 @@ def start_qemu(build, work):
            "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot", "-serial", "stdio",
            "-kernel", os.path.join(build, "hv.elf32"), "-append", "console=com1,115200 loglevel=info",
            "-initrd", "%s dom0,%s initfs" % (os.path.join(build, "dom0.elf"), os.path.join(build, "initfs.cpio"))]
+    # Extra QEMU options (the benchmarks add -icount) and CPU count.
+    cmd += os.environ.get("HV_QEMU_EXTRA", "").split()
+    if os.environ.get("HV_SMP"):
+        cmd[cmd.index("-smp") + 1] = os.environ["HV_SMP"]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return Console(proc), 60, 20
 
@@ -201,8 +205,9 @@ def main():
                 pass
         log = con.buf if con else ""
         shutil.rmtree(work, ignore_errors=True)
-    print("--- serial log (last 120 lines) ---")
-    print("\n".join(log.splitlines()[-120:]))
+    keep = int(os.environ.get("HV_LOG_LINES", "120"))
+    print("--- serial log (last %d lines) ---" % keep)
+    print("\n".join(log.splitlines()[-keep:]))
     print("serial_session: PASS" if not verdict else "serial_session: FAIL: " + verdict)
     return 0 if not verdict else 1
 
