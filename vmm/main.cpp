@@ -7,6 +7,7 @@
 #include "vmm/control/domains.hpp"
 #include "vmm/control/xl.hpp"
 #include "vmm/files/cpio.hpp"
+#include "vmm/rt/events.hpp"
 #include "vmm/rt/hypercall.hpp"
 #include "vmm/rt/runtime.hpp"
 
@@ -166,6 +167,7 @@ extern "C" int64_t dom0_main(const hv::abi::StartInfo* si)
             out("dom0: %zu files\n", archive.entry_count());
     }
     domains().init(archive.validated() ? &archive : nullptr, start_info().control);
+    events().init(start_info().evtchn_page);
     // The device models run on a thread of their own.
     constexpr size_t dm_stack = 64 * 1024;
     void* stack = heap().allocate(dm_stack, 16);

@@ -47,11 +47,19 @@ enum class Call : uint64_t {
     // Device models: accesses to forwarded ports stop the vCPU until the
     // caller completes them.
     ioport_forward = 22, // (domain: manage, base, count)
-    ioreq_wait = 23,     // (IoRequest* out, timeout_ns) -> 1 with a request, 0 after the timeout
+    ioreq_wait = 23,     // (IoRequest* out, timeout_ns) -> 1 with a request, 2 if events are pending, 0 after the timeout
     ioreq_complete = 24, // (domain: write, vcpu, value): the result of an IN; resumes the vCPU
     domain_shutdown = 25, // (domain: manage, ShutdownKind, exit value): stops its vCPUs, keeps its state
     log_write = 26,      // (level, buf, len): a line for the hypervisor log (xl dmesg), "dom0: " in front
     handle_dup = 27,     // (handle: dup, rights) -> a second handle with those rights (a subset)
+    // Event channels: the caller's ports, pending and mask bits in its event
+    // page (StartInfo::evtchn_page, hv_evtchn_shared in hv/abi/evtchn_abi.h),
+    // which the caller reads and clears itself.
+    evtchn_wait = 28,    // (timeout_ns) -> the lowest pending unmasked port, 0 after the timeout
+    evtchn_send = 29,    // (port): raise the other end (a guest interrupt for a vector port)
+    evtchn_close = 30,   // (port)
+    ioevent_bind = 31,   // (domain: manage, ioport) -> port: a guest write to ioport raises it, no exit to Dom0
+    evtchn_bind_vector = 32, // (domain: write, vcpu, vector) -> port: a send injects vector into that vCPU
     count_
 };
 
@@ -118,7 +126,8 @@ struct StartInfo {
     uint64_t tsc_hz;
     Handle self;             // Dom0's own domain
     Handle control;          // the control capability (create domains, read the log)
-    uint64_t reserved[8];
+    uint64_t evtchn_page;    // this domain's event page (one 4 KiB page, read-write)
+    uint64_t reserved[7];
 };
 static_assert(sizeof(StartInfo) == 136);
 static_assert(offsetof(StartInfo, heap_base) == 16);

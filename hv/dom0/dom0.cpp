@@ -10,6 +10,7 @@
 #include "hv/dom0/hypercall.hpp"
 #include "hv/dom0/pd.hpp"
 #include "hv/dom0/thread.hpp"
+#include "hv/mem/frames.hpp"
 #include "lib/elf.hpp"
 #include "lib/log.hpp"
 #include "lib/str.hpp"
@@ -97,6 +98,13 @@ lib::Status start(const boot::BootInfo& info, const boot::CmdLine& cmdline)
     si.heap_size = heap;
     si.tsc_hz = arch::lapic::timer_info().tsc_hz;
     si.control = TRY(grant_control(*pd));
+    // The event page: hv's EvtchnTable and Dom0 share it.
+    pd->evtchn_page_pa = TRY(mem::alloc_frames({}));
+    __builtin_memset(arch::phys_to_virt<void>(pd->evtchn_page_pa), 0, page);
+    TRY(pd->evtchn.init(0, arch::phys_to_virt<obj::EvtchnShared>(pd->evtchn_page_pa), obj::evtchn_max_ports, 64));
+    pd->evtchn.set_owner(pd);
+    TRY(s.map(evtchn_page_va, pd->evtchn_page_pa, page, {.write = true}, true));
+    si.evtchn_page = evtchn_page_va;
     if (info.module_count > 1) {
         const auto& f = info.modules[1];
         uint64_t lo = page_down(f.start), hi = page_up(f.end);

@@ -14,6 +14,7 @@ namespace hv::dom0 {
 inline constexpr uint64_t heap_base = 0x0000'0001'0000'0000ull;       // 4 GiB
 inline constexpr uint64_t files_base = 0x0000'0002'0000'0000ull;      // 8 GiB
 inline constexpr uint64_t start_info_va = 0x0000'7fff'0000'0000ull;
+inline constexpr uint64_t evtchn_page_va = 0x0000'7fff'0001'0000ull;
 inline constexpr uint64_t stack_top = 0x0000'7fff'f000'0000ull;
 inline constexpr uint64_t stack_size = 256 * 1024;
 inline constexpr uint64_t default_heap = 64ull << 20;

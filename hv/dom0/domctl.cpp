@@ -149,6 +149,7 @@ Reply domain_destroy(Thread& t, uint64_t h)
     if (dom.dm_mappings) return fail(Status::busy);  // unmap its RAM first
     stop_and_detach(t, dom);
     drop_ioreqs(*t.pd, dom);
+    close_event_pairs(*t.pd, dom);
     dom.dead = true;
     LOG_INFO("dom%u: '%s' destroyed (%lu exits)", dom.id, dom.name, info_of(dom).exits);
     obj::KObject* o = nullptr;

@@ -226,6 +226,11 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::domain_shutdown: return domain_shutdown(t, f.rdi, f.rsi, f.rdx);
     case Call::log_write: return log_write(t, f.rdi, f.rsi, f.rdx);
     case Call::handle_dup: return handle_dup(t, f.rdi, f.rsi);
+    case Call::evtchn_wait: return evtchn_wait(t, f.rdi);
+    case Call::evtchn_send: return evtchn_send(t, f.rdi);
+    case Call::evtchn_close: return evtchn_close(t, f.rdi);
+    case Call::ioevent_bind: return ioevent_bind(t, f.rdi, f.rsi);
+    case Call::evtchn_bind_vector: return evtchn_bind_vector(t, f.rdi, f.rsi, f.rdx);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

@@ -13,6 +13,10 @@
 
 namespace hv {
 struct Domain;
+// Whether the Pd has an unmasked event pending (evtchn_calls.cpp).
+bool pd_events_pending(Pd& pd);
+// Closes the Pd's ends of every port pair with `d` (d is being destroyed).
+void close_event_pairs(Pd& pd, Domain& d);
 }
 
 namespace hv::hc {
@@ -59,6 +63,11 @@ Reply ioport_forward(Thread& t, uint64_t dom, uint64_t base, uint64_t count);
 Reply ioreq_wait(Thread& t, uint64_t out, uint64_t timeout_ns);
 Reply ioreq_complete(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t value);
 Reply domain_shutdown(Thread& t, uint64_t dom, uint64_t kind, uint64_t value);
+Reply evtchn_wait(Thread& t, uint64_t timeout_ns);
+Reply evtchn_send(Thread& t, uint64_t port);
+Reply evtchn_close(Thread& t, uint64_t port);
+Reply ioevent_bind(Thread& t, uint64_t dom, uint64_t ioport);
+Reply evtchn_bind_vector(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t vector);
 // Forgets the posted requests of a domain being destroyed.
 void drop_ioreqs(Pd& pd, Domain& d);
 

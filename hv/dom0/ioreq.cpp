@@ -93,19 +93,27 @@ Reply ioreq_wait(Thread& t, uint64_t out, uint64_t timeout_ns)
         t.woken = false;
         Vcpu* v = nullptr;
         abi::IoRequest req{};
+        bool events = false;
         {
             arch::SpinGuard g(pd.lock);
-            v = pd.ioreq_head;
+            events = pd.evtchn.first_pending(1).ok();
+            v = events ? nullptr : pd.ioreq_head;
             if (v) {
                 pd.ioreq_head = v->ioreq_next;
                 if (!pd.ioreq_head) pd.ioreq_tail = nullptr;
                 v->ioreq.state = IoreqState::taken;
                 req = {v->domain->id, v->id, v->ioreq.port, v->ioreq.size, uint8_t(v->ioreq.in), v->ioreq.value};
                 if (pd.ioreq_waiter == &t) pd.ioreq_waiter = nullptr;
-            } else {
+            } else if (!events) {
                 pd.ioreq_waiter = &t;
+                pd.event_waiter = &t;  // an event ends the wait too
+            }
+            if ((v || events)) {
+                if (pd.ioreq_waiter == &t) pd.ioreq_waiter = nullptr;
+                if (pd.event_waiter == &t) pd.event_waiter = nullptr;
             }
         }
+        if (events) return {Status::ok, 2};
         if (v) {
             (void)pd.space->copy_out(out, &req, sizeof req);  // checked above; the Pd's other threads cannot unmap it meanwhile (one CPU)
             return {Status::ok, 1};
@@ -113,6 +121,7 @@ Reply ioreq_wait(Thread& t, uint64_t out, uint64_t timeout_ns)
         if (deadline && arch::rdtsc() >= deadline) {
             arch::SpinGuard g(pd.lock);
             if (pd.ioreq_waiter == &t) pd.ioreq_waiter = nullptr;
+            if (pd.event_waiter == &t) pd.event_waiter = nullptr;
             return {Status::ok, 0};
         }
         block_current(t, WaitFor::ioreq, deadline);

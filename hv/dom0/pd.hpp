@@ -7,6 +7,7 @@
 #include "arch/x86_64/spinlock.hpp"
 #include "arch/x86_64/user_space.hpp"
 #include "hv/obj/cap_table.hpp"
+#include "hv/obj/evtchn.hpp"
 #include "hv/sched/sched_group.hpp"
 #include "lib/result.hpp"
 
@@ -45,6 +46,11 @@ struct Pd {
     Vcpu* ioreq_head;
     Vcpu* ioreq_tail;
     Thread* ioreq_waiter;
+    // Event channels (under `lock`): the table, its page (also mapped into
+    // the Pd), and the thread blocked in evtchn_wait or ioreq_wait.
+    obj::EvtchnTable evtchn;
+    uint64_t evtchn_page_pa;
+    Thread* event_waiter;
 };
 
 lib::Result<Pd*> create_pd(uint32_t id, const char* name, uint32_t weight);

@@ -126,6 +126,14 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
     d->io_bitmap_pa = iob.value();
     memset(arch::phys_to_virt<void>(d->io_bitmap_pa), 0xff, 3 * arch::page_size);
 
+    auto ev = mem::alloc_frames({});
+    if (!ev.ok()) return fail(ev.error());
+    d->evtchn_page_pa = ev.value();
+    memset(arch::phys_to_virt<void>(d->evtchn_page_pa), 0, arch::page_size);
+    if (auto s = d->evtchn.init(d->id, arch::phys_to_virt<obj::EvtchnShared>(d->evtchn_page_pa), 64, vcpus); !s.ok())
+        return fail(s.error());
+    d->evtchn.set_owner(d);
+
     d->tsc_offset = 0 - arch::rdtsc();
     d->lapic_bus = create_lapic_bus(*d);
     d->cpuid.local_apic = true;
@@ -164,6 +172,7 @@ void destroy_domain(Domain* d)
         (void)mem::free_frames(c.hpa, c.size / arch::page_size);
     }
     if (d->io_bitmap_pa) (void)mem::free_frames(d->io_bitmap_pa, 3);
+    if (d->evtchn_page_pa) (void)mem::free_frames(d->evtchn_page_pa, 1);
     // The p2m's table frames go back with the map (GuestPhysMap::release).
     d->p2m.release();
     LOG_INFO("dom%u: destroyed", d->id);

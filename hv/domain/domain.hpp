@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "arch/x86_64/spinlock.hpp"
 #include "arch/x86_64/virt/virt.hpp"
+#include "hv/obj/evtchn.hpp"
 #include "hv/obj/kobject.hpp"
 #include "hv/sched/sched_config.hpp"
 #include "hv/sched/sched_group.hpp"
@@ -47,6 +49,20 @@ struct RamChunk {
     uint64_t size;
 };
 
+// A doorbell: a guest write to `ioport` sends on the domain's event port
+// `port` (its other end is the device model's) without an exit to Dom0.
+struct Ioevent {
+    uint16_t ioport;
+    uint32_t port;
+};
+// A port of the domain's table whose events become an interrupt of one of
+// its vCPUs (irqfd-like).
+struct IrqRoute {
+    uint32_t port;
+    uint32_t vcpu;
+    uint8_t vector;
+};
+
 // A port range whose accesses go to a device model in Dom0 (ioport_forward).
 struct ForwardedPorts {
     uint16_t base;
@@ -76,6 +92,18 @@ struct Domain {
     ForwardedPorts forwarded[max_forwarded];
     size_t forwarded_count;
     uint32_t dm_mappings;
+    // Event channels: the domain's table (its page is hv's own until the
+    // guest ABI maps one), doorbells and interrupt routes. Under evtchn_lock;
+    // with a Pd's lock too, the Pd's first (lower domain id).
+    static constexpr unsigned max_ioevents = 16;
+    static constexpr unsigned max_irq_routes = 16;
+    arch::SpinLock evtchn_lock;
+    obj::EvtchnTable evtchn;
+    uint64_t evtchn_page_pa;
+    Ioevent ioevents[max_ioevents];
+    size_t ioevent_count;
+    IrqRoute irq_routes[max_irq_routes];
+    size_t irq_route_count;
     CrashPolicy on_crash;
     arch::virt::GuestPhysMap p2m;
     uint64_t mem_bytes;

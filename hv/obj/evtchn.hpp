@@ -146,6 +146,10 @@ public:
     lib::Status init(uint32_t domid, EvtchnShared* shared, uint32_t port_count, uint32_t vcpu_count);
 
     uint32_t domid() const { return domid_; }
+    // Whatever object the kernel keeps the table in (a domain, a Pd), for
+    // finding it from a peer's side. Not used by the table itself.
+    void set_owner(void* o) { owner_ = o; }
+    void* owner() const { return owner_; }
     uint32_t port_count() const { return count_; }
     uint32_t allocated() const { return allocated_; }  // ports not free
 
@@ -243,6 +247,7 @@ private:
     uint16_t virq_ports_[evtchn_nr_virqs] = {};  // 0: not bound
     EvtchnShared* shared_ = nullptr;
     uint32_t domid_ = 0;
+    void* owner_ = nullptr;
     uint32_t count_ = 0;
     uint32_t vcpu_count_ = 0;
     uint32_t allocated_ = 0;

@@ -85,6 +85,10 @@ void handle_io(Vcpu& v, const VmExit& x)
         string_io(v, x, len);
         return;
     }
+    if (!io.in && ioevent_fire(v, io.port)) {
+        v.hw->write(GuestReg::rip, v.hw->read(GuestReg::rip) + len);
+        return;
+    }
     if (port_forwarded(*v.domain, io.port)) {
         post_ioreq(v, io.port, io.size, io.in, uint32_t(v.gprs[Gpr::rax]) & size_mask(io.size), len);
         return;

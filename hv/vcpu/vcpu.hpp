@@ -133,6 +133,9 @@ void handle_mmio(Vcpu& v, const VmExit& x);
 bool port_forwarded(const Domain& d, uint16_t port);
 void post_ioreq(Vcpu& v, uint16_t port, uint8_t size, bool in, uint32_t value, uint8_t insn_len);
 void apply_ioreq(Vcpu& v);
+// A guest OUT to a doorbell port (hv/dom0/evtchn_calls.cpp): true if the
+// port is one (its event was sent; the caller moves RIP on).
+bool ioevent_fire(Vcpu& v, uint16_t port);
 
 // Helpers for handlers.
 // What CPUID shows this vCPU (its domain's policy over the host's answer).

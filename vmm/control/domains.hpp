@@ -34,6 +34,12 @@ struct GuestDomain {
     // one has read it out.
     uint32_t console_readers = 0;
     bool destroyed = false;
+    // The event loopback device: a doorbell port (a guest write raises
+    // doorbell_port here without an exit to Dom0) answered with an interrupt
+    // through irq_port. rings counts the doorbells seen.
+    uint32_t doorbell_port = 0;
+    uint32_t irq_port = 0;
+    uint64_t rings = 0;
 };
 
 class Domains {
@@ -69,6 +75,7 @@ private:
     GuestDomain* by_id(uint32_t id);
     GuestDomain* console_of(uint32_t id);
     void handle_ioreq(const hv::abi::IoRequest& r);
+    void handle_events();
     void check_lifecycle();
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
     lib::Status build(GuestDomain& g, xl::Output& out);

@@ -105,6 +105,15 @@ inline Ret log_write(unsigned level, const char* s, size_t n)
     return call(hv::abi::Call::log_write, level, reinterpret_cast<uint64_t>(s), n);
 }
 
+inline Ret evtchn_wait(uint64_t timeout_ns) { return call(hv::abi::Call::evtchn_wait, timeout_ns); }
+inline Ret evtchn_send(uint32_t port) { return call(hv::abi::Call::evtchn_send, port); }
+inline Ret evtchn_close(uint32_t port) { return call(hv::abi::Call::evtchn_close, port); }
+inline Ret ioevent_bind(uint32_t d, uint16_t ioport) { return call(hv::abi::Call::ioevent_bind, d, ioport); }
+inline Ret evtchn_bind_vector(uint32_t d, uint32_t vcpu, uint8_t vector)
+{
+    return call(hv::abi::Call::evtchn_bind_vector, d, vcpu, vector);
+}
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));
