@@ -50,7 +50,8 @@ public:
         r.mem_mib = start_info().heap_size >> 20;
         r.vcpus = start_info().cpu_count;
         lib::copy_cstr(r.state, sizeof r.state, "r-----");
-        r.cpu_time_ns = hc::clock_ns();
+        hv::abi::SystemInfo si{};
+        r.cpu_time_ns = hc::system_info(si).ok() ? si.caller_cpu_ns : 0;
         r.weight = 256;
         return 1 + domains().list(rows + 1, cap - 1);
     }
@@ -66,6 +67,9 @@ public:
     size_t list_vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap) override { return domains().vcpus(id, rows, cap); }
     bool console(uint32_t id, xl::Output& out) override;
     int selftest(xl::Output& out) override { return run_abi_selftest(out); }
+    bool exits(uint32_t id, hv::abi::ExitCounts& out) override { return domains().exits(id, out); }
+    void sleep_ms(uint64_t ms) override { (void)hc::sleep_ns(ms * 1'000'000); }
+    uint64_t now_ns() override { return hc::clock_ns(); }
 };
 
 // xl console: the guest's output from its first byte, then live, with what

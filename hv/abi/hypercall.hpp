@@ -60,6 +60,7 @@ enum class Call : uint64_t {
     evtchn_close = 30,   // (port)
     ioevent_bind = 31,   // (domain: manage, ioport) -> port: a guest write to ioport raises it, no exit to Dom0
     evtchn_bind_vector = 32, // (domain: write, vcpu, vector) -> port: a send injects vector into that vCPU
+    domain_exits = 33,   // (domain: read, ExitCounts* out): VM exits by reason, all vCPUs summed
     count_
 };
 
@@ -147,7 +148,8 @@ struct SystemInfo {
     char cpu_vendor[16];
     char cpu_model[48];
     uint64_t free_frames;   // 4 KiB frames free (exact; free_memory rounds nothing either)
-    uint64_t reserved[3];
+    uint64_t caller_cpu_ns; // run time of the calling domain's threads (Dom0's Time(s))
+    uint64_t reserved[2];
 };
 static_assert(sizeof(SystemInfo) == 160);
 static_assert(offsetof(SystemInfo, cpu_count) == 24);
@@ -233,6 +235,20 @@ struct VcpuInfo {
     uint64_t affinity;  // CPUs 0..63 it may run on (bit mask)
 };
 static_assert(sizeof(VcpuInfo) == 40);
+
+// VM exits by reason; names are hv's (stable as long as the reason exists).
+struct ExitCounts {
+    static constexpr uint32_t max_reasons = 32;
+    uint32_t count;  // entries used
+    uint32_t pad;
+    uint64_t total;
+    struct Entry {
+        char name[24];
+        uint64_t exits;
+    } reasons[max_reasons];
+};
+static_assert(sizeof(ExitCounts::Entry) == 32);
+static_assert(sizeof(ExitCounts) == 16 + 32 * 32);
 
 struct IoRequest {
     uint32_t domain;  // id (domain_info)

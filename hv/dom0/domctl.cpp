@@ -351,3 +351,27 @@ Reply domain_shutdown(Thread& t, uint64_t h, uint64_t kind, uint64_t value)
 }
 
 }  // namespace hv::hc
+
+namespace hv::hc {
+
+Reply domain_exits(Thread& t, uint64_t h, uint64_t out)
+{
+    auto d = lookup<Domain>(*t.pd, h, obj::ObjType::domain, obj::right_read);
+    if (!d) return fail(d.error());
+    const Domain& dom = **d;
+    static_assert(unsigned(ExitReason::count_) <= abi::ExitCounts::max_reasons);
+    abi::ExitCounts c{};
+    for (unsigned r = 0; r < unsigned(ExitReason::count_); ++r) {
+        uint64_t n = 0;
+        for (uint32_t i = 0; i < dom.vcpu_count; ++i) n += dom.vcpus[i]->exits[r];
+        if (!n) continue;
+        auto& e = c.reasons[c.count++];
+        lib::copy_cstr(e.name, sizeof e.name, exit_reason_name(ExitReason(r)));
+        e.exits = n;
+        c.total += n;
+    }
+    if (auto s = t.pd->space->copy_out(out, &c, sizeof c); !s.ok()) return fail_copy(s.error());
+    return {};
+}
+
+}  // namespace hv::hc

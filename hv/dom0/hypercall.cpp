@@ -119,6 +119,10 @@ Reply system_info(Thread& t, uint64_t out)
     si.total_memory = mem::frame_allocator().total_frames() * 4096;
     si.free_memory = mem::free_memory_bytes();
     si.free_frames = si.free_memory / 4096;
+    {
+        arch::SpinGuard g(t.pd->lock);
+        for (const Thread* th = t.pd->threads; th; th = th->next_in_pd) si.caller_cpu_ns += th->sched.runtime_ns();
+    }
     si.uptime_ns = ticks_to_ns(arch::rdtsc());
     auto v = arch::cpuid(0);
     __builtin_memcpy(si.cpu_vendor, &v.ebx, 4);
@@ -231,6 +235,7 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::evtchn_close: return evtchn_close(t, f.rdi);
     case Call::ioevent_bind: return ioevent_bind(t, f.rdi, f.rsi);
     case Call::evtchn_bind_vector: return evtchn_bind_vector(t, f.rdi, f.rsi, f.rdx);
+    case Call::domain_exits: return domain_exits(t, f.rdi, f.rsi);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

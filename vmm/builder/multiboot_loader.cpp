@@ -48,13 +48,17 @@ lib::Error failed(const char** why, const char* text, lib::Error e)
     return e;
 }
 
+lib::Status copy_in(const uint8_t* image, const lib::elf::Image& elf, GuestMemory& mem, uint64_t ram,
+                    lib::StrView cmdline);
+
 }  // namespace
 
 lib::Result<MultibootBoot> load_multiboot(const uint8_t* image, size_t size, GuestMemory& mem, lib::StrView cmdline,
                                           const char** why)
 {
     bool header = false;
-    for (size_t off = 0; off + 12 <= size && off < header_search; off += 4) {
+    // The whole header (12 bytes) lies within the search area, as GRUB checks.
+    for (size_t off = 0; off + 12 <= size && off + 12 <= header_search; off += 4) {
         if (read32(image + off) != header_magic) continue;
         uint32_t flags = read32(image + off + 4), sum = read32(image + off + 8);
         if (uint32_t(header_magic + flags + sum) != 0)
@@ -77,8 +81,20 @@ lib::Result<MultibootBoot> load_multiboot(const uint8_t* image, size_t size, Gue
             return lib::err(failed(why, "a segment overlaps the Multiboot information at 0x9000", lib::Error::out_of_range));
     }
     if (elf->entry > 0xffffffffull) return lib::err(failed(why, "the entry point is above 4 GiB", lib::Error::out_of_range));
-    for (size_t i = 0; i < elf->segment_count; ++i) {
-        const auto& s = elf->segments[i];
+    if (auto st = copy_in(image, *elf, mem, ram, cmdline); !st)
+        return lib::err(failed(why, "cannot write to the domain's RAM", st.error()));
+    return MultibootBoot{uint32_t(elf->entry), boot_magic, uint32_t(multiboot_info_gpa)};
+}
+
+namespace {
+
+// The segments, then the information page. The checks are done: what fails
+// here is the GuestMemory itself.
+lib::Status copy_in(const uint8_t* image, const lib::elf::Image& elf, GuestMemory& mem, uint64_t ram,
+                    lib::StrView cmdline)
+{
+    for (size_t i = 0; i < elf.segment_count; ++i) {
+        const auto& s = elf.segments[i];
         TRY(mem.write(s.paddr, image + s.file_offset, s.file_size));
         TRY(mem.zero(s.paddr + s.file_size, s.mem_size - s.file_size));
     }
@@ -103,7 +119,9 @@ lib::Result<MultibootBoot> load_multiboot(const uint8_t* image, size_t size, Gue
     TRY(mem.write(mmap_gpa, map, sizeof map));
     TRY(mem.write(loader_name_gpa, loader_name, sizeof loader_name));
     TRY(mem.write(cmdline_gpa, cmdline.data(), cmdline.size()));  // the page was zeroed: NUL-terminated
-    return MultibootBoot{uint32_t(elf->entry), boot_magic, uint32_t(multiboot_info_gpa)};
+    return {};
 }
+
+}  // namespace
 
 }  // namespace vmm::builder

@@ -408,6 +408,13 @@ void Domains::detach_console(uint32_t id)
     forget(g);
 }
 
+bool Domains::exits(uint32_t id, hv::abi::ExitCounts& out)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    return g && hc::domain_exits(g->handle, out).ok();
+}
+
 bool Domains::send_console_input(uint32_t id, char c)
 {
     LockGuard l(lock_);

@@ -67,6 +67,7 @@ public:
     uint64_t read_console(uint32_t id, uint64_t cursor, char* out, size_t cap, size_t* len, bool* gone);
     void detach_console(uint32_t id);
     bool send_console_input(uint32_t id, char c);
+    bool exits(uint32_t id, hv::abi::ExitCounts& out);
 
     // The device-model thread's body (never returns).
     [[noreturn]] void serve();

@@ -59,6 +59,7 @@ lib::Result<size_t> split_words(lib::StrView line, char* store, size_t store_cap
             store[used++] = c;
         }
         if (quote) return lib::err(lib::Error::invalid);
+        if (used >= store_cap) return lib::err(lib::Error::out_of_range);  // an empty word ("") at the end
         store[used++] = '\0';
         words[count++] = word;
     }
@@ -83,6 +84,8 @@ const Command commands[] = {
      "Get/set credit scheduler parameters"},
     {"shutdown", &Shell::cmd_shutdown, "<Domain>", "Issue a shutdown signal to a domain"},
     {"reboot", &Shell::cmd_shutdown, "<Domain>", "Issue a reboot signal to a domain"},
+    {"top", &Shell::cmd_top, "[-d SECONDS] [-i ITERATIONS]",
+     "Monitor domains: CPU use and VM exits per second by reason (like xentop -b)"},
     {"selftest", &Shell::cmd_selftest, "", "Check that the hypervisor refuses malformed and unauthorised hypercalls"},
 };
 
@@ -225,27 +228,29 @@ int Shell::cmd_list(size_t argc, const char* const* argv)
     }
     DomainRow rows[64];
     size_t n = backend_.list_domains(rows, 64);
-    bool found = false;
+    auto wanted = [&](const DomainRow& r) {
+        if (!only) return true;
+        char id[16];
+        lib::format(id, sizeof id, "%u", r.id);
+        return eq(only, r.name) || eq(only, id);
+    };
+    bool found = !only;
+    for (size_t i = 0; i < n && !found; ++i) found = wanted(rows[i]);
+    if (!found) {  // like xl, before the header
+        out_.print("xl: domain '%s' does not exist\n", only);
+        return 1;
+    }
     if (!long_form) out_.print("Name                                        ID   Mem VCPUs\tState\tTime(s)\n");
     for (size_t i = 0; i < n; ++i) {
         const DomainRow& r = rows[i];
-        if (only) {
-            char id[16];
-            lib::format(id, sizeof id, "%u", r.id);
-            if (!eq(only, r.name) && !eq(only, id)) continue;
-        }
-        found = true;
+        if (!wanted(r)) continue;
         uint64_t tenths = r.cpu_time_ns / 100'000'000ull;
         if (long_form)
             out_.print("%s: id %u, memory %lu MiB, vcpus %u, state %s, cpu time %lu.%lu s\n", r.name, r.id,
                        r.mem_mib, r.vcpus, r.state, tenths / 10, tenths % 10);
         else
-            out_.print("%-40s %5u %5lu %5u     %s %8lu.%lu\n", r.name, r.id, r.mem_mib, r.vcpus, r.state,
-                       tenths / 10, tenths % 10);
-    }
-    if (only && !found) {
-        out_.print("xl: domain '%s' does not exist\n", only);
-        return 1;
+            out_.print("%-40s %5u %5lu %5u     %s  %6lu.%lu\n", r.name, r.id, r.mem_mib, r.vcpus, r.state,
+                       tenths / 10, tenths % 10);  // xl's "%8.1f" after two blanks
     }
     return 0;
 }
@@ -382,7 +387,8 @@ int Shell::cmd_vcpu_list(size_t argc, const char* const* argv)
             char aff[96];
             format_affinity(r.affinity, aff, sizeof aff);
             uint64_t tenths = r.time_ns / 100'000'000ull;
-            out_.print("%-32s %5u %5u %5u   %s  %7lu.%lu  %s / all\n", r.name, r.domid, r.vcpu, r.cpu, r.state,
+            // xl's "%-32s %5u %5u" "%5u %3c%c- " "%9.1f  ": VCPU and CPU abut.
+            out_.print("%-32s %5u %5u%5u   %s %7lu.%lu  %s / all\n", r.name, r.domid, r.vcpu, r.cpu, r.state,
                        tenths / 10, tenths % 10, aff);
         }
     }
@@ -403,7 +409,7 @@ int Shell::cmd_sched_credit(size_t argc, const char* const* argv)
 {
     const char* dom = nullptr;
     uint64_t weight = 0, cap = ~0ull;
-    bool set = false;
+    bool set = false, weight_given = false;
     for (size_t i = 1; i < argc; ++i) {
         lib::StrView a(argv[i]);
         auto value = [&](lib::StrView flag, uint64_t& v) -> bool {
@@ -423,14 +429,14 @@ int Shell::cmd_sched_credit(size_t argc, const char* const* argv)
             return true;
         };
         if ((a == "-d" || a == "--domain") && i + 1 < argc) dom = argv[++i];
-        else if (a.starts_with("-w") && value(a.starts_with("--") ? "--weight" : "-w", weight)) continue;
+        else if (a.starts_with("-w") && value(a.starts_with("--") ? "--weight" : "-w", weight)) weight_given = true;
         else if (a.starts_with("-c") && value(a.starts_with("--") ? "--cap" : "-c", cap)) continue;
-        else if (a.starts_with("--weight") && value("--weight", weight)) continue;
+        else if (a.starts_with("--weight") && value("--weight", weight)) weight_given = true;
         else if (a.starts_with("--cap") && value("--cap", cap)) continue;
         else return usage("sched-credit");
     }
     if (set && !dom) return usage("sched-credit");
-    if (set && weight && (weight < 1 || weight > 65535)) {
+    if (weight_given && (weight < 1 || weight > 65535)) {  // 0 would mean "keep" to the backend
         out_.print("xl: weight must be 1..65535\n");
         return 2;
     }
@@ -488,6 +494,89 @@ int Shell::cmd_selftest(size_t argc, const char* const*)
 {
     if (argc != 1) return usage("selftest");
     return backend_.selftest(out_) == 0 ? 0 : 1;
+}
+
+}  // namespace vmm::xl
+
+namespace vmm::xl {
+
+bool Backend::exits(uint32_t, hv::abi::ExitCounts&) { return false; }
+void Backend::sleep_ms(uint64_t) {}
+uint64_t Backend::now_ns() { return 0; }
+
+int Shell::cmd_top(size_t argc, const char* const* argv)
+{
+    uint64_t delay = 1, iterations = 1;
+    for (size_t i = 1; i < argc; ++i) {
+        lib::StrView a(argv[i]);
+        uint64_t* target = a == "-d" ? &delay : a == "-i" ? &iterations : nullptr;
+        if (!target || i + 1 >= argc) return usage("top");
+        auto v = lib::parse_u64(argv[++i]);
+        if (!v || *v == 0 || *v > 3600) return usage("top");
+        *target = *v;
+    }
+    struct Sample {
+        uint32_t id;
+        uint64_t cpu_ns;
+        hv::abi::ExitCounts exits;
+    };
+    static Sample before[64];  // big: one shell, one caller
+    static DomainRow rows[64];
+    size_t n = backend_.list_domains(rows, 64);
+    uint64_t t0 = backend_.now_ns();
+    for (size_t i = 0; i < n; ++i) {
+        before[i].id = rows[i].id;
+        before[i].cpu_ns = rows[i].cpu_time_ns;
+        if (!backend_.exits(rows[i].id, before[i].exits)) before[i].exits = {};
+    }
+    for (uint64_t it = 0; it < iterations; ++it) {
+        backend_.sleep_ms(delay * 1000);
+        n = backend_.list_domains(rows, 64);
+        uint64_t t1 = backend_.now_ns();
+        uint64_t span = t1 > t0 ? t1 - t0 : 1;
+        out_.print("      NAME  STATE   CPU(sec) CPU(%%)     MEM(k) VCPUS   EXITS/s  EXITS/s BY REASON\n");
+        for (size_t i = 0; i < n; ++i) {
+            const DomainRow& r = rows[i];
+            Sample* b = nullptr;
+            for (size_t k = 0; k < 64 && !b; ++k)
+                if (before[k].id == r.id) b = &before[k];
+            uint64_t cpu_delta = b && r.cpu_time_ns > b->cpu_ns ? r.cpu_time_ns - b->cpu_ns : 0;
+            uint64_t pct10 = cpu_delta * 1000 / span;  // tenths of a percent
+            hv::abi::ExitCounts now{};
+            bool have = backend_.exits(r.id, now);
+            char reasons[160] = "";
+            uint64_t rate_total = 0;
+            if (have) {
+                size_t len = 0;
+                for (uint32_t k = 0; k < now.count; ++k) {
+                    uint64_t prev = 0;
+                    if (b)
+                        for (uint32_t j = 0; j < b->exits.count; ++j)
+                            if (lib::StrView(b->exits.reasons[j].name) == lib::StrView(now.reasons[k].name))
+                                prev = b->exits.reasons[j].exits;
+                    uint64_t rate = (now.reasons[k].exits - prev) * 1'000'000'000ull / span;
+                    rate_total += rate;
+                    if (rate && len + 1 < sizeof reasons)
+                        len += lib::format(reasons + len, sizeof reasons - len, "%s%s %lu", len ? ", " : "",
+                                           now.reasons[k].name, rate);
+                }
+            }
+            char state[7];
+            lib::copy_cstr(state, sizeof state, r.state);
+            if (have)
+                out_.print("%10s %6s %10lu %4lu.%lu %10lu %5u %9lu  %s\n", r.name, state, uint64_t(r.cpu_time_ns / 1'000'000'000ull),
+                           pct10 / 10, pct10 % 10, r.mem_mib * 1024, r.vcpus, rate_total, reasons[0] ? reasons : "-");
+            else
+                out_.print("%10s %6s %10lu %4lu.%lu %10lu %5u %9s  %s\n", r.name, state, uint64_t(r.cpu_time_ns / 1'000'000'000ull),
+                           pct10 / 10, pct10 % 10, r.mem_mib * 1024, r.vcpus, "-", "-");
+            if (b) {
+                b->cpu_ns = r.cpu_time_ns;
+                if (have) b->exits = now;
+            }
+        }
+        t0 = t1;
+    }
+    return 0;
 }
 
 }  // namespace vmm::xl

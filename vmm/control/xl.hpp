@@ -58,6 +58,11 @@ public:
     // Attaches to the domain's console until Ctrl-] (interactive): replays
     // what it printed so far, then streams. Returns false if it is gone.
     virtual bool console(uint32_t id, Output& out) = 0;
+    // VM exits by reason of a guest domain (xl top); false if none.
+    virtual bool exits(uint32_t id, hv::abi::ExitCounts& out);
+    // Waits (xl top's sampling interval).
+    virtual void sleep_ms(uint64_t ms);
+    virtual uint64_t now_ns();
     // `xl selftest`: malformed and unauthorised hypercalls, each expected to
     // be refused with a given status. Returns the number that were not.
     virtual int selftest(Output& out);
@@ -105,6 +110,7 @@ public:
     int cmd_sched_credit(size_t argc, const char* const* argv);
     int cmd_shutdown(size_t argc, const char* const* argv);
     int cmd_selftest(size_t argc, const char* const* argv);
+    int cmd_top(size_t argc, const char* const* argv);
 
 private:
     int usage(const char* command);

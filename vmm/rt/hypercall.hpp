@@ -114,6 +114,11 @@ inline Ret evtchn_bind_vector(uint32_t d, uint32_t vcpu, uint8_t vector)
     return call(hv::abi::Call::evtchn_bind_vector, d, vcpu, vector);
 }
 
+inline Ret domain_exits(uint32_t d, hv::abi::ExitCounts& out)
+{
+    return call(hv::abi::Call::domain_exits, d, reinterpret_cast<uint64_t>(&out));
+}
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));
