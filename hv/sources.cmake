@@ -19,7 +19,8 @@ list(APPEND HV_PORTABLE_SOURCES
   hv/log_ring.cpp
   hv/mem/heap.cpp
   hv/vcpu/cpuid_policy.cpp
-  hv/vcpu/msr_policy.cpp)
+  hv/vcpu/msr_policy.cpp
+  hv/dom0/hypercall_args.cpp)
 list(APPEND HV_KERNEL_SOURCES
   hv/main.cpp
   hv/console.cpp

@@ -5,6 +5,7 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/smp.hpp"
+#include "hv/dom0/hypercall_args.hpp"
 #include "hv/dom0/hypercall_internal.hpp"
 #include "hv/dom0/registry.hpp"
 #include "hv/domain/domain.hpp"
@@ -27,19 +28,6 @@ lib::Result<Domain*, Status> live_domain(Thread& t, uint64_t h, obj::Rights need
     if (!d) return d.error();
     if ((*d)->dead) return Status::not_found;
     return *d;
-}
-
-bool valid_name(const char* n, size_t cap)
-{
-    size_t len = 0;
-    while (len < cap && n[len]) {
-        char c = n[len];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                  c == '_' || c == '.';
-        if (!ok) return false;
-        ++len;
-    }
-    return len > 0 && len < cap;
 }
 
 abi::RunState run_state(const Domain& d)
@@ -105,13 +93,8 @@ Reply domain_create(Thread& t, uint64_t control, uint64_t cfg_ptr)
     if (!c) return fail(c.error());
     abi::DomainConfig cfg;
     if (auto s = t.pd->space->copy_in(&cfg, cfg_ptr, sizeof cfg); !s.ok()) return fail_copy(s.error());
-    if (!valid_name(cfg.name, sizeof cfg.name)) return fail(Status::invalid);
-    if (cfg.memory < arch::page_size || cfg.memory > mem::free_memory_bytes()) return fail(Status::no_memory);
-    if (cfg.vcpus == 0 || cfg.vcpus > Domain::max_vcpus) return fail(Status::out_of_range);
-    if (cfg.weight > 65535 || cfg.cap > 100 * arch::smp::online_count()) return fail(Status::out_of_range);
-    if (cfg.flags & ~abi::domain_flag::all) return fail(Status::invalid);
-    for (uint64_t r : cfg.reserved)
-        if (r) return fail(Status::invalid);
+    HostLimits host{mem::free_memory_bytes(), arch::smp::online_count(), Domain::max_vcpus};
+    if (auto st = check_domain_config(cfg, host); st != Status::ok) return fail(st);
     if (registry_find_name(cfg.name)) return fail(Status::exists);
     auto d = create_domain(cfg.name, cfg.memory, cfg.vcpus);
     if (!d) return fail(d.error());
@@ -217,10 +200,7 @@ Reply domain_map(Thread& t, uint64_t h, uint64_t gpa, uint64_t size, uint64_t va
     auto d = live_domain(t, h, obj::right_map);
     if (!d) return fail(d.error());
     Domain& dom = **d;
-    if (flags & ~1ull) return fail(Status::invalid);  // bit 0: writable
-    if ((gpa | size | va) & (arch::page_size - 1) || size == 0) return fail(Status::invalid);
-    if (gpa + size < gpa || gpa + size > dom.mem_bytes) return fail(Status::out_of_range);
-    if (va < 0x0000'1000'0000'0000ull || va + size > arch::user_top || va + size < va) return fail(Status::out_of_range);
+    if (auto st = check_map_args(gpa, size, va, flags, dom.mem_bytes); st != Status::ok) return fail(st);
     Pd& pd = *t.pd;
     GuestMapping* slot = nullptr;
     {
@@ -278,12 +258,10 @@ Reply vcpu_boot(Thread& t, uint64_t h, uint64_t vcpu, uint64_t boot)
     auto d = live_domain(t, h, obj::right_write);
     if (!d) return fail(d.error());
     Domain& dom = **d;
-    if (vcpu >= dom.vcpu_count) return fail(Status::out_of_range);
     if (dom.started) return fail(Status::busy);
     abi::VcpuBoot b;
     if (auto s = t.pd->space->copy_in(&b, boot, sizeof b); !s.ok()) return fail_copy(s.error());
-    if (b.mode != abi::BootMode::multiboot32) return fail(Status::unsupported);
-    if (b.rip > 0xffffffffull || b.rax > 0xffffffffull || b.rbx > 0xffffffffull) return fail(Status::out_of_range);
+    if (auto st = check_vcpu_boot(b, vcpu, dom.vcpu_count); st != Status::ok) return fail(st);
     Vcpu& v = *dom.vcpus[vcpu];
     v.boot_eip = uint32_t(b.rip);
     v.boot_eax = uint32_t(b.rax);
@@ -316,7 +294,7 @@ Reply domain_sched(Thread& t, uint64_t h, uint64_t weight, uint64_t cap)
     auto d = live_domain(t, h, obj::right_manage);
     if (!d) return fail(d.error());
     Domain& dom = **d;
-    if (weight > 65535 || cap > 100ull * arch::smp::online_count()) return fail(Status::out_of_range);
+    if (auto st = check_sched_args(weight, cap, arch::smp::online_count()); st != Status::ok) return fail(st);
     uint32_t w = weight ? uint32_t(weight) : dom.sched_weight;
     uint32_t c = cap == ~0ull ? dom.sched_cap : uint32_t(cap);
     if (dom.started) {

@@ -4,6 +4,7 @@
 // vCPU's own CPU then applies the answer (RAX for IN, RIP past the
 // instruction) and runs it again.
 #include "arch/x86_64/cpu.hpp"
+#include "hv/dom0/hypercall_args.hpp"
 #include "hv/dom0/hypercall_internal.hpp"
 #include "hv/dom0/registry.hpp"
 #include "hv/domain/domain.hpp"
@@ -73,7 +74,7 @@ Reply ioport_forward(Thread& t, uint64_t h, uint64_t base, uint64_t count)
     if (!d) return fail(d.error());
     Domain& dom = **d;
     if (dom.dead || dom.started) return fail(Status::busy);
-    if (count == 0 || base > 0xffff || count > 0x10000 - base) return fail(Status::out_of_range);
+    if (auto st = check_port_range(base, count); st != Status::ok) return fail(st);
     if (dom.dm != t.pd) return fail(Status::denied);
     for (size_t i = 0; i < dom.forwarded_count; ++i) {
         const auto& f = dom.forwarded[i];
