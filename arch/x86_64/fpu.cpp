@@ -35,4 +35,11 @@ void fpu_switch(FpuState*& owner, FpuState* next)
     owner = next;
 }
 
+void fpu_release(FpuState*& owner, FpuState* s)
+{
+    if (owner != s || !s) return;
+    asm volatile("fxsave64 %0" : "=m"(*s));
+    owner = nullptr;
+}
+
 }  // namespace arch

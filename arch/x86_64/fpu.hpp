@@ -21,5 +21,8 @@ void fpu_enable_this_cpu();
 // Makes `next` the state in this CPU's FPU registers (saving the previous
 // owner's). `owner` is this CPU's record of whose state is loaded.
 void fpu_switch(FpuState*& owner, FpuState* next);
+// If `s` is in this CPU's registers, saves it there and leaves the CPU
+// without an owner (before `s` moves to another CPU).
+void fpu_release(FpuState*& owner, FpuState* s);
 
 }  // namespace arch

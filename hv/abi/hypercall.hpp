@@ -61,6 +61,7 @@ enum class Call : uint64_t {
     ioevent_bind = 31,   // (domain: manage, ioport) -> port: a guest write to ioport raises it, no exit to Dom0
     evtchn_bind_vector = 32, // (domain: write, vcpu, vector) -> port: a send injects vector into that vCPU
     domain_exits = 33,   // (domain: read, ExitCounts* out): VM exits by reason, all vCPUs summed
+    vcpu_pin = 34,       // (domain: manage, vcpu, cpu): run that vCPU on that CPU only (moves it if running)
     count_
 };
 

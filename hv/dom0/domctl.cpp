@@ -4,6 +4,7 @@
 // anything changes; a refused call changes nothing.
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/layout.hpp"
+#include "arch/x86_64/percpu.hpp"
 #include "arch/x86_64/smp.hpp"
 #include "hv/dom0/hypercall_args.hpp"
 #include "hv/dom0/hypercall_internal.hpp"
@@ -55,7 +56,7 @@ abi::DomainInfo info_of(const Domain& d)
     i.weight = d.sched_weight;
     i.cap = d.sched_cap;
     for (uint32_t k = 0; k < d.vcpu_count; ++k) {
-        i.cpu_time_ns += d.vcpus[k]->sched.runtime_ns();
+        i.cpu_time_ns += vcpu_runtime_ns(*d.vcpus[k]);
         i.exits += d.vcpus[k]->exits_total;
     }
     lib::copy_cstr(i.reason, sizeof i.reason, d.stop_reason);
@@ -282,7 +283,7 @@ Reply vcpu_info(Thread& t, uint64_t h, uint64_t vcpu, uint64_t out)
     i.cpu = v.cpu;
     i.state = uint32_t(dom.started && !dom.dead ? the_scheduler().state(v.sched) : sched::VcpuState::offline);
     if (dom.paused && dom.started) i.state = uint32_t(sched::VcpuState::paused);
-    i.time_ns = v.sched.runtime_ns();
+    i.time_ns = vcpu_runtime_ns(v);
     i.exits = v.exits_total;
     i.affinity = v.cpu < 64 ? 1ull << v.cpu : 0;
     if (auto s = t.pd->space->copy_out(out, &i, sizeof i); !s.ok()) return fail_copy(s.error());
@@ -349,6 +350,37 @@ Reply domain_exits(Thread& t, uint64_t h, uint64_t out)
         c.total += n;
     }
     if (auto s = t.pd->space->copy_out(out, &c, sizeof c); !s.ok()) return fail_copy(s.error());
+    return {};
+}
+
+}  // namespace hv::hc
+
+namespace hv::hc {
+
+Reply vcpu_pin(Thread& t, uint64_t h, uint64_t vcpu, uint64_t cpu)
+{
+    auto d = live_domain(t, h, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (vcpu >= dom.vcpu_count) return fail(Status::out_of_range);
+    if (cpu >= arch::smp::online_count() || !arch::cpus[cpu]) return fail(Status::out_of_range);
+    Vcpu& v = *dom.vcpus[vcpu];
+    if (!dom.started) {
+        v.cpu = unsigned(cpu);
+        v.placed = true;
+        return {};
+    }
+    if (dom.state != DomainState::running) return fail(Status::busy);
+    if (v.cpu == cpu) return {};
+    request_migration(v, unsigned(cpu));
+    // Its CPU hands it over at its next stop (a kick makes that soon).
+    uint64_t give_up = arch::rdtsc() + ns_to_ticks(2'000'000'000ull);
+    while (v.cpu != cpu || v.migrate_to >= 0) {
+        if (arch::rdtsc() > give_up || dom.state != DomainState::running) return fail(Status::busy);
+        t.yield_requested = true;
+        thread_switch_out(t);
+    }
+    v.placed = true;
     return {};
 }
 

@@ -2,6 +2,7 @@
 
 #include "arch/x86_64/address_space.hpp"
 #include "arch/x86_64/cpu.hpp"
+#include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/percpu.hpp"
@@ -158,6 +159,57 @@ sched::SchedVcpu* local_sibling(const CpuQueue& q, const Vcpu& v)
     return nullptr;
 }
 
+// Under this CPU's lock: vCPUs asked to move (xl vcpu-pin) that are not in
+// guest mode leave this CPU's queue and the scheduler; their backend state
+// is detached here (VMCLEAR) and their FPU state saved. migrate_in() then
+// adds them on the new CPU, under that CPU's lock only.
+unsigned migrate_out(CpuQueue& q, Vcpu** moving, unsigned cap)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < q.count && n < cap;) {
+        Vcpu& v = *q.vcpus[i];
+        int to = v.migrate_to;
+        if (to < 0 || v.running_on >= 0 || unsigned(to) == v.cpu) {
+            if (to >= 0 && unsigned(to) == v.cpu) v.migrate_to = -1;
+            ++i;
+            continue;
+        }
+        uint64_t ran = v.sched.runtime_ns();
+        if (!scheduler.remove_vcpu(v.sched).ok()) {
+            ++i;
+            continue;
+        }
+        v.runtime_carry_ns += ran;
+        if (v.hw) v.hw->unload();
+        arch::fpu_release(arch::this_cpu().fpu_owner, &v.fpu);
+        v.host_timer_for = 0;
+        v.p2m_generation = ~0ull;  // flush its guest TLB on the new CPU
+        q.vcpus[i] = q.vcpus[--q.count];
+        moving[n++] = &v;
+    }
+    return n;
+}
+
+void migrate_in(Vcpu& v)
+{
+    unsigned to = unsigned(v.migrate_to);
+    CpuQueue& q = queues[to];
+    {
+        arch::SpinGuard g(q.lock);
+        sched::CpuMask only;
+        only.set(to);
+        if (q.count == max_per_cpu || !scheduler.add_vcpu(v.sched, v.domain->sched, only, static_cast<Runnable*>(&v)).ok()) {
+            crash_domain(*v.domain, "vCPU %u could not move to CPU %u", v.id, to);
+            to = v.cpu;  // left off every queue: the domain is stopped
+        } else {
+            q.vcpus[q.count++] = &v;
+        }
+        v.cpu = to;
+        v.migrate_to = -1;
+    }
+    kick_cpu(to);
+}
+
 // Runs thread t on this CPU until it blocks, yields, ends or its slice ends
 // (slice_end, TSC). Interrupts are off.
 void run_thread(CpuQueue& q, Thread& t, uint64_t slice_end)
@@ -186,8 +238,11 @@ void schedule_once(unsigned me)
     sched::Decision dec;
     Runnable* r = nullptr;
     uint64_t wake = 0;
+    Vcpu* moving[max_per_cpu];
+    unsigned moving_count = 0;
     {
         arch::SpinGuard g(q.lock);
+        moving_count = migrate_out(q, moving, max_per_cpu);
         poll_wakeups(q, now);
         for (;;) {
             dec = scheduler.pick_next(me, now);
@@ -216,6 +271,7 @@ void schedule_once(unsigned me)
         }
         if (!r) wake = idle_deadline(q, dec.until ? ns_to_tsc(dec.until, now, tsc) : 0);
     }
+    for (unsigned i = 0; i < moving_count; ++i) migrate_in(*moving[i]);
     if (!r) {
         idle(wake);
         return;
@@ -343,8 +399,8 @@ void start_domain(Domain& d)
     d.state = DomainState::running;
     for (uint32_t i = 0; i < d.vcpu_count; ++i) {
         Vcpu& v = *d.vcpus[i];
-        unsigned c = i % cpus;
-        if (!arch::cpus[c]) c = 0;
+        unsigned c = v.placed ? v.cpu : i % cpus;
+        if (c >= arch::max_cpus || !arch::cpus[c]) c = 0;
         v.cpu = c;
         CpuQueue& q = queues[c];
         arch::SpinGuard g(q.lock);
@@ -393,6 +449,12 @@ void detach_domain(Domain& d)
 }
 
 void kick(Vcpu& v) { kick_cpu(v.cpu); }
+
+void request_migration(Vcpu& v, unsigned cpu)
+{
+    v.migrate_to = int(cpu);
+    kick_cpu(v.cpu);
+}
 
 lib::Status start_thread(Thread& t)
 {

@@ -39,6 +39,9 @@ void cpu_loop_until_domain_done(Domain& d);
 
 // Puts every vCPU of `d` on a CPU (vCPU i on online CPU i mod N) and lets them run.
 void start_domain(Domain& d);
+// Moves a vCPU of a running domain to `cpu` (xl vcpu-pin): its CPU takes it
+// off at its next stop and hands it over. The caller waits for v.cpu.
+void request_migration(Vcpu& v, unsigned cpu);
 // Takes `d`'s vCPUs off their CPUs (after it stopped).
 void detach_domain(Domain& d);
 

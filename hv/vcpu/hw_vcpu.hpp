@@ -61,6 +61,10 @@ public:
     // entry (after a p2m change or a vCPU migration).
     virtual void flush_guest_tlb() = 0;
 
+    // Detaches the backend state from the CPU that last ran it (VMCLEAR),
+    // on that CPU, so that the next run() may happen on another CPU.
+    virtual void unload() = 0;
+
     // Frees the backend state and this object. Called on the CPU that last
     // ran the vCPU (a VMCS must be VMCLEARed where it is active).
     virtual void destroy() = 0;

@@ -24,6 +24,7 @@ lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial)
     v->id = id;
     v->host_serial = host_serial;
     v->running_on = -1;
+    v->migrate_to = -1;
     v->state = id == 0 ? VcpuState::runnable : VcpuState::wait_for_sipi;
     const auto& t = arch::lapic::timer_info();
     vlapic::Config lc{.apic_id = id, .bsp = id == 0, .x2apic = true, .tsc_deadline = true,

@@ -45,6 +45,9 @@ struct Vcpu : Runnable {
     HwVcpu* hw;   // created on the physical CPU that runs the vCPU, at its first run
     VcpuState state;
     unsigned cpu;            // physical CPU it is assigned to
+    bool placed;             // cpu was chosen before the start (xl vcpu-pin on a paused domain)
+    volatile int migrate_to; // xl vcpu-pin: the CPU it moves to when it next stops (-1: none)
+    uint64_t runtime_carry_ns;  // run time before its last move (the scheduler counts per stay)
     volatile int running_on;  // physical CPU in guest mode or handling its exit, -1 if none
     // Its scheduling state (hv/sched), registered while its domain runs;
     // pinned to `cpu`. Protected by that CPU's run-queue lock (cpu_loop.cpp).
@@ -109,6 +112,9 @@ uint64_t vcpu_wakeup_time(const Vcpu& v);
 
 // Logs the per-reason exit counters (when a domain ends; xl will show them).
 void dump_exit_counters(const Vcpu& v);
+
+// Total run time (xl vcpu-list, xl list), across moves between CPUs.
+inline uint64_t vcpu_runtime_ns(const Vcpu& v) { return v.runtime_carry_ns + v.sched.runtime_ns(); }
 
 // The guest's TSC now (host TSC + the vCPU's offset): the vLAPIC's clock.
 uint64_t guest_tsc(const Vcpu& v);

@@ -170,6 +170,16 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     g.uart = devices::Uart16550(console_sink, &g);
     for (auto [base, count] : {std::pair<uint16_t, uint32_t>{com1_base, 8}, {debug_exit_port, 4}, {post_port, 1}})
         if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok()) return fail("forwarding its ports", s.status);
+    // cpus=: each vCPU on one CPU (the lowest of its set; a vCPU does not
+    // float among several CPUs here).
+    for (uint32_t v = 0; v < c.vcpus && c.cpus.pinned; ++v) {
+        CpuSet set = vcpu_hard_affinity(c, v);
+        unsigned cpu = 0;
+        while (cpu < xl_max_host_cpus && !set.test(cpu)) ++cpu;
+        if (cpu == xl_max_host_cpus) continue;
+        if (set.count() > 1) out.print("xl: cpus: vCPU %u runs on CPU %u only (the first of its set)\n", v, cpu);
+        if (auto s = hc::vcpu_pin(g.handle, v, cpu); !s.ok()) return fail("placing its vCPUs (cpus=)", s.status);
+    }
     auto bell = hc::ioevent_bind(g.handle, doorbell_ioport);
     if (!bell.ok()) return fail("binding its doorbell", bell.status);
     auto irq = hc::evtchn_bind_vector(g.handle, 0, doorbell_vector);
@@ -406,6 +416,18 @@ void Domains::detach_console(uint32_t id)
     for (GuestDomain*& d : destroyed_)
         if (d == g) d = nullptr;
     forget(g);
+}
+
+Status Domains::pin(uint32_t id, uint32_t vcpu, uint32_t cpu)
+{
+    uint32_t h;
+    {
+        LockGuard l(lock_);
+        GuestDomain* g = by_id(id);
+        if (!g) return Status::not_found;
+        h = g->handle;
+    }
+    return hc::vcpu_pin(h, vcpu, cpu).status;  // may wait for the move: not under the lock
 }
 
 bool Domains::exits(uint32_t id, hv::abi::ExitCounts& out)

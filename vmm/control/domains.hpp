@@ -68,6 +68,7 @@ public:
     void detach_console(uint32_t id);
     bool send_console_input(uint32_t id, char c);
     bool exits(uint32_t id, hv::abi::ExitCounts& out);
+    hv::abi::Status pin(uint32_t id, uint32_t vcpu, uint32_t cpu);
 
     // The device-model thread's body (never returns).
     [[noreturn]] void serve();

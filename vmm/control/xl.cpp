@@ -397,12 +397,44 @@ int Shell::cmd_vcpu_list(size_t argc, const char* const* argv)
 
 int Shell::cmd_vcpu_pin(size_t argc, const char* const* argv)
 {
-    if (argc != 4) return usage("vcpu-pin");
+    // xl vcpu-pin <Domain> <VCPU|all> <CPUs hard> [CPUs soft]
+    if (argc != 4 && argc != 5) return usage("vcpu-pin");
     uint32_t id;
     if (!resolve(argv[1], id)) return 1;
-    out_.print("xl: vcpu-pin: vCPUs of a running domain cannot move between CPUs yet; "
-               "set cpus= in the config (or at xl create) to place them\n");
-    return 1;
+    lib::StrView cpus(argv[3]);
+    auto cpu = lib::parse_u64(cpus);
+    if (!cpu || *cpu > 255) {
+        out_.print("xl: vcpu-pin: '%s': give one CPU number (a vCPU runs on exactly one CPU here)\n", argv[3]);
+        return 2;
+    }
+    if (argc == 5 && !eq(argv[4], "all") && !eq(argv[4], "-")) {
+        out_.print("xl: vcpu-pin: soft affinity is not supported (use 'all' or leave it out)\n");
+        return 2;
+    }
+    VcpuRow rows[64];
+    size_t n = backend_.list_vcpus(id, rows, 64);
+    size_t first = 0, last = n;
+    if (!eq(argv[2], "all")) {
+        auto v = lib::parse_u64(argv[2]);
+        if (!v || *v >= n) {
+            out_.print("xl: vcpu-pin: domain %u has no vCPU '%s'\n", id, argv[2]);
+            return 1;
+        }
+        first = *v;
+        last = first + 1;
+    }
+    for (size_t v = first; v < last; ++v) {
+        auto s = backend_.pin_vcpu(id, uint32_t(v), uint32_t(*cpu));
+        if (s == hv::abi::Status::out_of_range) {
+            out_.print("xl: vcpu-pin: CPU %lu does not exist\n", *cpu);
+            return 1;
+        }
+        if (s != hv::abi::Status::ok) {
+            out_.print("xl: cannot pin vCPU %zu of domain %u to CPU %lu: %s\n", v, id, *cpu, hv::abi::status_name(s));
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int Shell::cmd_sched_credit(size_t argc, const char* const* argv)
@@ -465,7 +497,7 @@ int Shell::cmd_sched_credit(size_t argc, const char* const* argv)
     out_.print("Name                                ID Weight  Cap\n");
     for (size_t i = 0; i < n; ++i) {
         if (dom && rows[i].id != only) continue;
-        out_.print("%-32s %5u %6u %4u\n", rows[i].name, rows[i].id, rows[i].weight, rows[i].cap);
+        out_.print("%-33s %4u %6u %4u\n", rows[i].name, rows[i].id, rows[i].weight, rows[i].cap);  // as xl
     }
     return 0;
 }
@@ -501,6 +533,7 @@ int Shell::cmd_selftest(size_t argc, const char* const*)
 namespace vmm::xl {
 
 bool Backend::exits(uint32_t, hv::abi::ExitCounts&) { return false; }
+hv::abi::Status Backend::pin_vcpu(uint32_t, uint32_t, uint32_t) { return hv::abi::Status::unsupported; }
 void Backend::sleep_ms(uint64_t) {}
 uint64_t Backend::now_ns() { return 0; }
 

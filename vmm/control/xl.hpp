@@ -58,6 +58,8 @@ public:
     // Attaches to the domain's console until Ctrl-] (interactive): replays
     // what it printed so far, then streams. Returns false if it is gone.
     virtual bool console(uint32_t id, Output& out) = 0;
+    // Hard-pins one vCPU to one CPU (xl vcpu-pin); moves it if it runs.
+    virtual hv::abi::Status pin_vcpu(uint32_t id, uint32_t vcpu, uint32_t cpu);
     // VM exits by reason of a guest domain (xl top); false if none.
     virtual bool exits(uint32_t id, hv::abi::ExitCounts& out);
     // Waits (xl top's sampling interval).

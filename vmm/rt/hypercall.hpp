@@ -119,6 +119,8 @@ inline Ret domain_exits(uint32_t d, hv::abi::ExitCounts& out)
     return call(hv::abi::Call::domain_exits, d, reinterpret_cast<uint64_t>(&out));
 }
 
+inline Ret vcpu_pin(uint32_t d, uint32_t vcpu, uint32_t cpu) { return call(hv::abi::Call::vcpu_pin, d, vcpu, cpu); }
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));

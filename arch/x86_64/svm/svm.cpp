@@ -308,6 +308,10 @@ private:
     const VmcbSegment& seg(hv::SegReg s) const { return const_cast<SvmVcpu*>(this)->seg(s); }
 
 public:
+    // A VMCB is not tied to a CPU (hv flushes the guest TLB on the next
+    // CPU: it may hold entries with this ASID from an earlier stay there).
+    void unload() override {}
+
     void destroy() override
     {
         if (vmcb_pa_) (void)hv::mem::free_frames(vmcb_pa_, 1);

@@ -612,6 +612,23 @@ private:
     }
 
 public:
+    void unload() override
+    {
+        CpuState& st = this_cpu_state();
+        if (st.msr_owner == this) {
+            save_lazy_msrs();
+            st.msr_owner = nullptr;
+        }
+        if (cpu_ < 0 || unsigned(cpu_) != this_cpu().index) return;
+        // VMCLEAR writes the VMCS back to memory and makes it launchable
+        // anywhere (31.3, 24.11.3); the next CPU VMPTRLDs it and rewrites
+        // the host state (make_current).
+        if (vmclear(vmcs_phys_) != InsnStatus::ok) LOG_ERROR("vmx: VMCLEAR of %#lx failed", vmcs_phys_);
+        if (st.current == this) st.current = nullptr;
+        cpu_ = -1;
+        launched_ = false;
+    }
+
     void destroy() override
     {
         CpuState& st = this_cpu_state();

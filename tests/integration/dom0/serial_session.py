@@ -111,7 +111,7 @@ def start_bochs(build, work):
         f.write("continue\nquit\n")
     with open(os.path.join(work, "bochsrc"), "w") as f:
         f.write("""megs: 512
-cpu: model=corei7_skylake_x, count=1, reset_on_triple_fault=0
+cpu: model=corei7_skylake_x, count=%s, reset_on_triple_fault=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 ata0-master: type=cdrom, path="%s", status=inserted
@@ -120,7 +120,7 @@ com1: enabled=1, mode=socket-server, dev=127.0.0.1:%d
 display_library: rfb, options="timeout=0"
 panic: action=fatal
 log: %s
-""" % (iso, port, os.path.join(work, "bochs.log")))
+""" % (os.environ.get("HV_SMP", "1"), iso, port, os.path.join(work, "bochs.log")))
     proc = subprocess.Popen(["bochs", "-q", "-f", os.path.join(work, "bochsrc"), "-rc", os.path.join(work, "bochs.rc")],
                             cwd=work, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(work, "bochs.err"), "w"))
