@@ -48,7 +48,7 @@ enum class Call : uint64_t {
     // caller completes them.
     ioport_forward = 22, // (domain: manage, base, count)
     ioreq_wait = 23,     // (IoRequest* out, timeout_ns) -> 1 with a request, 2 if events are pending, 0 after the timeout
-    ioreq_complete = 24, // (domain: write, vcpu, value): the result of an IN; resumes the vCPU
+    ioreq_complete = 24, // (domain: write, vcpu, value): the result of a read; resumes the vCPU
     domain_shutdown = 25, // (domain: manage, ShutdownKind, exit value): stops its vCPUs, keeps its state
     log_write = 26,      // (level, buf, len): a line for the hypervisor log (xl dmesg), "dom0: " in front
     handle_dup = 27,     // (handle: dup, rights) -> a second handle with those rights (a subset)
@@ -62,6 +62,7 @@ enum class Call : uint64_t {
     evtchn_bind_vector = 32, // (domain: write, vcpu, vector) -> port: a send injects vector into that vCPU
     domain_exits = 33,   // (domain: read, ExitCounts* out): VM exits by reason, all vCPUs summed
     vcpu_pin = 34,       // (domain: manage, vcpu, cpu): run that vCPU on that CPU only (moves it if running)
+    mmio_forward = 35,   // (domain: manage, gpa, size): accesses there go to the caller as IoRequests
     count_
 };
 
@@ -251,15 +252,20 @@ struct ExitCounts {
 static_assert(sizeof(ExitCounts::Entry) == 32);
 static_assert(sizeof(ExitCounts) == 16 + 32 * 32);
 
+enum class IoKind : uint8_t { port = 0, mmio = 1 };
+
 struct IoRequest {
     uint32_t domain;  // id (domain_info)
     uint32_t vcpu;
-    uint16_t port;
-    uint8_t size;     // 1, 2, 4
+    uint64_t addr;    // the port, or the guest-physical address
+    uint64_t value;   // a write: what the guest wrote
+    uint8_t size;     // 1, 2, 4 (ports); 1, 2, 4, 8 (MMIO)
     uint8_t in;       // 1: the vCPU reads; complete with the value
-    uint32_t value;   // OUT: what the guest wrote
+    IoKind kind;
+    uint8_t pad[5];
 };
-static_assert(sizeof(IoRequest) == 16);
+static_assert(sizeof(IoRequest) == 32);
+static_assert(offsetof(IoRequest, addr) == 8 && offsetof(IoRequest, size) == 24);
 
 enum class ObjectType : uint32_t { none = 0, domain = 1, vcpu = 2, thread = 3, evtchn = 4, region = 5, device = 6, control = 7 };
 

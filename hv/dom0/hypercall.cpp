@@ -237,6 +237,7 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::evtchn_bind_vector: return evtchn_bind_vector(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_exits: return domain_exits(t, f.rdi, f.rsi);
     case Call::vcpu_pin: return vcpu_pin(t, f.rdi, f.rsi, f.rdx);
+    case Call::mmio_forward: return mmio_forward(t, f.rdi, f.rsi, f.rdx);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

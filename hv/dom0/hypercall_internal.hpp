@@ -65,6 +65,7 @@ Reply ioreq_complete(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t value);
 Reply domain_shutdown(Thread& t, uint64_t dom, uint64_t kind, uint64_t value);
 Reply domain_exits(Thread& t, uint64_t dom, uint64_t out);
 Reply vcpu_pin(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t cpu);
+Reply mmio_forward(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
 Reply evtchn_wait(Thread& t, uint64_t timeout_ns);
 Reply evtchn_send(Thread& t, uint64_t port);
 Reply evtchn_close(Thread& t, uint64_t port);

@@ -20,10 +20,18 @@ bool port_forwarded(const Domain& d, uint16_t port)
     return false;
 }
 
-void post_ioreq(Vcpu& v, uint16_t port, uint8_t size, bool in, uint32_t value, uint8_t insn_len)
+bool mmio_forwarded(const Domain& d, uint64_t gpa)
+{
+    for (size_t i = 0; i < d.forwarded_mmio_count; ++i)
+        if (gpa >= d.forwarded_mmio[i].base && gpa - d.forwarded_mmio[i].base < d.forwarded_mmio[i].size) return true;
+    return false;
+}
+
+namespace {
+void post(Vcpu& v, const Ioreq& r)
 {
     Pd* dm = v.domain->dm;
-    v.ioreq = {IoreqState::posted, in, size, insn_len, port, in ? 0 : value};
+    v.ioreq = r;
     v.state = VcpuState::waiting_io;
     Thread* waiter;
     {
@@ -36,10 +44,28 @@ void post_ioreq(Vcpu& v, uint16_t port, uint8_t size, bool in, uint32_t value, u
     }
     if (waiter) wake_thread(*waiter);
 }
+}  // namespace
+
+void post_ioreq(Vcpu& v, uint16_t port, uint8_t size, bool in, uint32_t value, uint8_t insn_len)
+{
+    post(v, {IoreqState::posted, in, false, size, insn_len, port, in ? 0 : value});
+}
+
+void post_mmio_ioreq(Vcpu& v, uint64_t gpa, uint8_t size, bool write, uint64_t value)
+{
+    post(v, {IoreqState::posted, !write, true, size, 0, gpa, write ? value : 0});
+}
 
 void apply_ioreq(Vcpu& v)
 {
     const Ioreq& r = v.ioreq;
+    if (r.mmio) {
+        // The instruction runs again and its emulation takes this result.
+        MmioLog& log = v.mmio_log;
+        if (log.count < MmioLog::max) log.e[log.count++] = {r.addr, r.value, r.size, !r.in};
+        __atomic_store_n(&v.ioreq.state, IoreqState::none, __ATOMIC_RELEASE);
+        return;
+    }
     if (r.in) {
         uint64_t& rax = v.gprs[Gpr::rax];
         uint32_t mask = r.size >= 4 ? 0xffffffffu : (1u << (r.size * 8)) - 1;
@@ -85,6 +111,23 @@ Reply ioport_forward(Thread& t, uint64_t h, uint64_t base, uint64_t count)
     return {};
 }
 
+Reply mmio_forward(Thread& t, uint64_t h, uint64_t gpa, uint64_t size)
+{
+    auto d = lookup<Domain>(*t.pd, h, obj::ObjType::domain, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (dom.dead || dom.started) return fail(Status::busy);
+    if (dom.dm != t.pd) return fail(Status::denied);
+    if ((gpa | size) & 0xfff || size == 0 || gpa + size < gpa || gpa + size > (1ull << 46))
+        return fail(Status::invalid);
+    if (gpa < dom.mem_bytes) return fail(Status::exists);  // RAM
+    for (uint64_t a = gpa; a < gpa + size; a += 0x1000)
+        if (find_mmio_handler(dom, a) || mmio_forwarded(dom, a)) return fail(Status::exists);
+    if (dom.forwarded_mmio_count == Domain::max_forwarded) return fail(Status::no_memory);
+    dom.forwarded_mmio[dom.forwarded_mmio_count++] = {gpa, size};
+    return {};
+}
+
 Reply ioreq_wait(Thread& t, uint64_t out, uint64_t timeout_ns)
 {
     Pd& pd = *t.pd;
@@ -103,7 +146,13 @@ Reply ioreq_wait(Thread& t, uint64_t out, uint64_t timeout_ns)
                 pd.ioreq_head = v->ioreq_next;
                 if (!pd.ioreq_head) pd.ioreq_tail = nullptr;
                 v->ioreq.state = IoreqState::taken;
-                req = {v->domain->id, v->id, v->ioreq.port, v->ioreq.size, uint8_t(v->ioreq.in), v->ioreq.value};
+                req.domain = v->domain->id;
+                req.vcpu = v->id;
+                req.addr = v->ioreq.addr;
+                req.value = v->ioreq.value;
+                req.size = v->ioreq.size;
+                req.in = v->ioreq.in;
+                req.kind = v->ioreq.mmio ? abi::IoKind::mmio : abi::IoKind::port;
                 if (pd.ioreq_waiter == &t) pd.ioreq_waiter = nullptr;
             } else if (!events) {
                 pd.ioreq_waiter = &t;
@@ -136,12 +185,13 @@ Reply ioreq_complete(Thread& t, uint64_t h, uint64_t vcpu, uint64_t value)
     Domain& dom = **d;
     if (dom.dead) return fail(Status::not_found);
     if (vcpu >= dom.vcpu_count) return fail(Status::out_of_range);
-    if (value > 0xffffffffull) return fail(Status::invalid);
     Vcpu& v = *dom.vcpus[vcpu];
     {
         arch::SpinGuard g(t.pd->lock);
         if (v.ioreq.state != IoreqState::taken) return fail(Status::busy);  // nothing to complete
-        v.ioreq.value = v.ioreq.in ? uint32_t(value) : v.ioreq.value;
+        uint64_t mask = v.ioreq.size >= 8 ? ~0ull : (1ull << (8 * v.ioreq.size)) - 1;
+        if (v.ioreq.in && (value & ~mask)) return fail(Status::invalid);  // wider than the access
+        if (v.ioreq.in) v.ioreq.value = value;
         __atomic_store_n(&v.ioreq.state, IoreqState::done, __ATOMIC_RELEASE);
     }
     kick(v);

@@ -91,6 +91,11 @@ struct Domain {
     Pd* dm;
     ForwardedPorts forwarded[max_forwarded];
     size_t forwarded_count;
+    struct ForwardedMmio {
+        uint64_t base;
+        uint64_t size;
+    } forwarded_mmio[max_forwarded];
+    size_t forwarded_mmio_count;
     uint32_t dm_mappings;
     // Event channels: the domain's table (its page is hv's own until the
     // guest ABI maps one), doorbells and interrupt routes. Under evtchn_lock;

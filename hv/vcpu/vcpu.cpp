@@ -210,6 +210,9 @@ void deliver_pending(Vcpu& v)
     poll_lapic(v);
     if (v.state != VcpuState::runnable) return;
     if (v.hw->event_pending()) return;  // a re-injection goes first
+    // An instruction half-way through forwarded MMIO accesses finishes
+    // first: an interrupt now would run it again later, repeating accesses.
+    if (v.mmio_log.count) return;
     if (v.nmi_pending) {
         if (!v.hw->nmi_blocked()) {
             v.hw->inject({.vector = 2, .type = EventType::nmi});

@@ -30,10 +30,27 @@ enum class IoreqState : uint8_t { none, posted, taken, done };
 struct Ioreq {
     IoreqState state;
     bool in;
+    bool mmio;
     uint8_t size;
-    uint8_t insn_len;
-    uint16_t port;
-    uint32_t value;
+    uint8_t insn_len;  // ports: how far RIP moves once done
+    uint64_t addr;     // port or guest-physical address
+    uint64_t value;
+};
+
+// Forwarded MMIO accesses Dom0 completed for the instruction at RIP: the
+// vCPU re-executes the instruction, and its emulation takes these results
+// (in order) instead of asking Dom0 again. An instruction that makes more
+// accesses (read-modify-write, REP) collects them one round trip at a time.
+struct MmioLog {
+    static constexpr unsigned max = 4;
+    struct Entry {
+        uint64_t gpa;
+        uint64_t value;
+        uint8_t size;
+        bool write;
+    } e[max];
+    uint8_t count;
+    uint8_t used;  // consumed by the emulation running now
 };
 
 struct Vcpu : Runnable {
@@ -80,6 +97,7 @@ struct Vcpu : Runnable {
     uint8_t timer_vector;
     uint64_t host_timer_for;  // wakeup time the host LAPIC timer is armed for
     Ioreq ioreq;
+    MmioLog mmio_log;
     // Initial state set by the domain builder (vcpu_boot), applied by the
     // vCPU's own CPU before its first entry: the backend state lives there.
     bool boot_pending;
@@ -137,7 +155,9 @@ void handle_mmio(Vcpu& v, const VmExit& x);
 // Device-model forwarding (hv/dom0/ioreq.cpp): whether `port` goes to Dom0,
 // posting a request (the vCPU waits), and applying a completed one.
 bool port_forwarded(const Domain& d, uint16_t port);
+bool mmio_forwarded(const Domain& d, uint64_t gpa);
 void post_ioreq(Vcpu& v, uint16_t port, uint8_t size, bool in, uint32_t value, uint8_t insn_len);
+void post_mmio_ioreq(Vcpu& v, uint64_t gpa, uint8_t size, bool write, uint64_t value);
 void apply_ioreq(Vcpu& v);
 // A guest OUT to a doorbell port (hv/dom0/evtchn_calls.cpp): true if the
 // port is one (its event was sent; the caller moves RIP on).

@@ -180,6 +180,8 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (set.count() > 1) out.print("xl: cpus: vCPU %u runs on CPU %u only (the first of its set)\n", v, cpu);
         if (auto s = hc::vcpu_pin(g.handle, v, cpu); !s.ok()) return fail("placing its vCPUs (cpus=)", s.status);
     }
+    if (auto s = hc::mmio_forward(g.handle, devices::MmioScratch::base, devices::MmioScratch::size); !s.ok())
+        return fail("forwarding its MMIO test device", s.status);
     auto bell = hc::ioevent_bind(g.handle, doorbell_ioport);
     if (!bell.ok()) return fail("binding its doorbell", bell.status);
     auto irq = hc::evtchn_bind_vector(g.handle, 0, doorbell_vector);
@@ -446,18 +448,23 @@ bool Domains::send_console_input(uint32_t id, char c)
 
 void Domains::handle_ioreq(const hv::abi::IoRequest& r)
 {
-    uint32_t value = 0, handle = 0;
+    uint64_t value = 0;
+    uint32_t handle = 0;
     bool powered_off = false;
     {
         LockGuard l(lock_);
         GuestDomain* g = by_id(r.domain);
         if (!g) return;  // destroyed meanwhile: hv dropped its requests
         handle = g->handle;
-        if (r.port >= com1_base && r.port < com1_base + 8) {
-            unsigned reg = r.port - com1_base;
+        if (r.kind == hv::abi::IoKind::mmio) {
+            uint64_t off = r.addr - devices::MmioScratch::base;
+            if (r.in) value = g->scratch.read(off, r.size);
+            else g->scratch.write(off, r.size, r.value);
+        } else if (r.addr >= com1_base && r.addr < com1_base + 8u) {
+            unsigned reg = unsigned(r.addr - com1_base);
             if (r.in) value = g->uart.read(reg);
             else g->uart.write(reg, uint8_t(r.value));
-        } else if (r.port >= debug_exit_port && r.port < debug_exit_port + 4) {
+        } else if (r.addr >= debug_exit_port && r.addr < debug_exit_port + 4u) {
             if (r.in) value = 0xffffffffu;
             else {
                 powered_off = true;
@@ -467,10 +474,11 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
             value = 0xffffffffu;  // the POST port reads as nothing
         }
     }
+    if (r.in && r.size < 8) value &= (1ull << (8 * r.size)) - 1;
     if (powered_off) {
         // The guest asked to end (QEMU's isa-debug-exit): stop it with its
         // exit value; the life-cycle check applies on_poweroff.
-        (void)hc::domain_shutdown(handle, hv::abi::ShutdownKind::poweroff, value);
+        (void)hc::domain_shutdown(handle, hv::abi::ShutdownKind::poweroff, uint32_t(value));
         (void)hc::ioreq_complete(handle, r.vcpu, 0);
         check_lifecycle();
         return;

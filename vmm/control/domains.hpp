@@ -13,6 +13,7 @@
 #include "vmm/console/console_ring.hpp"
 #include "vmm/control/xl.hpp"
 #include "vmm/control/xl_cfg.hpp"
+#include "vmm/devices/mmio_scratch.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/files/cpio.hpp"
 #include "vmm/rt/lock.hpp"
@@ -28,6 +29,7 @@ struct GuestDomain {
     char console_storage[console_bytes];
     console::ConsoleRing console{console_storage, console_bytes, 16 * 1024};
     devices::Uart16550 uart{nullptr, nullptr};
+    devices::MmioScratch scratch;
     bool stop_handled = false;  // its on_poweroff/on_reboot/on_crash ran
     uint32_t restarts = 0;
     // Attached `xl console`s: a destroyed domain's ring stays until the last

@@ -94,7 +94,8 @@ inline Ret ioreq_wait(hv::abi::IoRequest& out, uint64_t timeout_ns)
 {
     return call(hv::abi::Call::ioreq_wait, reinterpret_cast<uint64_t>(&out), timeout_ns);
 }
-inline Ret ioreq_complete(uint32_t d, uint32_t vcpu, uint32_t value) { return call(hv::abi::Call::ioreq_complete, d, vcpu, value); }
+inline Ret ioreq_complete(uint32_t d, uint32_t vcpu, uint64_t value) { return call(hv::abi::Call::ioreq_complete, d, vcpu, value); }
+inline Ret mmio_forward(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::mmio_forward, d, gpa, size); }
 inline Ret domain_shutdown(uint32_t d, hv::abi::ShutdownKind kind, uint32_t value)
 {
     return call(hv::abi::Call::domain_shutdown, d, uint64_t(kind), value);
