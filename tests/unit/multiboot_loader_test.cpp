@@ -117,10 +117,9 @@ void put64(std::vector<uint8_t>& v, size_t off, uint64_t x)
 
 // The 12-byte Multiboot header: magic, flags (page-align, memory info),
 // checksum (+ `skew` to break it).
-std::vector<uint8_t> mb_header(uint32_t skew = 0)
+std::vector<uint8_t> mb_header(uint32_t skew = 0, uint32_t flags = 0x3)
 {
     std::vector<uint8_t> h;
-    uint32_t flags = 0x3;
     put32(h, 0, 0x1badb002);
     put32(h, 4, flags);
     put32(h, 8, uint32_t(0u - 0x1badb002u - flags) + skew);
@@ -440,6 +439,28 @@ TEST(MultibootLoader, BadChecksum)
         auto img = build_elf(false, 0x100000, {{0x100000, text(0x100, skew), 0}});
         expect_refused(img, Error::invalid);
         expect_why(img, "the Multiboot header's checksum is wrong");
+    }
+}
+
+// Bits 0-15 of the header's flags are requirements the loader must meet or
+// refuse (video mode, bit 2, and the reserved ones); bit 16 and up are
+// optional (the a.out kludge, bit 16, is ignored for an ELF).
+TEST(MultibootLoader, RequiredFeatureFlags)
+{
+    for (uint32_t flags : {0x4u, 0x8u, 0x8000u, 0x7u}) {
+        std::vector<uint8_t> t = mb_header(0, flags);
+        for (size_t i = t.size(); i < 0x100; ++i) t.push_back(uint8_t(i));
+        auto img = build_elf(false, 0x100000, {{0x100000, t, 0}});
+        expect_refused(img, Error::unsupported);
+        expect_why(img, "the kernel requires Multiboot features this loader lacks (a video mode)");
+    }
+    for (uint32_t flags : {0x0u, 0x1u, 0x2u, 0x10003u}) {
+        std::vector<uint8_t> t = mb_header(0, flags);
+        for (size_t i = t.size(); i < 0x100; ++i) t.push_back(uint8_t(i));
+        VecMemory mem(16 << 20);
+        auto img = build_elf(false, 0x100000, {{0x100000, t, 0}});
+        const char* why = "";
+        EXPECT_TRUE(vmm::builder::load_multiboot(img.data(), img.size(), mem, "", &why).ok()) << flags << why;
     }
 }
 

@@ -63,6 +63,13 @@ lib::Result<MultibootBoot> load_multiboot(const uint8_t* image, size_t size, Gue
         uint32_t flags = read32(image + off + 4), sum = read32(image + off + 8);
         if (uint32_t(header_magic + flags + sum) != 0)
             return lib::err(failed(why, "the Multiboot header's checksum is wrong", lib::Error::invalid));
+        // Bits 0-15 are requirements (Multiboot 0.6.96 3.1.2): a loader
+        // must refuse what it cannot give. Bit 0 (page-aligned modules:
+        // there are none) and bit 1 (memory information) are given; video
+        // modes (bit 2) and the rest are not.
+        if (flags & 0xfffc)
+            return lib::err(failed(why, "the kernel requires Multiboot features this loader lacks (a video mode)",
+                                   lib::Error::unsupported));
         header = true;
         break;
     }
