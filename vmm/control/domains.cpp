@@ -24,6 +24,7 @@ constexpr uint64_t build_window = 0x0000'1000'0000'0000ull;
 constexpr uint16_t com1_base = 0x3f8;
 constexpr uint16_t debug_exit_port = 0xf4;  // QEMU isa-debug-exit: 4 ports
 constexpr uint16_t post_port = 0x80;
+constexpr uint16_t reset_port = 0xcf9;  // PCI reset control: bit 2 set = reset (how Linux reboots without ACPI)
 // The event loopback device: a write to the doorbell rings Dom0 (an
 // ioevent), which answers with interrupt vector 0x41 on vCPU 0 (an
 // interrupt route): the guest side of both fast paths, for tests and the
@@ -168,7 +169,8 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     if (auto s = hc::vcpu_boot(g.handle, 0, vb); !s.ok()) return fail("setting vCPU 0", s.status);
     // The platform: COM1 (the console), the debug-exit port, the POST port.
     g.uart = devices::Uart16550(console_sink, &g);
-    for (auto [base, count] : {std::pair<uint16_t, uint32_t>{com1_base, 8}, {debug_exit_port, 4}, {post_port, 1}})
+    for (auto [base, count] :
+         {std::pair<uint16_t, uint32_t>{com1_base, 8}, {debug_exit_port, 4}, {post_port, 1}, {reset_port, 1}})
         if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok()) return fail("forwarding its ports", s.status);
     // cpus=: each vCPU on one CPU (the lowest of its set; a vCPU does not
     // float among several CPUs here).
@@ -450,7 +452,7 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
 {
     uint64_t value = 0;
     uint32_t handle = 0;
-    bool powered_off = false;
+    bool powered_off = false, reset = false;
     {
         LockGuard l(lock_);
         GuestDomain* g = by_id(r.domain);
@@ -470,9 +472,20 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
                 powered_off = true;
                 value = r.value;
             }
+        } else if (r.addr == reset_port) {
+            if (!r.in && (r.value & 0x04)) {
+                reset = true;
+                g->reboot_requested = true;
+            }
         } else if (r.in) {
             value = 0xffffffffu;  // the POST port reads as nothing
         }
+    }
+    if (reset) {
+        (void)hc::domain_shutdown(handle, hv::abi::ShutdownKind::reboot, 0);
+        (void)hc::ioreq_complete(handle, r.vcpu, 0);
+        check_lifecycle();
+        return;
     }
     if (r.in && r.size < 8) value &= (1ull << (8 * r.size)) - 1;
     if (powered_off) {
@@ -506,11 +519,13 @@ void Domains::handle_events()
 void Domains::apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info)
 {
     bool crashed = info.state == hv::abi::RunState::crashed;
-    ShutdownAction a = crashed ? g.cfg.on_crash : g.cfg.on_poweroff;
-    if (info.exit_status_valid)
+    bool reboot = !crashed && g.reboot_requested;
+    ShutdownAction a = crashed ? g.cfg.on_crash : reboot ? g.cfg.on_reboot : g.cfg.on_poweroff;
+    if (info.exit_status_valid && !reboot)
         LOG_INFO("domain %u '%s' exited with status %#x (debug-exit port)", info.id, info.name, info.exit_value);
-    LOG_INFO("domain %u '%s' %s (%s): on_%s=%s", info.id, info.name, crashed ? "crashed" : "shut down", info.reason,
-             crashed ? "crash" : "poweroff", shutdown_action_name(a));
+    LOG_INFO("domain %u '%s' %s (%s): on_%s=%s", info.id, info.name,
+             crashed ? "crashed" : reboot ? "rebooted" : "shut down", info.reason,
+             crashed ? "crash" : reboot ? "reboot" : "poweroff", shutdown_action_name(a));
     g.stop_handled = true;
     switch (a) {
     case ShutdownAction::preserve:
@@ -539,7 +554,7 @@ void Domains::apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info)
             if (GuestDomain* n = by_id(*id)) n->restarts = restarts + 1;
         }
     } else if (restart) {
-        LOG_WARN("domain '%s' restarted %u times: not again", path, restarts);
+        LOG_INFO("domain '%s' restarted %u times: not again", path, restarts);
     }
     lock_.lock();
 }

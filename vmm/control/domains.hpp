@@ -31,6 +31,7 @@ struct GuestDomain {
     devices::Uart16550 uart{nullptr, nullptr};
     devices::MmioScratch scratch;
     bool stop_handled = false;  // its on_poweroff/on_reboot/on_crash ran
+    bool reboot_requested = false;  // it wrote the reset port: on_reboot applies
     uint32_t restarts = 0;
     // Attached `xl console`s: a destroyed domain's ring stays until the last
     // one has read it out.

@@ -14,6 +14,7 @@ a TCP socket). SCRIPT is a file of steps, one per line:
   absent REGEX          the output since the last command must not match
   capture NAME REGEX    like expect; group 1 is kept as ${NAME} for later steps
   repeat N ... end      the steps in between, N times
+  sleep SECONDS         let the guests run (output keeps being collected)
   # ...                 comment
 
 Every `send` first waits for the prompt. The verdict is printed as
@@ -186,6 +187,10 @@ def main():
                     verdict = "line %d: expected /%s/ in the output" % (lineno, subst(pattern))
                 elif name:
                     variables[name] = m.group(1)
+            elif op == "sleep":
+                end = time.time() + float(arg)
+                while time.time() < end:
+                    con._read(min(0.5, max(0.0, end - time.time())))
             elif op == "absent":
                 con.wait_for(re.escape(PROMPT) + r"$", step_timeout)
                 if re.search(subst(arg), con.buf[con.mark:], re.M):
