@@ -63,6 +63,10 @@ enum class Call : uint64_t {
     domain_exits = 33,   // (domain: read, ExitCounts* out): VM exits by reason, all vCPUs summed
     vcpu_pin = 34,       // (domain: manage, vcpu, cpu): run that vCPU on that CPU only (moves it if running)
     mmio_forward = 35,   // (domain: manage, gpa, size): accesses there go to the caller as IoRequests
+    // Shared memory.
+    region_create = 36,  // (size, whole pages, <= 2 MiB) -> region handle (all rights), zeroed
+    region_map = 37,     // (region: map, va, flags bit 0 writable): into the caller; unmap undoes it
+    region_grant = 38,   // (region: transfer, domain: manage, gpa, flags bit 0 writable): into the domain's memory
     count_
 };
 

@@ -8,6 +8,7 @@
 #include "arch/x86_64/smp.hpp"
 #include "hv/dom0/hypercall_args.hpp"
 #include "hv/dom0/hypercall_internal.hpp"
+#include "hv/dom0/region.hpp"
 #include "hv/dom0/registry.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/mem/frames.hpp"
@@ -207,7 +208,7 @@ Reply domain_map(Thread& t, uint64_t h, uint64_t gpa, uint64_t size, uint64_t va
     {
         arch::SpinGuard g(pd.lock);
         for (auto& m : pd.mappings)
-            if (!m.domain && !slot) slot = &m;
+            if (!m.used() && !slot) slot = &m;
         if (!slot) return fail(Status::no_memory);
         slot->domain = &dom;  // reserved
         slot->va = va;
@@ -241,16 +242,20 @@ Reply unmap(Thread& t, uint64_t va, uint64_t size)
     {
         arch::SpinGuard g(pd.lock);
         for (auto& x : pd.mappings)
-            if (x.domain && x.va == va && x.size == size) {
+            if (x.used() && x.size && x.va == va && x.size == size) {
                 m = x;
-                x.domain = nullptr;
+                x = GuestMapping{};
                 break;
             }
     }
-    if (!m.domain) return fail(Status::not_found);
+    if (!m.used()) return fail(Status::not_found);
     (void)pd.space->unmap(va, size);  // flushes this CPU's TLB; the Pd's threads all run here
-    --m.domain->dm_mappings;
-    release_domain(*m.domain);
+    if (m.domain) {
+        --m.domain->dm_mappings;
+        release_domain(*m.domain);
+    } else {
+        release_region(*m.region);
+    }
     return {};
 }
 

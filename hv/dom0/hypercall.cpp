@@ -12,6 +12,7 @@
 #include "hv/dom0/hypercall.hpp"
 #include "hv/dom0/hypercall_internal.hpp"
 #include "hv/dom0/pd.hpp"
+#include "hv/dom0/region.hpp"
 #include "hv/dom0/registry.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/dom0/thread.hpp"
@@ -150,6 +151,7 @@ Reply handle_close(Thread& t, uint64_t h)
         o = *r;
     }
     if (o->type == obj::ObjType::domain) release_domain(*reinterpret_cast<Domain*>(o));
+    else if (o->type == obj::ObjType::region) release_region(*reinterpret_cast<Region*>(o));
     else (void)o->release();  // the control object is never freed: it keeps its own reference
     return {};
 }
@@ -238,6 +240,9 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::domain_exits: return domain_exits(t, f.rdi, f.rsi);
     case Call::vcpu_pin: return vcpu_pin(t, f.rdi, f.rsi, f.rdx);
     case Call::mmio_forward: return mmio_forward(t, f.rdi, f.rsi, f.rdx);
+    case Call::region_create: return region_create(t, f.rdi);
+    case Call::region_map: return region_map(t, f.rdi, f.rsi, f.rdx);
+    case Call::region_grant: return region_grant(t, f.rdi, f.rsi, f.rdx, f.r10);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

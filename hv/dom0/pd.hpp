@@ -16,12 +16,17 @@ namespace hv {
 struct Thread;
 struct Domain;
 struct Vcpu;
+struct Region;
 
-// Guest RAM mapped into the Pd (domain_map): given back on unmap.
+// Memory of another object mapped into the Pd: a domain's RAM (domain_map)
+// or a shared region (region_map). Each holds a reference on the object
+// while mapped; unmap gives it back.
 struct GuestMapping {
     uint64_t va;
     uint64_t size;
-    Domain* domain;  // holds a reference while mapped
+    Domain* domain;
+    Region* region;
+    bool used() const { return domain || region; }
 };
 
 struct Pd {

@@ -173,6 +173,7 @@ void destroy_domain(Domain* d)
     }
     if (d->io_bitmap_pa) (void)mem::free_frames(d->io_bitmap_pa, 3);
     if (d->evtchn_page_pa) (void)mem::free_frames(d->evtchn_page_pa, 1);
+    release_grants(*d);  // before the p2m goes: its mappings of the regions go with it
     // The p2m's table frames go back with the map (GuestPhysMap::release).
     d->p2m.release();
     LOG_INFO("dom%u: destroyed", d->id);

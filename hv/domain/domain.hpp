@@ -20,6 +20,7 @@ namespace hv {
 
 struct Vcpu;
 struct Pd;
+struct Region;
 
 enum class DomainState : uint8_t { building, running, shutdown, crashed };
 
@@ -109,6 +110,14 @@ struct Domain {
     size_t ioevent_count;
     IrqRoute irq_routes[max_irq_routes];
     size_t irq_route_count;
+    // Shared regions granted into its guest-physical space (region_grant);
+    // each holds a reference, dropped when the domain goes.
+    static constexpr unsigned max_grants = 8;
+    struct Grant {
+        uint64_t gpa;
+        Region* region;
+    } grants[max_grants];
+    size_t grant_count;
     CrashPolicy on_crash;
     arch::virt::GuestPhysMap p2m;
     uint64_t mem_bytes;
@@ -158,6 +167,8 @@ vlapic::Bus* create_lapic_bus(Domain& d);
 lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_t vcpus);
 // Releases the domain's memory and vCPU state.
 void destroy_domain(Domain* d);
+// Drops the references of the regions granted into it (hv/dom0/region.cpp).
+void release_grants(Domain& d);
 
 lib::Status add_port_handler(Domain& d, const PortHandler& h);
 // Registers an emulated range; it must not overlap RAM or another handler.

@@ -30,6 +30,11 @@ constexpr uint16_t reset_port = 0xcf9;  // PCI reset control: bit 2 set = reset 
 // interrupt route): the guest side of both fast paths, for tests and the
 // benchmark.
 constexpr uint16_t doorbell_ioport = 0x510;
+// The shared page (a region granted to the guest) and where Dom0 maps its
+// copy: one page per domain id.
+constexpr uint64_t shared_page_gpa = 0xfd000000;
+constexpr uint64_t shared_window = 0x0000'2000'0000'0000ull;
+constexpr char shared_signature[] = "hv-shared-page";
 constexpr uint8_t doorbell_vector = 0x41;
 
 class WindowMemory final : public builder::GuestMemory {
@@ -182,6 +187,16 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (set.count() > 1) out.print("xl: cpus: vCPU %u runs on CPU %u only (the first of its set)\n", v, cpu);
         if (auto s = hc::vcpu_pin(g.handle, v, cpu); !s.ok()) return fail("placing its vCPUs (cpus=)", s.status);
     }
+    auto region = hc::region_create(4096);
+    if (!region.ok()) return fail("creating its shared page", region.status);
+    g.shared_region = uint32_t(region.value);
+    uint64_t va = shared_window + uint64_t(g.id) * 4096;
+    if (auto s = hc::region_map(g.shared_region, va, true); !s.ok()) return fail("mapping its shared page", s.status);
+    g.shared = reinterpret_cast<uint8_t*>(va);
+    __builtin_memcpy(g.shared, shared_signature, sizeof shared_signature);
+    __builtin_memcpy(g.shared + 16, &g.id, sizeof g.id);
+    if (auto s = hc::region_grant(g.shared_region, g.handle, shared_page_gpa, true); !s.ok())
+        return fail("granting its shared page", s.status);
     if (auto s = hc::mmio_forward(g.handle, devices::MmioScratch::base, devices::MmioScratch::size); !s.ok())
         return fail("forwarding its MMIO test device", s.status);
     auto bell = hc::ioevent_bind(g.handle, doorbell_ioport);
@@ -262,6 +277,8 @@ lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView*
 
 void Domains::forget(GuestDomain* g)
 {
+    if (g->shared) (void)hc::unmap(reinterpret_cast<uint64_t>(g->shared), 4096);
+    if (g->shared_region) (void)hc::handle_close(g->shared_region);
     g->~GuestDomain();
     heap().deallocate(g, sizeof(GuestDomain));
 }
@@ -526,6 +543,12 @@ void Domains::apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info)
     LOG_INFO("domain %u '%s' %s (%s): on_%s=%s", info.id, info.name,
              crashed ? "crashed" : reboot ? "rebooted" : "shut down", info.reason,
              crashed ? "crash" : reboot ? "reboot" : "poweroff", shutdown_action_name(a));
+    if (g.shared && g.shared[64]) {
+        char said[65];
+        __builtin_memcpy(said, g.shared + 64, 64);
+        said[64] = '\0';
+        LOG_INFO("domain %u '%s': its shared page says '%s'", info.id, info.name, said);
+    }
     g.stop_handled = true;
     switch (a) {
     case ShutdownAction::preserve:

@@ -43,6 +43,11 @@ struct GuestDomain {
     uint32_t doorbell_port = 0;
     uint32_t irq_port = 0;
     uint64_t rings = 0;
+    // The shared page: a region mapped here and granted to the guest at
+    // 0xfd000000 (a signature and the domain id for the guest; the guest's
+    // answer at offset 64 shows in the log when it stops).
+    uint32_t shared_region = 0;
+    uint8_t* shared = nullptr;
 };
 
 class Domains {

@@ -122,6 +122,13 @@ inline Ret domain_exits(uint32_t d, hv::abi::ExitCounts& out)
 
 inline Ret vcpu_pin(uint32_t d, uint32_t vcpu, uint32_t cpu) { return call(hv::abi::Call::vcpu_pin, d, vcpu, cpu); }
 
+inline Ret region_create(uint64_t size) { return call(hv::abi::Call::region_create, size); }
+inline Ret region_map(uint32_t r, uint64_t va, bool writable) { return call(hv::abi::Call::region_map, r, va, writable ? 1 : 0); }
+inline Ret region_grant(uint32_t r, uint32_t d, uint64_t gpa, bool writable)
+{
+    return call(hv::abi::Call::region_grant, r, d, gpa, writable ? 1 : 0);
+}
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));
