@@ -8,7 +8,8 @@
 // more memory than exists; mappings over the kernel half and past a
 // domain's RAM; completing an I/O request that does not exist; an unknown
 // boot mode; unmapping what was never mapped; a thread starting in the
-// kernel. Dom0 only.
+// kernel; regions of bad sizes, grants over RAM, unaligned, twice, swapped
+// handles and without the transfer right. Dom0 only.
 #include "hv/abi/hypercall.hpp"
 #include "vmm/control/xl.hpp"
 #include "vmm/rt/hypercall.hpp"
@@ -108,6 +109,29 @@ int run_abi_selftest(xl::Output& out)
         expect("ioport_forward of ports 0xfff0..0x1000f", hc::ioport_forward(h, 0xfff0, 0x20), Status::out_of_range);
         expect("domain_sched with weight 70000", hc::domain_sched(h, 70000, ~0ull), Status::out_of_range);
         expect("domain_pause of a domain that never ran", hc::domain_pause(h), Status::busy);
+        expect("region_create of 0 bytes", hc::region_create(0), Status::invalid);
+        expect("region_create of 100 bytes", hc::region_create(100), Status::invalid);
+        expect("region_create of 4 MiB (above the 2 MiB limit)", hc::region_create(4 << 20), Status::invalid);
+        auto r = hc::region_create(4096);
+        expect("region_create of one page", r, Status::ok);
+        if (r.ok()) {
+            uint32_t rh = uint32_t(r.value);
+            expect("region_grant over the domain's RAM", hc::region_grant(rh, h, 0x1000, true), Status::exists);
+            expect("region_grant at an unaligned address", hc::region_grant(rh, h, 0xfd000010, true), Status::invalid);
+            expect("region_grant with the domain and region swapped", hc::region_grant(h, rh, 0xfd000000, true),
+                   Status::wrong_type);
+            expect("region_map of a domain handle", hc::region_map(h, 0x300000000000ull, true), Status::wrong_type);
+            expect("region_map over the kernel half", hc::region_map(rh, kernel_va, true), Status::out_of_range);
+            expect("region_grant into free guest space", hc::region_grant(rh, h, 0xfd000000, true), Status::ok);
+            expect("region_grant twice at the same address", hc::region_grant(rh, h, 0xfd000000, true), Status::exists);
+            auto ro_region = hc::handle_dup(rh, hv::abi::rights::read | hv::abi::rights::map);
+            if (ro_region.ok()) {
+                expect("region_grant through a handle without the transfer right",
+                       hc::region_grant(uint32_t(ro_region.value), h, 0xfd001000, true), Status::denied);
+                (void)hc::handle_close(uint32_t(ro_region.value));
+            }
+            expect("handle_close of the region (the grant keeps its frames)", hc::handle_close(rh), Status::ok);
+        }
         expect("domain_destroy", hc::domain_destroy(h), Status::ok);
         expect("domain_info after destroy (stale handle)", hc::domain_info(h, info), Status::not_found);
         expect("domain_destroy twice", hc::domain_destroy(h), Status::not_found);
