@@ -10,6 +10,7 @@
 #include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/fpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
+#include "arch/x86_64/ioapic.hpp"
 #include "arch/x86_64/lapic.hpp"
 #include "arch/x86_64/layout.hpp"
 #include "arch/x86_64/percpu.hpp"
@@ -21,6 +22,7 @@
 #include "hv/boot/cmdline.hpp"
 #include "hv/boot/multiboot.hpp"
 #include "hv/console.hpp"
+#include "hv/dom0/device.hpp"
 #include "hv/dom0/dom0.hpp"
 #include "hv/dom0/hypercall.hpp"
 #include "hv/mem/frame_allocator.hpp"
@@ -227,6 +229,17 @@ void setup_interrupts_and_timer()
     }
     if (arch::this_cpu().timer_ticks == 0) rt_panic("LAPIC timer interrupt never arrived");
     LOG_INFO("lapic: timer interrupt received");
+
+    // I/O APICs: every pin masked until a Dom0 driver asks for one.
+    arch::ioapic::Chip chips[acpi::max_ioapics];
+    for (size_t i = 0; i < acpi_info.ioapic_count; ++i)
+        chips[i] = {acpi_info.ioapics[i].address, acpi_info.ioapics[i].gsi_base};
+    for (size_t i = 0; i < acpi_info.override_count; ++i) {
+        const auto& o = acpi_info.overrides[i];
+        if (o.bus == 0) arch::ioapic::set_override(o.source, o.gsi, o.flags);
+    }
+    if (auto io = arch::ioapic::init(chips, unsigned(acpi_info.ioapic_count)); !io.ok())
+        LOG_WARN("ioapic: cannot map: %s (no device interrupts for Dom0)", lib::error_name(io.error()));
 }
 
 [[noreturn]] void bsp_continue()
@@ -250,6 +263,9 @@ void setup_interrupts_and_timer()
     }
 #else
     init_hypercalls();
+    record_host_devices(firmware_map, firmware_map_count, acpi_info.lapic_address,
+                        cmdline.console.enabled ? cmdline.console.port : 0,
+                        acpi_info.fadt.present ? uint16_t(acpi_info.fadt.pm_timer_port) : 0);
     (void)dom0::start(boot_info, cmdline);
     cpu_loop_run();
 #endif

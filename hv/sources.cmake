@@ -47,7 +47,8 @@ list(APPEND HV_KERNEL_SOURCES
   hv/dom0/ioreq.cpp
   hv/dom0/registry.cpp
   hv/dom0/evtchn_calls.cpp
-  hv/dom0/region.cpp)
+  hv/dom0/region.cpp
+  hv/dom0/device.cpp)
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/vlapic/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/sched/sources.cmake)

@@ -21,7 +21,17 @@ constexpr uint64_t data(unsigned dpl) { return 0x00cf92000000ffffull | (uint64_t
 
 }  // namespace
 
-void load_gdt_tss(Gdt& gdt, Tss& tss)
+void reload_tr(Gdt& gdt, uint32_t tss_limit)
+{
+    uint64_t e = gdt.entries[6];
+    e &= ~(0xffffull | (0xfull << 48));
+    e |= (tss_limit & 0xffff) | (uint64_t((tss_limit >> 16) & 0xf) << 48);
+    e &= ~(1ull << 41);  // available, not busy: LTR needs that
+    gdt.entries[6] = e;
+    asm volatile("ltr %w0" : : "r"(sel::tss) : "memory");
+}
+
+void load_gdt_tss(Gdt& gdt, Tss& tss, uint32_t io_bitmap_bytes)
 {
     gdt.entries[0] = 0;
     gdt.entries[1] = code64(0);
@@ -31,11 +41,11 @@ void load_gdt_tss(Gdt& gdt, Tss& tss)
     gdt.entries[5] = code64(3);
     // 64-bit TSS descriptor (type 9, available), 16 bytes.
     auto base = reinterpret_cast<uint64_t>(&tss);
-    uint64_t limit = sizeof(Tss) - 1;
+    uint64_t limit = sizeof(Tss) + io_bitmap_bytes - 1;
     gdt.entries[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
                      (((base >> 24) & 0xff) << 56);
     gdt.entries[7] = base >> 32;
-    tss.iomap_base = sizeof(Tss);  // no I/O bitmap: ring 3 gets #GP on port access
+    tss.iomap_base = sizeof(Tss);  // the bitmap follows; without one, ring 3 gets #GP on port access
 
     DescriptorPointer gdtr{sizeof(Gdt) - 1, reinterpret_cast<uint64_t>(&gdt)};
     asm volatile("lgdt %0\n"

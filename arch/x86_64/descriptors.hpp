@@ -53,8 +53,12 @@ struct __attribute__((packed)) IdtEntry {
 static_assert(sizeof(IdtEntry) == 16);
 
 // Builds this CPU's GDT and TSS in the given storage and loads GDTR, the
-// segment registers and TR.
-void load_gdt_tss(Gdt& gdt, Tss& tss);
+// segment registers and TR. The I/O permission bitmap (io_bitmap_bytes,
+// 0 for none) follows the TSS in memory.
+void load_gdt_tss(Gdt& gdt, Tss& tss, uint32_t io_bitmap_bytes);
+// Reloads TR with the TSS's full limit (a VMX exit leaves it at 0x67, which
+// cuts the I/O bitmap off: SDM Vol. 3C 28.5.2).
+void reload_tr(Gdt& gdt, uint32_t tss_limit);
 // Builds the shared IDT (once, on the BSP).
 void init_idt();
 // Loads IDTR on this CPU.

@@ -14,10 +14,11 @@ bool percpu_ready() { return rdmsr(msr::gs_base) != 0; }
 lib::Result<PerCpu*> create_percpu(unsigned index, uint32_t apic_id)
 {
     if (index >= max_cpus) return lib::err(lib::Error::out_of_range);
-    static_assert(sizeof(PerCpu) <= page_size);
-    uint64_t frame = TRY(hv::mem::alloc_frames({}));
+    constexpr size_t frames = (sizeof(PerCpu) + page_size - 1) / page_size;
+    uint64_t frame = TRY(hv::mem::alloc_frames({.count = frames}));
     auto* c = phys_to_virt<PerCpu>(frame);
     *c = PerCpu{};
+    for (auto& b : c->io_bitmap) b = 0xff;
     c->self = c;
     c->index = index;
     c->apic_id = apic_id;
@@ -44,7 +45,7 @@ void activate_percpu(PerCpu& c)
     wrmsr(msr::gs_base, reinterpret_cast<uint64_t>(&c));
     for (unsigned ist = 1; ist <= 3; ++ist) c.tss.ist[ist - 1] = c.ist_top[ist];
     c.tss.rsp[0] = c.stack_top;
-    load_gdt_tss(c.gdt, c.tss);
+    load_gdt_tss(c.gdt, c.tss, sizeof c.io_bitmap);
     load_idt();
 }
 

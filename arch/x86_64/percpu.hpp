@@ -30,10 +30,18 @@ struct PerCpu {
     uint64_t svm_host_vmcb_pa;  // VMSAVE/VMLOAD area for host FS/GS/TR/MSRs (SVM)
     Gdt gdt;
     Tss tss;
+    // The TSS's I/O permission bitmap (SDM Vol. 1 19.5.2): a clear bit lets
+    // ring 3 use that port. All set (nothing allowed) unless a thread whose
+    // protection domain was given ports runs here; the byte after it must be
+    // all ones. Follows the TSS directly (iomap_base = sizeof(Tss)).
+    uint8_t io_bitmap[8192 + 1];
+    const void* io_bitmap_owner;  // whose permissions are loaded (nullptr: none)
+    uint64_t io_bitmap_gen;
 };
 static_assert(offsetof(PerCpu, self) == 0);
 static_assert(offsetof(PerCpu, user_rsp) == PERCPU_USER_RSP);
 static_assert(offsetof(PerCpu, kernel_rsp) == PERCPU_KERNEL_RSP);
+static_assert(offsetof(PerCpu, io_bitmap) == offsetof(PerCpu, tss) + sizeof(Tss));
 
 inline PerCpu& this_cpu()
 {

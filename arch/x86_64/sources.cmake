@@ -11,6 +11,7 @@ list(APPEND HV_KERNEL_SOURCES
   arch/x86_64/ref_clock.cpp
   arch/x86_64/smp.cpp
   arch/x86_64/fpu.cpp
+  arch/x86_64/ioapic.cpp
   arch/x86_64/user_entry.S
   arch/x86_64/user_mode.cpp
   arch/x86_64/user_space.cpp

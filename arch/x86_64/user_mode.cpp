@@ -71,6 +71,19 @@ void enter_thread_context(uint64_t cr3, uint64_t gen, uint64_t kstack_top)
     c.user_tlb_gen = gen;
 }
 
+void load_io_bitmap(const uint8_t* bitmap, uint64_t gen)
+{
+    PerCpu& c = this_cpu();
+    if (c.io_bitmap_owner != bitmap || (bitmap && c.io_bitmap_gen != gen)) {
+        if (bitmap) __builtin_memcpy(c.io_bitmap, bitmap, 8192);
+        else __builtin_memset(c.io_bitmap, 0xff, 8192);
+        c.io_bitmap_owner = bitmap;
+        c.io_bitmap_gen = gen;
+    }
+    // A VMX exit cut TR's limit to 0x67; a thread with ports needs the bitmap.
+    if (bitmap) reload_tr(c.gdt, uint32_t(sizeof(Tss) + sizeof c.io_bitmap - 1));
+}
+
 void set_user_interrupt_hook(UserFrameHook hook) { interrupt_hook = hook; }
 void set_user_exception_hook(UserFrameHook hook) { exception_hook = hook; }
 UserFrameHook user_interrupt_hook() { return interrupt_hook; }

@@ -25,6 +25,11 @@ uint64_t prepare_user_thread_stack(uint64_t kstack_top, uint64_t rip, uint64_t r
 // stack, CR3 (reloaded if another space, or the same one since unmapped).
 void enter_thread_context(uint64_t cr3, uint64_t gen, uint64_t kstack_top);
 
+// Loads a protection domain's I/O permission bitmap (8 KiB, clear bit =
+// allowed; nullptr = no ports) into this CPU's TSS unless it is there at
+// generation `gen` already, and makes sure TR covers it.
+void load_io_bitmap(const uint8_t* bitmap, uint64_t gen);
+
 // True if the frame was interrupted in ring 3.
 inline bool from_user(const InterruptFrame& f) { return (f.cs & 3) == 3; }
 

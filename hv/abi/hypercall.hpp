@@ -67,6 +67,12 @@ enum class Call : uint64_t {
     region_create = 36,  // (size, whole pages, <= 2 MiB) -> region handle (all rights), zeroed
     region_map = 37,     // (region: map, va, flags bit 0 writable): into the caller; unmap undoes it
     region_grant = 38,   // (region: transfer, domain: manage, gpa, flags bit 0 writable): into the domain's memory
+    // Physical devices for Dom0's own drivers (control: manage).
+    device_ports = 39,   // (control, base, count): ring 3 may use these ports (in/out)
+    device_mmio_map = 40, // (control, phys, size, va): an uncached MMIO window; unmap undoes it
+    region_phys = 41,    // (region: read) -> its bus address for DMA (physical: no IOMMU yet)
+    device_irq_bind = 42, // (control, gsi) -> port: the interrupt raises it; level pins stay masked until acked
+    device_irq_ack = 43, // (port): unmask a level-triggered pin after the driver handled its device
     count_
 };
 

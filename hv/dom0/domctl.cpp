@@ -253,7 +253,7 @@ Reply unmap(Thread& t, uint64_t va, uint64_t size)
     if (m.domain) {
         --m.domain->dm_mappings;
         release_domain(*m.domain);
-    } else {
+    } else if (m.region) {
         release_region(*m.region);
     }
     return {};

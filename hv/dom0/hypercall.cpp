@@ -243,6 +243,11 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::region_create: return region_create(t, f.rdi);
     case Call::region_map: return region_map(t, f.rdi, f.rsi, f.rdx);
     case Call::region_grant: return region_grant(t, f.rdi, f.rsi, f.rdx, f.r10);
+    case Call::device_ports: return device_ports(t, f.rdi, f.rsi, f.rdx);
+    case Call::device_mmio_map: return device_mmio_map(t, f.rdi, f.rsi, f.rdx, f.r10);
+    case Call::region_phys: return region_phys(t, f.rdi);
+    case Call::device_irq_bind: return device_irq_bind(t, f.rdi, f.rsi);
+    case Call::device_irq_ack: return device_irq_ack(t, f.rdi);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

@@ -26,7 +26,8 @@ struct GuestMapping {
     uint64_t size;
     Domain* domain;
     Region* region;
-    bool used() const { return domain || region; }
+    bool device;  // a physical MMIO window (device_mmio_map)
+    bool used() const { return domain || region || device; }
 };
 
 struct Pd {
@@ -56,6 +57,10 @@ struct Pd {
     obj::EvtchnTable evtchn;
     uint64_t evtchn_page_pa;
     Thread* event_waiter;
+    // Ports its drivers may use (device_ports): 8 KiB, clear bit = allowed;
+    // nullptr until the first grant. The generation tells CPUs to reload it.
+    uint8_t* io_bitmap;
+    uint64_t io_bitmap_gen;
 };
 
 lib::Result<Pd*> create_pd(uint32_t id, const char* name, uint32_t weight);

@@ -178,6 +178,17 @@ lib::Result<uint32_t> EvtchnTable::bind_virq(uint32_t virq)
     return port;
 }
 
+lib::Result<uint32_t> EvtchnTable::bind_kernel()
+{
+    uint32_t port = TRY(alloc_port());
+    Port p;
+    p.state = PortState::virq;
+    p.arg = kernel_source;
+    set_port(port, p);
+    clear_bits(*shared_, port);
+    return port;
+}
+
 lib::Status EvtchnTable::close(uint32_t port)
 {
     TRY(check_port(port));
@@ -193,7 +204,7 @@ lib::Status EvtchnTable::close(uint32_t port)
             back.arg = domid_;
             remote.set_port(p.remote_port, back);
         }
-    } else if (p.state == PortState::virq) {
+    } else if (p.state == PortState::virq && p.arg < evtchn_nr_virqs) {
         virq_ports_[p.arg] = 0;
     }
     free_port(port);

@@ -172,6 +172,10 @@ public:
 
     // Errors: out_of_range (virq >= evtchn_nr_virqs), exists, no_memory.
     lib::Result<uint32_t> bind_virq(uint32_t virq);
+    // A port the kernel raises on the owner's behalf for a source of its own
+    // (a device interrupt): state virq, reported with virq = kernel_source.
+    static constexpr uint32_t kernel_source = 0xffffffffu;
+    lib::Result<uint32_t> bind_kernel();
 
     // Frees the port and clears its pending bit. For an interdomain port the
     // peer goes back to unbound, allowing this domain again (as in Xen);

@@ -223,6 +223,7 @@ void run_thread(CpuQueue& q, Thread& t, uint64_t slice_end)
     arch::virt::reclaim_syscall_msrs();
     arch::load_syscall_msrs();
     arch::enter_thread_context(pd_cr3(*t.pd), t.pd->space->generation(), t.kstack_top);
+    arch::load_io_bitmap(t.pd->io_bitmap, t.pd->io_bitmap_gen);
     q.current = &t;
     context_switch(&q.loop_rsp, t.saved_rsp);
     q.current = nullptr;

@@ -12,6 +12,7 @@
 // handles and without the transfer right. Dom0 only.
 #include "hv/abi/hypercall.hpp"
 #include "vmm/control/xl.hpp"
+#include "vmm/rt/events.hpp"
 #include "vmm/rt/hypercall.hpp"
 #include "vmm/rt/runtime.hpp"
 
@@ -19,6 +20,73 @@ namespace vmm {
 
 using hv::abi::Call;
 using hv::abi::Status;
+
+namespace {
+
+inline void outb(uint16_t port, uint8_t v) { asm volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+// A driver's first steps on real devices from ring 3: COM2's scratch
+// register through granted ports, its transmitter-empty interrupt (ISA IRQ 3)
+// as an event, and the HPET's capabilities through an MMIO window. Returns
+// the number of failed checks (and adds to total).
+int run_device_checks(xl::Output& out, int& total)
+{
+    const uint32_t control = start_info().control;
+    int failed = 0;
+    auto report = [&](const char* what, bool ok, const char* detail) {
+        ++total;
+        if (!ok) ++failed;
+        out.print("selftest: %-58s %s%s\n", what, ok ? "ok" : "FAILED: ", ok ? "" : detail);
+    };
+    constexpr uint16_t com2 = 0x2f8;
+    auto p = hc::device_ports(control, com2, 8);
+    report("device_ports for COM2 (0x2f8-0x2ff)", p.ok(), hv::abi::status_name(p.status));
+    if (p.ok()) {
+        outb(com2 + 7, 0x5a);
+        uint8_t back = inb(com2 + 7);
+        outb(com2 + 7, 0xa5);
+        report("COM2's scratch register answers from ring 3", back == 0x5a && inb(com2 + 7) == 0xa5,
+               "no COM2 behind the ports");
+        auto irq = hc::device_irq_bind(control, 3);
+        report("device_irq_bind of COM2's interrupt (GSI 3)", irq.ok(), hv::abi::status_name(irq.status));
+        if (irq.ok()) {
+            uint32_t port = uint32_t(irq.value);
+            report("device_irq_bind of GSI 3 twice", hc::device_irq_bind(control, 3).status == Status::exists,
+                   "not refused");
+            outb(com2 + 4, 0x0b);  // DTR, RTS, OUT2 (the PC's interrupt gate)
+            outb(com2 + 1, 0x02);  // IER: transmitter empty: the UART interrupts at once
+            auto ev = hc::evtchn_wait(2'000'000'000ull);
+            uint8_t iir = inb(com2 + 2);  // reading IIR ends the THRE interrupt
+            outb(com2 + 1, 0x00);
+            outb(com2 + 4, 0x03);
+            // evtchn_wait names the lowest pending port of Dom0's event page.
+            report("COM2's interrupt arrives as an event", ev.ok() && ev.value == port, "no event within 2 s");
+            report("COM2's IIR names the transmitter-empty interrupt", (iir & 0x0f) == 0x02, "IIR wrong");
+            (void)events().take(port);
+            report("device_irq_ack", hc::device_irq_ack(port).ok(), "refused");
+        }
+    }
+    constexpr uint64_t hpet = 0xfed00000, window = 0x0000'3000'0000'0000ull;
+    auto m = hc::device_mmio_map(control, hpet, 4096, window);
+    report("device_mmio_map of the HPET's registers", m.ok(), hv::abi::status_name(m.status));
+    if (m.ok()) {
+        uint64_t cap = *reinterpret_cast<volatile uint64_t*>(window);
+        uint32_t period_fs = uint32_t(cap >> 32);
+        out.print("selftest: HPET capabilities %#lx: counter period %u fs\n", cap, period_fs);
+        report("the HPET's counter period reads back (0 < period <= 100 ns)", period_fs > 0 && period_fs <= 100'000'000,
+               "implausible period");
+        report("unmap of the MMIO window", hc::unmap(window, 4096).ok(), "refused");
+    }
+    return failed;
+}
+
+}  // namespace
 
 int run_abi_selftest(xl::Output& out)
 {
@@ -141,6 +209,32 @@ int run_abi_selftest(xl::Output& out)
            hc::call(Call::thread_create, kernel_va, 0x7fff0000, 0, ~0ull), Status::invalid);
     expect("thread_create on another CPU", hc::call(Call::thread_create, ro_va, 0x7fff0000, 0, 1), Status::unsupported);
     expect("handle_close of handle 0", hc::handle_close(0), Status::not_found);
+
+    // Physical devices for Dom0's drivers: what hv drives itself is refused;
+    // COM2's ports, its interrupt and the HPET's registers are given.
+    constexpr uint64_t window = 0x0000'3000'0000'0000ull;
+    expect("device_ports for hv's console UART (0x3f8)", hc::device_ports(control, 0x3f8, 8), Status::denied);
+    expect("device_ports for the PCI configuration ports", hc::device_ports(control, 0xcf8, 8), Status::denied);
+    expect("device_ports for the 8259 PIC", hc::device_ports(control, 0x20, 2), Status::denied);
+    expect("device_ports past port 0xffff", hc::device_ports(control, 0xfff8, 16), Status::out_of_range);
+    expect("device_mmio_map over RAM", hc::device_mmio_map(control, 0x100000, 4096, window), Status::denied);
+    expect("device_mmio_map over the local APIC", hc::device_mmio_map(control, 0xfee00000, 4096, window),
+           Status::denied);
+    expect("device_mmio_map over the I/O APIC", hc::device_mmio_map(control, 0xfec00000, 4096, window),
+           Status::denied);
+    expect("device_irq_bind of a GSI no I/O APIC has", hc::device_irq_bind(control, 999), Status::not_found);
+    expect("device_irq_ack of a port with no interrupt", hc::device_irq_ack(1), Status::not_found);
+    if (auto r = hc::region_create(4096); r.ok()) {
+        auto pa = hc::region_phys(uint32_t(r.value));
+        expect("region_phys (a DMA buffer's bus address)", pa, Status::ok);
+        ++total;
+        if (!pa.ok() || !pa.value || (pa.value & 0xfff)) {
+            ++failed;
+            out.print("selftest: %-58s FAILED: %#lx\n", "region_phys is a page-aligned address", pa.value);
+        }
+        (void)hc::handle_close(uint32_t(r.value));
+    }
+    failed += run_device_checks(out, total);
 
     hv::abi::SystemInfo si{};
     expect("system_info still answers", hc::system_info(si), Status::ok);

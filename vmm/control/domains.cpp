@@ -518,19 +518,19 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
 
 void Domains::handle_events()
 {
-    for (uint32_t p = events().next_pending(1); p; p = events().next_pending(p + 1)) {
-        if (!events().take(p)) continue;
-        uint32_t answer = 0;
-        {
-            LockGuard l(lock_);
-            for (GuestDomain* g : slots_)
-                if (g && g->doorbell_port == p) {
-                    ++g->rings;
-                    answer = g->irq_port;
-                }
-        }
-        if (answer) (void)hc::evtchn_send(answer);
+    // Only the doorbells are this thread's: other ports (a driver's device
+    // interrupt) belong to whoever waits for them.
+    uint32_t answers[max_domains];
+    size_t n = 0;
+    {
+        LockGuard l(lock_);
+        for (GuestDomain* g : slots_)
+            if (g && g->doorbell_port && events().take(g->doorbell_port)) {
+                ++g->rings;
+                answers[n++] = g->irq_port;
+            }
     }
+    for (size_t i = 0; i < n; ++i) (void)hc::evtchn_send(answers[i]);
 }
 
 void Domains::apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info)

@@ -129,6 +129,18 @@ inline Ret region_grant(uint32_t r, uint32_t d, uint64_t gpa, bool writable)
     return call(hv::abi::Call::region_grant, r, d, gpa, writable ? 1 : 0);
 }
 
+inline Ret device_ports(uint32_t control, uint16_t base, uint32_t count)
+{
+    return call(hv::abi::Call::device_ports, control, base, count);
+}
+inline Ret device_mmio_map(uint32_t control, uint64_t phys, uint64_t size, uint64_t va)
+{
+    return call(hv::abi::Call::device_mmio_map, control, phys, size, va);
+}
+inline Ret region_phys(uint32_t r) { return call(hv::abi::Call::region_phys, r); }
+inline Ret device_irq_bind(uint32_t control, uint32_t gsi) { return call(hv::abi::Call::device_irq_bind, control, gsi); }
+inline Ret device_irq_ack(uint32_t port) { return call(hv::abi::Call::device_irq_ack, port); }
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));

@@ -87,6 +87,7 @@ class Console:
 def start_qemu(build, work):
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64,+svm,+npt", "-smp", "2", "-m", "512",
            "-nodefaults", "-display", "none", "-monitor", "none", "-no-reboot", "-serial", "stdio",
+           "-serial", "null",  # COM2, for Dom0's device-access checks
            "-kernel", os.path.join(build, "hv.elf32"), "-append", "console=com1,115200 loglevel=info",
            "-initrd", "%s dom0,%s initfs" % (os.path.join(build, "dom0.elf"), os.path.join(build, "initfs.cpio"))]
     # Extra QEMU options (the benchmarks add -icount) and CPU count.
@@ -118,6 +119,7 @@ vgaromimage: file=/usr/share/vgabios/vgabios.bin
 ata0-master: type=cdrom, path="%s", status=inserted
 boot: cdrom
 com1: enabled=1, mode=socket-server, dev=127.0.0.1:%d
+com2: enabled=1, mode=null
 display_library: rfb, options="timeout=0"
 panic: action=fatal
 log: %s
