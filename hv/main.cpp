@@ -31,10 +31,12 @@
 #include "hv/mem/memmap.hpp"
 #include "hv/panic.hpp"
 #include "hv/selftest.hpp"
-#include "hv/testguest.hpp"
 #include "hv/vcpu/cpu_loop.hpp"
 #include "lib/log.hpp"
 #include "lib/phys_reader.hpp"
+#ifdef HV_TEST_BUILD
+#include "tests/kernel/testguest.hpp"
+#endif
 
 extern "C" char __image_start_phys[], __image_end_phys[];
 

@@ -28,7 +28,6 @@ list(APPEND HV_KERNEL_SOURCES
   hv/mem/frames.cpp
   hv/mem/kernel_heap.cpp
   hv/selftest.cpp
-  hv/testguest.cpp
   hv/domain/domain.cpp
   hv/vcpu/vcpu.cpp
   hv/vcpu/guest_view.cpp

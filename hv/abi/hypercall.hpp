@@ -73,6 +73,9 @@ enum class Call : uint64_t {
     region_phys = 41,    // (region: read) -> its bus address for DMA (physical: no IOMMU yet)
     device_irq_bind = 42, // (control, gsi) -> port: the interrupt raises it; level pins stay masked until acked
     device_irq_ack = 43, // (port): unmask a level-triggered pin after the driver handled its device
+    // Memory after creation (ballooning, hot-add).
+    domain_populate = 44, // (domain: manage, gpa, size): fresh zeroed RAM where nothing is mapped
+    domain_release = 45, // (domain: manage, gpa, size): RAM in the range goes back to hv (domain paused, unmapped by Dom0)
     count_
 };
 

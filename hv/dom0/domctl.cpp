@@ -202,7 +202,8 @@ Reply domain_map(Thread& t, uint64_t h, uint64_t gpa, uint64_t size, uint64_t va
     auto d = live_domain(t, h, obj::right_map);
     if (!d) return fail(d.error());
     Domain& dom = **d;
-    if (auto st = check_map_args(gpa, size, va, flags, dom.mem_bytes); st != Status::ok) return fail(st);
+    if (auto st = check_map_args(gpa, size, va, flags, ram_end(dom)); st != Status::ok) return fail(st);
+    if (!is_ram(dom, gpa, size)) return fail(Status::out_of_range);  // holes, grants and devices are not RAM
     Pd& pd = *t.pd;
     GuestMapping* slot = nullptr;
     {
@@ -386,6 +387,41 @@ Reply vcpu_pin(Thread& t, uint64_t h, uint64_t vcpu, uint64_t cpu)
         thread_switch_out(t);
     }
     v.placed = true;
+    return {};
+}
+
+}  // namespace hv::hc
+
+namespace hv::hc {
+
+Reply domain_populate(Thread& t, uint64_t h, uint64_t gpa, uint64_t size)
+{
+    auto d = live_domain(t, h, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (dom.state != DomainState::running && dom.state != DomainState::building) return fail(Status::busy);
+    if (size > mem::free_memory_bytes()) return fail(Status::no_memory);
+    if (auto s = populate_ram(dom, gpa, size); !s.ok()) return fail(s.error());
+    return {};
+}
+
+Reply domain_release(Thread& t, uint64_t h, uint64_t gpa, uint64_t size)
+{
+    auto d = live_domain(t, h, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (dom.started && !dom.paused) return fail(Status::busy);  // a running vCPU may still use the pages
+    if (dom.dm_mappings) return fail(Status::busy);              // and so may Dom0
+    if ((gpa | size) & (arch::page_size - 1) || size == 0 || gpa + size < gpa) return fail(Status::invalid);
+    if (!is_ram(dom, gpa, size)) return fail(Status::out_of_range);
+    // Paused vCPUs may still be on their way out of guest mode.
+    for (uint32_t i = 0; i < dom.vcpu_count; ++i)
+        while (dom.vcpus[i]->running_on >= 0) {
+            kick(*dom.vcpus[i]);
+            t.yield_requested = true;
+            thread_switch_out(t);
+        }
+    if (auto s = release_ram(dom, gpa, size); !s.ok()) return fail(s.error());
     return {};
 }
 

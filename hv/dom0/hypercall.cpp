@@ -248,6 +248,8 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::region_phys: return region_phys(t, f.rdi);
     case Call::device_irq_bind: return device_irq_bind(t, f.rdi, f.rsi);
     case Call::device_irq_ack: return device_irq_ack(t, f.rdi);
+    case Call::domain_populate: return domain_populate(t, f.rdi, f.rsi, f.rdx);
+    case Call::domain_release: return domain_release(t, f.rdi, f.rsi, f.rdx);
     case Call::count_: break;
     }
     return fail(Status::bad_call);

@@ -74,6 +74,8 @@ Reply device_mmio_map(Thread& t, uint64_t control, uint64_t phys, uint64_t size,
 Reply region_phys(Thread& t, uint64_t region);
 Reply device_irq_bind(Thread& t, uint64_t control, uint64_t gsi);
 Reply device_irq_ack(Thread& t, uint64_t port);
+Reply domain_populate(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
+Reply domain_release(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
 Reply evtchn_wait(Thread& t, uint64_t timeout_ns);
 Reply evtchn_send(Thread& t, uint64_t port);
 Reply evtchn_close(Thread& t, uint64_t port);

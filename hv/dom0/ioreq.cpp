@@ -120,9 +120,9 @@ Reply mmio_forward(Thread& t, uint64_t h, uint64_t gpa, uint64_t size)
     if (dom.dm != t.pd) return fail(Status::denied);
     if ((gpa | size) & 0xfff || size == 0 || gpa + size < gpa || gpa + size > (1ull << 46))
         return fail(Status::invalid);
-    if (gpa < dom.mem_bytes) return fail(Status::exists);  // RAM
     for (uint64_t a = gpa; a < gpa + size; a += 0x1000)
-        if (find_mmio_handler(dom, a) || mmio_forwarded(dom, a)) return fail(Status::exists);
+        if (dom.p2m.translate(a).ok() || find_mmio_handler(dom, a) || mmio_forwarded(dom, a))
+            return fail(Status::exists);  // RAM, a grant or another device
     if (dom.forwarded_mmio_count == Domain::max_forwarded) return fail(Status::no_memory);
     dom.forwarded_mmio[dom.forwarded_mmio_count++] = {gpa, size};
     return {};

@@ -97,7 +97,6 @@ Reply region_grant(Thread& t, uint64_t h, uint64_t dom, uint64_t gpa, uint64_t f
     if (d.dead) return fail(Status::not_found);
     if (flags & ~1ull || gpa & (arch::page_size - 1) || gpa + r.size < gpa || gpa + r.size > (1ull << 46))
         return fail(Status::invalid);
-    if (gpa < d.mem_bytes) return fail(Status::exists);  // over its RAM
     for (uint64_t a = gpa; a < gpa + r.size; a += arch::page_size)
         if (find_mmio_handler(d, a) || mmio_forwarded(d, a) || d.p2m.translate(a)) return fail(Status::exists);
     if (d.grant_count == Domain::max_grants) return fail(Status::no_memory);

@@ -36,20 +36,34 @@ const RamChunk* chunk_of(const Domain& d, uint64_t gpa)
     return nullptr;
 }
 
+// Keeps the chunks sorted by gpa (they never overlap).
+lib::Status insert_chunk(Domain& d, const RamChunk& c)
+{
+    if (d.chunk_count == Domain::max_chunks) return lib::err(lib::Error::no_memory);
+    size_t at = d.chunk_count;
+    while (at > 0 && d.chunks[at - 1].gpa > c.gpa) {
+        d.chunks[at] = d.chunks[at - 1];
+        --at;
+    }
+    d.chunks[at] = c;
+    ++d.chunk_count;
+    return {};
+}
+
 lib::Status add_ram(Domain& d, uint64_t gpa, uint64_t hpa, uint64_t size)
 {
     if (d.chunk_count == Domain::max_chunks) return lib::err(lib::Error::no_memory);
     TRY(d.p2m.map(gpa, hpa, size, true, true, false));
     memset(arch::phys_to_virt<void>(hpa), 0, size);
-    d.chunks[d.chunk_count++] = {gpa, hpa, size};
-    return {};
+    return insert_chunk(d, {gpa, hpa, size});
 }
 
-lib::Status populate(Domain& d, uint64_t bytes)
+// Fresh RAM for [start, start + bytes): 2 MiB chunks where alignment allows.
+lib::Status populate_from(Domain& d, uint64_t start, uint64_t bytes)
 {
-    uint64_t gpa = 0;
-    while (gpa < bytes) {
-        uint64_t left = bytes - gpa;
+    uint64_t gpa = start;
+    while (gpa < start + bytes) {
+        uint64_t left = start + bytes - gpa;
         // 2 MiB chunks where possible, so the p2m can use large pages.
         if (left >= chunk_2m && (gpa & (chunk_2m - 1)) == 0) {
             auto big = mem::alloc_frames({.count = 512, .align = 512});
@@ -60,11 +74,16 @@ lib::Status populate(Domain& d, uint64_t bytes)
             }
         }
         uint64_t page = TRY(mem::alloc_frames({}));
-        TRY(add_ram(d, gpa, page, arch::page_size));
+        if (auto r = add_ram(d, gpa, page, arch::page_size); !r.ok()) {
+            (void)mem::free_frames(page, 1);
+            return r;
+        }
         gpa += arch::page_size;
     }
     return {};
 }
+
+lib::Status populate(Domain& d, uint64_t bytes) { return populate_from(d, 0, bytes); }
 
 template <typename F> lib::Status for_each_piece(const Domain& d, uint64_t gpa, size_t len, F f)
 {
@@ -161,6 +180,75 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
     LOG_INFO("dom%u: created '%s' with %lu MiB in %lu chunks, %u vCPU(s)", d->id, d->name, d->mem_bytes >> 20,
              d->chunk_count, vcpus);
     return d;
+}
+
+uint64_t ram_end(const Domain& d)
+{
+    if (!d.chunk_count) return 0;
+    const RamChunk& c = d.chunks[d.chunk_count - 1];
+    return c.gpa + c.size;
+}
+
+bool is_ram(const Domain& d, uint64_t gpa, uint64_t size)
+{
+    for (uint64_t done = 0; done < size;) {
+        const RamChunk* c = chunk_of(d, gpa + done);
+        if (!c) return false;
+        done += c->gpa + c->size - (gpa + done);
+    }
+    return true;
+}
+
+lib::Status populate_ram(Domain& d, uint64_t gpa, uint64_t size)
+{
+    if ((gpa | size) & (arch::page_size - 1) || size == 0 || gpa + size < gpa || gpa + size > (1ull << 46))
+        return lib::err(lib::Error::invalid);
+    for (uint64_t a = gpa; a < gpa + size; a += arch::page_size)
+        if (d.p2m.translate(a).ok() || find_mmio_handler(d, a)) return lib::err(lib::Error::exists);
+    auto s = populate_from(d, gpa, size);
+    if (!s.ok()) {
+        // Give back what this call added: its chunks lie inside [gpa, gpa+size)
+        // (release_ram counts them off mem_bytes, so count them on first).
+        for (size_t i = 0; i < d.chunk_count; ++i)
+            if (d.chunks[i].gpa >= gpa && d.chunks[i].gpa < gpa + size) d.mem_bytes += d.chunks[i].size;
+        (void)release_ram(d, gpa, size);
+        return s;
+    }
+    d.mem_bytes += size;
+    return {};
+}
+
+lib::Status release_ram(Domain& d, uint64_t gpa, uint64_t size)
+{
+    if ((gpa | size) & (arch::page_size - 1) || size == 0 || gpa + size < gpa) return lib::err(lib::Error::invalid);
+    uint64_t end = gpa + size;
+    // Every chunk overlapping the range loses that part: freed, unmapped,
+    // and the chunk shrinks or splits in two.
+    for (size_t i = 0; i < d.chunk_count;) {
+        RamChunk c = d.chunks[i];
+        uint64_t lo = c.gpa > gpa ? c.gpa : gpa, hi = c.gpa + c.size < end ? c.gpa + c.size : end;
+        if (lo >= hi) {
+            ++i;
+            continue;
+        }
+        (void)d.p2m.unmap(lo, hi - lo);
+        (void)mem::free_frames(c.hpa + (lo - c.gpa), (hi - lo) / arch::page_size);
+        d.mem_bytes -= hi - lo;
+        bool left = lo > c.gpa, right = hi < c.gpa + c.size;
+        if (left && right) {
+            d.chunks[i] = {c.gpa, c.hpa, lo - c.gpa};
+            TRY(insert_chunk(d, {hi, c.hpa + (hi - c.gpa), c.gpa + c.size - hi}));
+            i += 2;
+        } else if (left) {
+            d.chunks[i++] = {c.gpa, c.hpa, lo - c.gpa};
+        } else if (right) {
+            d.chunks[i++] = {hi, c.hpa + (hi - c.gpa), c.gpa + c.size - hi};
+        } else {
+            for (size_t k = i + 1; k < d.chunk_count; ++k) d.chunks[k - 1] = d.chunks[k];
+            --d.chunk_count;
+        }
+    }
+    return {};
 }
 
 void destroy_domain(Domain* d)

@@ -170,6 +170,16 @@ void destroy_domain(Domain* d);
 // Drops the references of the regions granted into it (hv/dom0/region.cpp).
 void release_grants(Domain& d);
 
+// RAM after creation (domain_populate / domain_release, ballooning):
+// populate_ram maps fresh zeroed frames at [gpa, gpa+size) where nothing is
+// mapped yet; release_ram unmaps and frees whatever RAM lies in the range
+// (the caller makes sure no vCPU runs and nobody else maps it).
+lib::Status populate_ram(Domain& d, uint64_t gpa, uint64_t size);
+lib::Status release_ram(Domain& d, uint64_t gpa, uint64_t size);
+// Whether every byte of the range is RAM, and where the highest RAM ends.
+bool is_ram(const Domain& d, uint64_t gpa, uint64_t size);
+uint64_t ram_end(const Domain& d);
+
 lib::Status add_port_handler(Domain& d, const PortHandler& h);
 // Registers an emulated range; it must not overlap RAM or another handler.
 lib::Status add_mmio_handler(Domain& d, const MmioHandler& h);

@@ -9,7 +9,8 @@
 // domain's RAM; completing an I/O request that does not exist; an unknown
 // boot mode; unmapping what was never mapped; a thread starting in the
 // kernel; regions of bad sizes, grants over RAM, unaligned, twice, swapped
-// handles and without the transfer right. Dom0 only.
+// handles and without the transfer right; populating over RAM, unaligned or
+// absurd sizes, releasing over holes. Dom0 only.
 #include "hv/abi/hypercall.hpp"
 #include "vmm/control/xl.hpp"
 #include "vmm/rt/events.hpp"
@@ -177,6 +178,44 @@ int run_abi_selftest(xl::Output& out)
         expect("ioport_forward of ports 0xfff0..0x1000f", hc::ioport_forward(h, 0xfff0, 0x20), Status::out_of_range);
         expect("domain_sched with weight 70000", hc::domain_sched(h, 70000, ~0ull), Status::out_of_range);
         expect("domain_pause of a domain that never ran", hc::domain_pause(h), Status::busy);
+        // Memory after creation: populate and release (ballooning), frame-exact.
+        constexpr uint64_t hot = 0x40000000, two_mib = 2ull << 20, window = 0x0000'1000'0000'0000ull;
+        expect("domain_populate over its RAM", hc::domain_populate(h, 0x1000, 4096), Status::exists);
+        expect("domain_populate of an unaligned range", hc::domain_populate(h, hot + 1, 4096), Status::invalid);
+        expect("domain_populate of 1 PiB", hc::domain_populate(h, hot, 1ull << 50), Status::no_memory);
+        hv::abi::SystemInfo s0{}, s1{}, s2{};
+        (void)hc::system_info(s0);
+        expect("domain_populate of 2 MiB at 1 GiB", hc::domain_populate(h, hot, two_mib), Status::ok);
+        (void)hc::system_info(s1);
+        auto frame_check = [&](const char* what, bool ok) {
+            ++total;
+            if (!ok) ++failed;
+            out.print("selftest: %-58s %s\n", what, ok ? "ok" : "FAILED");
+        };
+        frame_check("it took 512 frames (and at most 3 for its p2m tables)",
+                    s0.free_frames - s1.free_frames >= 512 && s0.free_frames - s1.free_frames <= 515);
+        expect("domain_info after the populate", hc::domain_info(h, info), Status::ok);
+        frame_check("the domain has 6 MiB now", info.memory == (6ull << 20));
+        if (hc::domain_map(h, hot, 4096, window, true).ok()) {
+            *reinterpret_cast<volatile uint32_t*>(window) = 0x600dcafe;
+            (void)hc::unmap(window, 4096);
+        }
+        (void)hc::system_info(s1);  // Dom0's page tables for the window stay: count from here
+        expect("domain_release of one page in it", hc::domain_release(h, hot + 4096, 4096), Status::ok);
+        expect("domain_map of the released page", hc::domain_map(h, hot + 4096, 4096, window, false),
+               Status::out_of_range);
+        expect("domain_release over the hole", hc::domain_release(h, hot, two_mib), Status::out_of_range);
+        expect("domain_release of the first page", hc::domain_release(h, hot, 4096), Status::ok);
+        expect("domain_release of the rest", hc::domain_release(h, hot + 8192, two_mib - 8192), Status::ok);
+        (void)hc::system_info(s2);
+        // Releasing one 4 KiB page out of a 2 MiB mapping splits it: the
+        // new table stays with the p2m until the domain goes.
+        out.print("selftest: released 2 MiB: %lu frames back\n", s2.free_frames - s1.free_frames);
+        frame_check("the 512 frames came back (less the one table the split made)",
+                    s2.free_frames - s1.free_frames == 511 || s2.free_frames - s1.free_frames == 512);
+        expect("domain_info after the release", hc::domain_info(h, info), Status::ok);
+        frame_check("the domain has 4 MiB again", info.memory == (4ull << 20));
+
         expect("region_create of 0 bytes", hc::region_create(0), Status::invalid);
         expect("region_create of 100 bytes", hc::region_create(100), Status::invalid);
         expect("region_create of 4 MiB (above the 2 MiB limit)", hc::region_create(4 << 20), Status::invalid);

@@ -141,6 +141,9 @@ inline Ret region_phys(uint32_t r) { return call(hv::abi::Call::region_phys, r);
 inline Ret device_irq_bind(uint32_t control, uint32_t gsi) { return call(hv::abi::Call::device_irq_bind, control, gsi); }
 inline Ret device_irq_ack(uint32_t port) { return call(hv::abi::Call::device_irq_ack, port); }
 
+inline Ret domain_populate(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::domain_populate, d, gpa, size); }
+inline Ret domain_release(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::domain_release, d, gpa, size); }
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));

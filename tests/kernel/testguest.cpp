@@ -1,4 +1,4 @@
-#include "hv/testguest.hpp"
+#include "tests/kernel/testguest.hpp"
 
 #include <cstring>
 
