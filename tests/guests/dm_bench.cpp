@@ -8,42 +8,22 @@
 
 using namespace guest;
 
-namespace {
-inline uint64_t fenced_rdtsc()
-{
-    uint32_t lo, hi;
-    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi));
-    return (uint64_t(hi) << 32) | lo;
-}
-
-template <typename F> uint64_t measure(F f)
-{
-    uint64_t best = ~0ull;
-    for (int i = 0; i < 200; ++i) {
-        uint64_t t0 = fenced_rdtsc();
-        f();
-        uint64_t t1 = fenced_rdtsc();
-        if (t1 - t0 < best) best = t1 - t0;
-    }
-    return best;
-}
-}  // namespace
 
 int guest_main(uint32_t)
 {
-    uint64_t base = measure([] { asm volatile("nop"); });
+    uint64_t base = measure_min([] { asm volatile("nop"); });
     auto report = [&](const char* name, uint64_t n) { print("bench: %s %lu\n", name, n > base ? n - base : 0); };
     // Exits the hypervisor answers itself, for comparison in the same run.
-    report("cpuid", measure([] {
+    report("cpuid", measure_min([] {
                uint32_t a = 0, b, c = 0, d;
                asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
            }));
-    report("io_hv", measure([] { (void)inb(0x2e0); }));  // unclaimed port: answered in hv
+    report("io_hv", measure_min([] { (void)inb(0x2e0); }));  // unclaimed port: answered in hv
     // Forwarded to Dom0: the POST port (a write) and COM1's line status (a read).
-    report("io_dm_out", measure([] { outb(0x80, 0); }));
-    report("io_dm_in", measure([] { (void)inb(0x3fd); }));
+    report("io_dm_out", measure_min([] { outb(0x80, 0); }));
+    report("io_dm_in", measure_min([] { (void)inb(0x3fd); }));
     // A doorbell (ioevent): hv sends the device model an event, the vCPU goes on.
-    report("doorbell_port", measure([] { outb(0x510, 0); }));
+    report("doorbell_port", measure_min([] { outb(0x510, 0); }));
     print("bench: baseline_nop %lu\n", base);
     return 0;
 }

@@ -8,56 +8,36 @@
 
 using namespace guest;
 
-namespace {
-inline uint64_t fenced_rdtsc()
-{
-    uint32_t lo, hi;
-    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi));
-    return (uint64_t(hi) << 32) | lo;
-}
-
-template <typename F> uint64_t measure(F f)
-{
-    uint64_t best = ~0ull;
-    for (int i = 0; i < 200; ++i) {
-        uint64_t t0 = fenced_rdtsc();
-        f();
-        uint64_t t1 = fenced_rdtsc();
-        if (t1 - t0 < best) best = t1 - t0;
-    }
-    return best;
-}
-}  // namespace
 
 int guest_main(uint32_t)
 {
-    uint64_t base = measure([] { asm volatile("nop"); });
+    uint64_t base = measure_min([] { asm volatile("nop"); });
     auto report = [&](const char* name, uint64_t n) { print("bench: %s %lu\n", name, n > base ? n - base : 0); };
-    report("cpuid", measure([] {
+    report("cpuid", measure_min([] {
                uint32_t a = 0, b, c = 0, d;
                asm volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
            }));
-    report("io_hv", measure([] { outb(0x80, 0); }));  // POST port, handled in the hypervisor
-    report("io_unclaimed_in", measure([] { (void)inb(0x2e0); }));
-    report("mmio_read", measure([] { (void)*reinterpret_cast<volatile uint32_t*>(0xfe000000ull); }));
-    report("mmio_write", measure([] { *reinterpret_cast<volatile uint32_t*>(0xfe000000ull) = 1; }));
-    report("msr_emulated", measure([] {
+    report("io_hv", measure_min([] { outb(0x80, 0); }));  // POST port, handled in the hypervisor
+    report("io_unclaimed_in", measure_min([] { (void)inb(0x2e0); }));
+    report("mmio_read", measure_min([] { (void)*reinterpret_cast<volatile uint32_t*>(0xfe000000ull); }));
+    report("mmio_write", measure_min([] { *reinterpret_cast<volatile uint32_t*>(0xfe000000ull) = 1; }));
+    report("msr_emulated", measure_min([] {
                uint32_t lo, hi;
                asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x1b));
            }));
-    report("pause", measure([] { asm volatile("pause"); }));
+    report("pause", measure_min([] { asm volatile("pause"); }));
 
     // Local APIC paths (x2APIC): the handler for vector 0x41 sends the EOI.
     wrmsr(0x1b, rdmsr(0x1b) | (1u << 10));
     wrmsr(0x80f, 0x1ff);
     asm volatile("sti");
-    report("x2apic_self_ipi_eoi", measure([] {
+    report("x2apic_self_ipi_eoi", measure_min([] {
                uint64_t before = guest_apic_irq_count;
                wrmsr(0x83f, 0x41);
                while (guest_apic_irq_count == before) asm volatile("nop");
            }));
     wrmsr(0x832, 0x41 | (2u << 17));  // TSC-deadline mode
-    report("tsc_deadline_round", measure([] {
+    report("tsc_deadline_round", measure_min([] {
                uint64_t before = guest_apic_irq_count;
                wrmsr(0x6e0, 1);  // already past: fires at once
                while (guest_apic_irq_count == before) asm volatile("nop");

@@ -55,6 +55,27 @@ void busy_wait_us(uint64_t us);
 // An AP calls this once it is up (start_aps counts them).
 void ap_started();
 
+// Exit-length benchmarks (exit_bench, dm_bench): RDTSC fenced on both
+// sides, and the minimum over 200 rounds of timing f(). Under QEMU -icount
+// the TSC counts instructions (TESTING.md).
+inline uint64_t fenced_rdtsc()
+{
+    uint32_t lo, hi;
+    asm volatile("lfence; rdtsc; lfence" : "=a"(lo), "=d"(hi));
+    return (uint64_t(hi) << 32) | lo;
+}
+template <typename F> uint64_t measure_min(F f)
+{
+    uint64_t best = ~0ull;
+    for (int i = 0; i < 200; ++i) {
+        uint64_t t0 = fenced_rdtsc();
+        f();
+        uint64_t t1 = fenced_rdtsc();
+        if (t1 - t0 < best) best = t1 - t0;
+    }
+    return best;
+}
+
 // Records a failed check with its message; the verdict counts them.
 void check(bool ok, const char* what);
 int verdict(const char* test_name);
