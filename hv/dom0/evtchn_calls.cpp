@@ -54,7 +54,7 @@ void close_event_pairs(Pd& pd, Domain& d)
     d.irq_route_count = 0;
 }
 
-bool ioevent_fire(Vcpu& v, uint16_t ioport)
+bool ioevent_fire(Vcpu& v, uint64_t addr, bool mmio)
 {
     Domain& d = *v.domain;
     if (!d.ioevent_count || !d.dm) return false;
@@ -63,7 +63,7 @@ bool ioevent_fire(Vcpu& v, uint16_t ioport)
     {
         arch::SpinGuard g(d.evtchn_lock);
         for (size_t i = 0; i < d.ioevent_count && !matched; ++i)
-            if (d.ioevents[i].ioport == ioport) {
+            if (d.ioevents[i].addr == addr && d.ioevents[i].mmio == mmio) {
                 matched = true;
                 auto s = d.evtchn.send(d.ioevents[i].port);
                 if (s) {
@@ -175,26 +175,31 @@ lib::Result<uint64_t> bind_pair(Pd& pd, Domain& d, uint32_t& domain_port)
 }
 }  // namespace
 
-Reply ioevent_bind(Thread& t, uint64_t h, uint64_t ioport)
+Reply ioevent_bind(Thread& t, uint64_t h, uint64_t addr, bool mmio)
 {
     auto dr = lookup<Domain>(*t.pd, h, obj::ObjType::domain, obj::right_manage);
     if (!dr) return fail(dr.error());
     Domain& d = **dr;
     if (d.dead) return fail(Status::not_found);
     if (d.dm != t.pd) return fail(Status::denied);
-    if (ioport > 0xffff) return fail(Status::out_of_range);
-    if (port_forwarded(d, uint16_t(ioport))) return fail(Status::exists);
+    if (mmio) {
+        // Inside a range the caller emulates (a device's registers).
+        if (!mmio_forwarded(d, addr)) return fail(Status::out_of_range);
+    } else {
+        if (addr > 0xffff) return fail(Status::out_of_range);
+        if (port_forwarded(d, uint16_t(addr))) return fail(Status::exists);
+    }
     {
         arch::SpinGuard g(d.evtchn_lock);
         for (size_t i = 0; i < d.ioevent_count; ++i)
-            if (d.ioevents[i].ioport == ioport) return fail(Status::exists);
+            if (d.ioevents[i].addr == addr && d.ioevents[i].mmio == mmio) return fail(Status::exists);
         if (d.ioevent_count == Domain::max_ioevents) return fail(Status::no_memory);
     }
     uint32_t dp = 0;
     auto mine = bind_pair(*t.pd, d, dp);
     if (!mine) return fail(mine.error());
     arch::SpinGuard g(d.evtchn_lock);
-    d.ioevents[d.ioevent_count++] = {uint16_t(ioport), dp};
+    d.ioevents[d.ioevent_count++] = {addr, dp, mmio};
     return {Status::ok, *mine};
 }
 

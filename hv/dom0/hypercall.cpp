@@ -235,7 +235,8 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::evtchn_wait: return evtchn_wait(t, f.rdi);
     case Call::evtchn_send: return evtchn_send(t, f.rdi);
     case Call::evtchn_close: return evtchn_close(t, f.rdi);
-    case Call::ioevent_bind: return ioevent_bind(t, f.rdi, f.rsi);
+    case Call::ioevent_bind: return ioevent_bind(t, f.rdi, f.rsi, false);
+    case Call::ioevent_bind_mmio: return ioevent_bind(t, f.rdi, f.rsi, true);
     case Call::evtchn_bind_vector: return evtchn_bind_vector(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_exits: return domain_exits(t, f.rdi, f.rsi);
     case Call::vcpu_pin: return vcpu_pin(t, f.rdi, f.rsi, f.rdx);

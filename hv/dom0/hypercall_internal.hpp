@@ -79,7 +79,7 @@ Reply domain_release(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
 Reply evtchn_wait(Thread& t, uint64_t timeout_ns);
 Reply evtchn_send(Thread& t, uint64_t port);
 Reply evtchn_close(Thread& t, uint64_t port);
-Reply ioevent_bind(Thread& t, uint64_t dom, uint64_t ioport);
+Reply ioevent_bind(Thread& t, uint64_t dom, uint64_t addr, bool mmio);
 Reply evtchn_bind_vector(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t vector);
 // Forgets the posted requests of a domain being destroyed.
 void drop_ioreqs(Pd& pd, Domain& d);

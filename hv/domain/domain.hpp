@@ -50,11 +50,12 @@ struct RamChunk {
     uint64_t size;
 };
 
-// A doorbell: a guest write to `ioport` sends on the domain's event port
+// A doorbell: a guest write to `addr` sends on the domain's event port
 // `port` (its other end is the device model's) without an exit to Dom0.
 struct Ioevent {
-    uint16_t ioport;
+    uint64_t addr;  // the port, or the guest-physical address (MMIO: any write there)
     uint32_t port;
+    bool mmio;
 };
 // A port of the domain's table whose events become an interrupt of one of
 // its vCPUs (irqfd-like).

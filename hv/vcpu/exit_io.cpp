@@ -85,7 +85,7 @@ void handle_io(Vcpu& v, const VmExit& x)
         string_io(v, x, len);
         return;
     }
-    if (!io.in && ioevent_fire(v, io.port)) {
+    if (!io.in && ioevent_fire(v, io.port, false)) {
         v.hw->write(GuestReg::rip, v.hw->read(GuestReg::rip) + len);
         return;
     }

@@ -55,6 +55,7 @@ lib::Status bus_write(void* ctx, uint64_t gpa, uint8_t size, uint64_t value)
     auto& c = *static_cast<BusContext*>(ctx);
     Vcpu& v = *c.vcpu;
     if (mmio_forwarded(*v.domain, gpa)) {
+        if (ioevent_fire(v, gpa, true)) return {};  // a doorbell: Dom0 gets an event, not an exit
         if (!forwarded_access(c, gpa, size, true, value)) return lib::err(lib::Error::busy);
         return {};
     }

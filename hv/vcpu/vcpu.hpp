@@ -159,9 +159,10 @@ bool mmio_forwarded(const Domain& d, uint64_t gpa);
 void post_ioreq(Vcpu& v, uint16_t port, uint8_t size, bool in, uint32_t value, uint8_t insn_len);
 void post_mmio_ioreq(Vcpu& v, uint64_t gpa, uint8_t size, bool write, uint64_t value);
 void apply_ioreq(Vcpu& v);
-// A guest OUT to a doorbell port (hv/dom0/evtchn_calls.cpp): true if the
-// port is one (its event was sent; the caller moves RIP on).
-bool ioevent_fire(Vcpu& v, uint16_t port);
+// A guest write to a doorbell (hv/dom0/evtchn_calls.cpp): an OUT to a port
+// or a write to a guest-physical address. True if it is one (its event was
+// sent; the write is done).
+bool ioevent_fire(Vcpu& v, uint64_t addr, bool mmio);
 
 // Helpers for handlers.
 // What CPUID shows this vCPU (its domain's policy over the host's answer).

@@ -6,7 +6,7 @@
 # instructions per exit and the ratios to the in-hv port exit and to Linux
 # 6.1 KVM with its userspace device model (measured the same way, recorded
 # in docs/performance.md): KVM 5,065 for the userspace round trip, 1,597
-# for a port doorbell through ioeventfd.
+# and 3,844 for a port and an MMIO doorbell through ioeventfd.
 #   dm_bench.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -23,6 +23,7 @@ hv_io=$(get io_hv)
 [[ -n "$hv_io" && -n "$(get io_dm_out)" ]] || { echo "$out" | tail -40; echo "dm_bench: FAIL: no figures"; exit 1; }
 kvm_dm=5065    # KVM 6.1, port I/O to the userspace device model and back (TESTING.md)
 kvm_bell=1597  # KVM 6.1, a port doorbell through the ioeventfd fast path
+kvm_mmio_bell=3844  # KVM 6.1, an MMIO doorbell through ioeventfd
 echo "device-model round trip, instructions per exit (QEMU TCG SVM, 1 CPU, -icount shift=0):"
 printf '  %-14s %8s %10s %10s\n' exit hv "vs io_hv" "vs KVM"
 echo "$figures" | while read -r name n; do
@@ -31,6 +32,7 @@ echo "$figures" | while read -r name n; do
   r2=-
   [[ $name == io_dm_* ]] && r2=$(awk -v a="$n" -v b="$kvm_dm" 'BEGIN{printf "%.2fx", a/b}')
   [[ $name == doorbell_port ]] && r2=$(awk -v a="$n" -v b="$kvm_bell" 'BEGIN{printf "%.2fx", a/b}')
+  [[ $name == doorbell_mmio ]] && r2=$(awk -v a="$n" -v b="$kvm_mmio_bell" 'BEGIN{printf "%.2fx", a/b}')
   printf '  %-14s %8s %10s %10s\n' "$name" "$n" "$r1" "$r2"
 done
 echo "dm_bench: done"

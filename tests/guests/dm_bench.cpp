@@ -24,6 +24,7 @@ int guest_main(uint32_t)
     report("io_dm_in", measure_min([] { (void)inb(0x3fd); }));
     // A doorbell (ioevent): hv sends the device model an event, the vCPU goes on.
     report("doorbell_port", measure_min([] { outb(0x510, 0); }));
+    report("doorbell_mmio", measure_min([] { *reinterpret_cast<volatile uint32_t*>(0xfe001000ull) = 0; }));
     print("bench: baseline_nop %lu\n", base);
     return 0;
 }

@@ -176,6 +176,9 @@ int run_abi_selftest(xl::Output& out)
         b.mode = hv::abi::BootMode(99);
         expect("vcpu_boot with an unknown mode", hc::vcpu_boot(h, 0, b), Status::unsupported);
         expect("ioport_forward of ports 0xfff0..0x1000f", hc::ioport_forward(h, 0xfff0, 0x20), Status::out_of_range);
+        expect("ioevent_bind_mmio outside every forwarded range", hc::ioevent_bind_mmio(h, 0xfe001000),
+               Status::out_of_range);
+        expect("ioevent_bind of port 0x10000", hc::call(Call::ioevent_bind, h, 0x10000), Status::out_of_range);
         expect("domain_sched with weight 70000", hc::domain_sched(h, 70000, ~0ull), Status::out_of_range);
         expect("domain_pause of a domain that never ran", hc::domain_pause(h), Status::busy);
         // Memory after creation: populate and release (ballooning), frame-exact.

@@ -36,6 +36,8 @@ constexpr uint64_t shared_page_gpa = 0xfd000000;
 constexpr uint64_t shared_window = 0x0000'2000'0000'0000ull;
 constexpr char shared_signature[] = "hv-shared-page";
 constexpr uint8_t doorbell_vector = 0x41;
+// Its MMIO doorbell: a forwarded page whose first register rings the same way.
+constexpr uint64_t doorbell_mmio = 0xfe001000;
 
 class WindowMemory final : public builder::GuestMemory {
 public:
@@ -201,6 +203,10 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         return fail("forwarding its MMIO test device", s.status);
     auto bell = hc::ioevent_bind(g.handle, doorbell_ioport);
     if (!bell.ok()) return fail("binding its doorbell", bell.status);
+    if (auto s = hc::mmio_forward(g.handle, doorbell_mmio, 4096); !s.ok()) return fail("forwarding its doorbell page", s.status);
+    auto mbell = hc::ioevent_bind_mmio(g.handle, doorbell_mmio);
+    if (!mbell.ok()) return fail("binding its MMIO doorbell", mbell.status);
+    g.doorbell_mmio_port = uint32_t(mbell.value);
     auto irq = hc::evtchn_bind_vector(g.handle, 0, doorbell_vector);
     if (!irq.ok()) return fail("routing its interrupt", irq.status);
     g.doorbell_port = uint32_t(bell.value);
@@ -475,7 +481,9 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
         GuestDomain* g = by_id(r.domain);
         if (!g) return;  // destroyed meanwhile: hv dropped its requests
         handle = g->handle;
-        if (r.kind == hv::abi::IoKind::mmio) {
+        if (r.kind == hv::abi::IoKind::mmio && r.addr >= doorbell_mmio) {
+            value = 0;  // the doorbell page: the bell itself never comes here (an ioevent), the rest reads 0
+        } else if (r.kind == hv::abi::IoKind::mmio) {
             uint64_t off = r.addr - devices::MmioScratch::base;
             if (r.in) value = g->scratch.read(off, r.size);
             else g->scratch.write(off, r.size, r.value);
@@ -524,11 +532,15 @@ void Domains::handle_events()
     size_t n = 0;
     {
         LockGuard l(lock_);
-        for (GuestDomain* g : slots_)
-            if (g && g->doorbell_port && events().take(g->doorbell_port)) {
+        for (GuestDomain* g : slots_) {
+            if (!g || !g->doorbell_port) continue;
+            bool rung = events().take(g->doorbell_port);
+            rung |= g->doorbell_mmio_port && events().take(g->doorbell_mmio_port);
+            if (rung) {
                 ++g->rings;
                 answers[n++] = g->irq_port;
             }
+        }
     }
     for (size_t i = 0; i < n; ++i) (void)hc::evtchn_send(answers[i]);
 }

@@ -41,6 +41,7 @@ struct GuestDomain {
     // doorbell_port here without an exit to Dom0) answered with an interrupt
     // through irq_port. rings counts the doorbells seen.
     uint32_t doorbell_port = 0;
+    uint32_t doorbell_mmio_port = 0;  // the same device's MMIO doorbell (0xfe001000)
     uint32_t irq_port = 0;
     uint64_t rings = 0;
     // The shared page: a region mapped here and granted to the guest at

@@ -110,6 +110,7 @@ inline Ret evtchn_wait(uint64_t timeout_ns) { return call(hv::abi::Call::evtchn_
 inline Ret evtchn_send(uint32_t port) { return call(hv::abi::Call::evtchn_send, port); }
 inline Ret evtchn_close(uint32_t port) { return call(hv::abi::Call::evtchn_close, port); }
 inline Ret ioevent_bind(uint32_t d, uint16_t ioport) { return call(hv::abi::Call::ioevent_bind, d, ioport); }
+inline Ret ioevent_bind_mmio(uint32_t d, uint64_t gpa) { return call(hv::abi::Call::ioevent_bind_mmio, d, gpa); }
 inline Ret evtchn_bind_vector(uint32_t d, uint32_t vcpu, uint8_t vector)
 {
     return call(hv::abi::Call::evtchn_bind_vector, d, vcpu, vector);
