@@ -373,6 +373,9 @@ size_t Domains::list(xl::DomainRow* rows, size_t cap)
         r.cpu_time_ns = info.cpu_time_ns;
         r.weight = info.weight;
         r.cap = info.cap;
+        r.exit_status_valid = info.exit_status_valid;
+        r.exit_value = info.exit_value;
+        lib::copy_cstr(r.reason, sizeof r.reason, info.reason);
     }
     return n;
 }

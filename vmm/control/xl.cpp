@@ -245,9 +245,13 @@ int Shell::cmd_list(size_t argc, const char* const* argv)
         const DomainRow& r = rows[i];
         if (!wanted(r)) continue;
         uint64_t tenths = r.cpu_time_ns / 100'000'000ull;
-        if (long_form)
-            out_.print("%s: id %u, memory %lu MiB, vcpus %u, state %s, cpu time %lu.%lu s\n", r.name, r.id,
-                       r.mem_mib, r.vcpus, r.state, tenths / 10, tenths % 10);
+        if (long_form) {
+            out_.print("%s: id %u, memory %lu MiB, vcpus %u, state %s, cpu time %lu.%lu s", r.name, r.id, r.mem_mib,
+                       r.vcpus, r.state, tenths / 10, tenths % 10);
+            if (r.exit_status_valid) out_.print(", exit status %#x", r.exit_value);
+            if (r.reason[0]) out_.print(", stopped: %s", r.reason);
+            out_.print("\n");
+        }
         else
             out_.print("%-40s %5u %5lu %5u     %s  %6lu.%lu\n", r.name, r.id, r.mem_mib, r.vcpus, r.state,
                        tenths / 10, tenths % 10);  // xl's "%8.1f" after two blanks

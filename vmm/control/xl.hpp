@@ -22,6 +22,9 @@ struct DomainRow {
     uint64_t cpu_time_ns;
     uint32_t weight;
     uint32_t cap;
+    bool exit_status_valid;  // the guest wrote the debug-exit port
+    uint32_t exit_value;
+    char reason[64];         // why it stopped ("" while it runs)
 };
 
 class Output;
