@@ -1327,3 +1327,33 @@ TEST(Evtchn, ModelBasedRandom)
     };
     for (auto& x : expected) EXPECT_GE(n(x.first, x.second), 20u) << "op " << x.first << " outcome " << x.second;
 }
+
+namespace {
+
+// Kernel-sourced ports (device interrupts): raised by hv like a virq, not in
+// the virq table, so any number of them may exist and closing one leaves
+// the virqs alone.
+TEST(Evtchn, KernelSourcedPorts)
+{
+    auto a = make_dom(0, 64);
+    uint32_t v = a->t.bind_virq(virq_console).value();
+    uint32_t k1 = a->t.bind_kernel().value(), k2 = a->t.bind_kernel().value();
+    EXPECT_NE(k1, k2);
+    EXPECT_EQ(a->t.status(k1).value().state, PortState::virq);
+    EXPECT_EQ(a->t.status(k1).value().virq, EvtchnTable::kernel_source);
+    EXPECT_EQ(a->t.raise(k1).outcome, RaiseOutcome::notify);
+    EXPECT_TRUE(a->pending(k1));
+    EXPECT_EQ(a->t.raise(k1).outcome, RaiseOutcome::coalesced);
+    a->set_mask(k2);
+    EXPECT_EQ(a->t.raise(k2).outcome, RaiseOutcome::masked);
+    EXPECT_EQ(a->t.first_pending(1).value(), k1);  // k2 is masked
+    EXPECT_TRUE(a->t.close(k1).ok());
+    EXPECT_EQ(a->t.virq_port(virq_console).value(), v);  // the virq binding is untouched
+    EXPECT_EQ(a->t.raise_virq(virq_console).outcome, RaiseOutcome::notify);
+    EXPECT_EQ(a->t.status(k1).value().state, PortState::free);
+    EXPECT_TRUE(a->t.close(k2).ok());
+    EXPECT_TRUE(a->t.close(v).ok());
+    EXPECT_EQ(a->t.allocated(), 0u);
+}
+
+}  // namespace
