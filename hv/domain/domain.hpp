@@ -1,6 +1,7 @@
 // A domain: guest-physical memory (host frames behind an NPT/EPT map), its
-// vCPUs, port-I/O handlers, CPUID policy, and its life cycle. Until Dom0
-// builds domains, the test build creates them from Multiboot modules.
+// vCPUs, port-I/O handlers, CPUID policy, and its life cycle. Dom0 creates
+// them through hypercalls (hv/dom0/domctl.cpp); the test build also creates
+// them from Multiboot modules (tests/kernel/testguest.cpp).
 #pragma once
 
 #include <cstddef>
@@ -34,9 +35,9 @@ struct PortHandler {
     bool (*handle)(Vcpu& vcpu, uint16_t port, unsigned size, bool in, uint32_t& value);
 };
 
-// A guest-physical range whose accesses are emulated (hot-path devices in hv;
-// device models in Dom0 come through the same table later). Reads return the
-// value, or an error that stops the guest.
+// A guest-physical range whose accesses are emulated in hv (hot-path devices:
+// the xAPIC page; Dom0's device models use forwarded ranges instead). Reads
+// return the value, or an error that stops the guest.
 struct MmioHandler {
     uint64_t base;
     uint64_t size;
