@@ -3,6 +3,8 @@
  * jumps to the common path, which saves the general registers in the layout
  * of arch::InterruptFrame and calls interrupt_dispatch(frame). */
 
+#include "arch/x86_64/frame_macros.h"
+
 /* Vectors for which the CPU pushes an error code (SDM Vol. 3A Table 6-1). */
 #define HAS_ERROR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
 
@@ -34,42 +36,14 @@ interrupt_common:
         jz      1f
         swapgs
 1:
-        pushq   %rax
-        pushq   %rbx
-        pushq   %rcx
-        pushq   %rdx
-        pushq   %rsi
-        pushq   %rdi
-        pushq   %rbp
-        pushq   %r8
-        pushq   %r9
-        pushq   %r10
-        pushq   %r11
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
+        PUSH_GPRS
         movq    %rsp, %rdi
         /* Frame pointer chain for backtraces: link to the interrupted rbp. */
         movq    %rsp, %rbx
         andq    $-16, %rsp
         call    interrupt_dispatch
         movq    %rbx, %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %r11
-        popq    %r10
-        popq    %r9
-        popq    %r8
-        popq    %rbp
-        popq    %rdi
-        popq    %rsi
-        popq    %rdx
-        popq    %rcx
-        popq    %rbx
-        popq    %rax
+        POP_GPRS
         addq    $16, %rsp               /* vector, error code */
         testb   $3, 8(%rsp)             /* back to ring 3: give GS back */
         jz      2f

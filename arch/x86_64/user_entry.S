@@ -2,6 +2,7 @@
  * switch between threads. Frames from user mode use the layout of
  * arch::InterruptFrame, so a thread interrupted in ring 3 and a thread in a
  * hypercall look the same to the scheduler. */
+#include "arch/x86_64/frame_macros.h"
 #include "arch/x86_64/user_abi.h"
 
         .text
@@ -21,21 +22,7 @@ syscall_entry:
         pushq   %rcx                            /* rip */
         pushq   $0                              /* error code */
         pushq   $FRAME_VECTOR_SYSCALL           /* vector */
-        pushq   %rax
-        pushq   %rbx
-        pushq   %rcx
-        pushq   %rdx
-        pushq   %rsi
-        pushq   %rdi
-        pushq   %rbp
-        pushq   %r8
-        pushq   %r9
-        pushq   %r10
-        pushq   %r11
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
+        PUSH_GPRS
         xorl    %ebp, %ebp                      /* ends kernel backtraces here */
         movq    %rsp, %rdi
         call    syscall_dispatch
@@ -48,21 +35,7 @@ syscall_entry:
         .globl user_return
 user_return:
         cli
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %r11
-        popq    %r10
-        popq    %r9
-        popq    %r8
-        popq    %rbp
-        popq    %rdi
-        popq    %rsi
-        popq    %rdx
-        popq    %rcx
-        popq    %rbx
-        popq    %rax
+        POP_GPRS
         addq    $16, %rsp                       /* vector, error code */
         swapgs
         iretq

@@ -164,30 +164,29 @@ lib::Result<uint32_t> EvtchnTable::bind_guest_vector(uint32_t vcpu, uint8_t vect
     return port;
 }
 
+// A port in state virq with `arg` naming its source: a virq number, or
+// kernel_source.
+lib::Result<uint32_t> EvtchnTable::bind_raised(uint32_t arg)
+{
+    uint32_t port = TRY(alloc_port());
+    Port p;
+    p.state = PortState::virq;
+    p.arg = arg;
+    set_port(port, p);
+    clear_bits(*shared_, port);
+    return port;
+}
+
 lib::Result<uint32_t> EvtchnTable::bind_virq(uint32_t virq)
 {
     if (virq >= evtchn_nr_virqs) return err(Error::out_of_range);
     if (virq_ports_[virq] != 0) return err(Error::exists);
-    uint32_t port = TRY(alloc_port());
-    Port p;
-    p.state = PortState::virq;
-    p.arg = virq;
-    set_port(port, p);
-    clear_bits(*shared_, port);
+    uint32_t port = TRY(bind_raised(virq));
     virq_ports_[virq] = uint16_t(port);
     return port;
 }
 
-lib::Result<uint32_t> EvtchnTable::bind_kernel()
-{
-    uint32_t port = TRY(alloc_port());
-    Port p;
-    p.state = PortState::virq;
-    p.arg = kernel_source;
-    set_port(port, p);
-    clear_bits(*shared_, port);
-    return port;
-}
+lib::Result<uint32_t> EvtchnTable::bind_kernel() { return bind_raised(kernel_source); }
 
 lib::Status EvtchnTable::close(uint32_t port)
 {

@@ -237,6 +237,7 @@ private:
     static_assert(sizeof(Port) == 16);
 
     lib::Result<uint32_t> check_port(uint32_t port) const;  // out_of_range / not_found
+    lib::Result<uint32_t> bind_raised(uint32_t arg);        // a virq-state port (bind_virq, bind_kernel)
     lib::Result<uint32_t> alloc_port() const;
     void set_port(uint32_t port, const Port& p);  // bitmaps, counters, page bits
     void free_port(uint32_t port);

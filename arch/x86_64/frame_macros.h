@@ -1,0 +1,41 @@
+/* Saving and restoring the general registers in the layout of
+ * arch::InterruptFrame (r15 at the lowest address, rax above it, then the
+ * vector, the error code and the CPU's part): shared by the interrupt stubs
+ * (entry.S) and the SYSCALL path (user_entry.S). Assembler macros. */
+#pragma once
+
+        .macro PUSH_GPRS
+        pushq   %rax
+        pushq   %rbx
+        pushq   %rcx
+        pushq   %rdx
+        pushq   %rsi
+        pushq   %rdi
+        pushq   %rbp
+        pushq   %r8
+        pushq   %r9
+        pushq   %r10
+        pushq   %r11
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        .endm
+
+        .macro POP_GPRS
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %r11
+        popq    %r10
+        popq    %r9
+        popq    %r8
+        popq    %rbp
+        popq    %rdi
+        popq    %rsi
+        popq    %rdx
+        popq    %rcx
+        popq    %rbx
+        popq    %rax
+        .endm
