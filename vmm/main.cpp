@@ -69,6 +69,11 @@ public:
     int selftest(xl::Output& out) override { return run_abi_selftest(out); }
     bool exits(uint32_t id, hv::abi::ExitCounts& out) override { return domains().exits(id, out); }
     hv::abi::Status pin_vcpu(uint32_t id, uint32_t vcpu, uint32_t cpu) override { return domains().pin(id, vcpu, cpu); }
+    hv::abi::Status trigger(uint32_t id, lib::StrView what, uint32_t vcpu) override
+    {
+        return what == "nmi" ? domains().nmi(id, vcpu) : domains().reset(id);
+    }
+    hv::abi::Status sysrq(uint32_t id, char key) override { return domains().sysrq(id, key); }
     void sleep_ms(uint64_t ms) override { (void)hc::sleep_ns(ms * 1'000'000); }
     uint64_t now_ns() override { return hc::clock_ns(); }
 };

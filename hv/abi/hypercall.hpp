@@ -77,6 +77,7 @@ enum class Call : uint64_t {
     domain_populate = 44, // (domain: manage, gpa, size): fresh zeroed RAM where nothing is mapped
     domain_release = 45, // (domain: manage, gpa, size): RAM in the range goes back to hv (domain paused, unmapped by Dom0)
     ioevent_bind_mmio = 46, // (domain: manage, gpa in a forwarded MMIO range) -> port: a guest write there raises it
+    vcpu_nmi = 47,       // (domain: manage, vcpu): an NMI for that vCPU (xl trigger nmi)
     count_
 };
 

@@ -426,3 +426,23 @@ Reply domain_release(Thread& t, uint64_t h, uint64_t gpa, uint64_t size)
 }
 
 }  // namespace hv::hc
+
+namespace hv::hc {
+
+Reply vcpu_nmi(Thread& t, uint64_t h, uint64_t vcpu)
+{
+    auto d = live_domain(t, h, obj::right_manage);
+    if (!d) return fail(d.error());
+    Domain& dom = **d;
+    if (vcpu >= dom.vcpu_count) return fail(Status::out_of_range);
+    if (dom.state != DomainState::running) return fail(Status::busy);
+    Vcpu& v = *dom.vcpus[vcpu];
+    {
+        arch::SpinGuard g(v.lock);
+        raise_nmi(v);  // delivered before its next entry (or its NMI window)
+    }
+    kick(v);
+    return {};
+}
+
+}  // namespace hv::hc

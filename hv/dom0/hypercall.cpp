@@ -237,6 +237,7 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::evtchn_close: return evtchn_close(t, f.rdi);
     case Call::ioevent_bind: return ioevent_bind(t, f.rdi, f.rsi, false);
     case Call::ioevent_bind_mmio: return ioevent_bind(t, f.rdi, f.rsi, true);
+    case Call::vcpu_nmi: return vcpu_nmi(t, f.rdi, f.rsi);
     case Call::evtchn_bind_vector: return evtchn_bind_vector(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_exits: return domain_exits(t, f.rdi, f.rsi);
     case Call::vcpu_pin: return vcpu_pin(t, f.rdi, f.rsi, f.rdx);

@@ -76,6 +76,7 @@ Reply device_irq_bind(Thread& t, uint64_t control, uint64_t gsi);
 Reply device_irq_ack(Thread& t, uint64_t port);
 Reply domain_populate(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
 Reply domain_release(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
+Reply vcpu_nmi(Thread& t, uint64_t dom, uint64_t vcpu);
 Reply evtchn_wait(Thread& t, uint64_t timeout_ns);
 Reply evtchn_send(Thread& t, uint64_t port);
 Reply evtchn_close(Thread& t, uint64_t port);

@@ -435,6 +435,8 @@ TEST_F(XlTest, HelpListsEveryCommand)
               " shutdown            Issue a shutdown signal to a domain\n"
               " reboot              Issue a reboot signal to a domain\n"
               " top                 Monitor domains: CPU use and VM exits per second by reason (like xentop -b)\n"
+              " trigger             Send a trigger to a domain\n"
+              " sysrq               Send a sysrq to a domain (a break and the key on its serial line)\n"
               " selftest            Check that the hypervisor refuses malformed and unauthorised hypercalls\n");
 }
 
@@ -1013,3 +1015,28 @@ TEST(SplitWords, EmptyWordsFillTheStoreExactly)
         EXPECT_EQ(r.error(), Error::out_of_range);
     }
 }
+
+namespace {
+
+// xl trigger and xl sysrq: argument checks before the backend is asked (the
+// fake backend keeps Backend's defaults, which answer "unsupported").
+TEST_F(XlTest, TriggerAndSysrqArguments)
+{
+    EXPECT_EQ(xl("xl trigger web power"), 2);
+    EXPECT_EQ(out.s, "xl: trigger 'power' is not supported (nmi and reset are)\n");
+    EXPECT_EQ(xl("xl trigger web"), 2);
+    EXPECT_EQ(out.s, "Usage: xl trigger <Domain> <nmi|reset> [VCPU]\n");
+    EXPECT_EQ(xl("xl trigger web nmi x"), 2);
+    EXPECT_EQ(out.s, "Usage: xl trigger <Domain> <nmi|reset> [VCPU]\n");
+    EXPECT_EQ(xl("xl trigger nosuch nmi"), 1);
+    EXPECT_EQ(out.s, "xl: domain 'nosuch' does not exist\n");
+    EXPECT_EQ(xl("xl trigger web nmi"), 1);
+    EXPECT_EQ(out.s, "xl: cannot send nmi to domain 1: unsupported\n");
+    EXPECT_EQ(xl("xl sysrq web hh"), 2);
+    EXPECT_EQ(out.s, "Usage: xl sysrq <Domain> <letter>\n");
+    EXPECT_EQ(xl("xl sysrq web"), 2);
+    EXPECT_EQ(xl("xl sysrq web h"), 1);
+    EXPECT_EQ(out.s, "xl: cannot send sysrq 'h' to domain 1: unsupported\n");
+}
+
+}  // namespace

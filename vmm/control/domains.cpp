@@ -460,6 +460,38 @@ Status Domains::pin(uint32_t id, uint32_t vcpu, uint32_t cpu)
     return hc::vcpu_pin(h, vcpu, cpu).status;  // may wait for the move: not under the lock
 }
 
+Status Domains::nmi(uint32_t id, uint32_t vcpu)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g) return Status::not_found;
+    return hc::vcpu_nmi(g->handle, vcpu).status;
+}
+
+Status Domains::reset(uint32_t id)
+{
+    uint32_t h;
+    {
+        LockGuard l(lock_);
+        GuestDomain* g = by_id(id);
+        if (!g) return Status::not_found;
+        g->reboot_requested = true;  // on_reboot applies, as for the reset port
+        h = g->handle;
+    }
+    auto r = hc::domain_shutdown(h, hv::abi::ShutdownKind::reboot, 0);
+    if (r.ok()) check_lifecycle();
+    return r.status;
+}
+
+Status Domains::sysrq(uint32_t id, char key)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g) return Status::not_found;
+    g->uart.send_break();
+    return g->uart.receive(key) ? Status::ok : Status::busy;  // busy: its receive FIFO is full
+}
+
 bool Domains::exits(uint32_t id, hv::abi::ExitCounts& out)
 {
     LockGuard l(lock_);

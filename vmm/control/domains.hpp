@@ -78,6 +78,9 @@ public:
     bool send_console_input(uint32_t id, char c);
     bool exits(uint32_t id, hv::abi::ExitCounts& out);
     hv::abi::Status pin(uint32_t id, uint32_t vcpu, uint32_t cpu);
+    hv::abi::Status nmi(uint32_t id, uint32_t vcpu);
+    hv::abi::Status reset(uint32_t id);
+    hv::abi::Status sysrq(uint32_t id, char key);
 
     // The device-model thread's body (never returns).
     [[noreturn]] void serve();

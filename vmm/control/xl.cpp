@@ -86,6 +86,8 @@ const Command commands[] = {
     {"reboot", &Shell::cmd_shutdown, "<Domain>", "Issue a reboot signal to a domain"},
     {"top", &Shell::cmd_top, "[-d SECONDS] [-i ITERATIONS]",
      "Monitor domains: CPU use and VM exits per second by reason (like xentop -b)"},
+    {"trigger", &Shell::cmd_trigger, "<Domain> <nmi|reset> [VCPU]", "Send a trigger to a domain"},
+    {"sysrq", &Shell::cmd_sysrq, "<Domain> <letter>", "Send a sysrq to a domain (a break and the key on its serial line)"},
     {"selftest", &Shell::cmd_selftest, "", "Check that the hypervisor refuses malformed and unauthorised hypercalls"},
 };
 
@@ -612,6 +614,54 @@ int Shell::cmd_top(size_t argc, const char* const* argv)
             }
         }
         t0 = t1;
+    }
+    return 0;
+}
+
+}  // namespace vmm::xl
+
+namespace vmm::xl {
+
+hv::abi::Status Backend::trigger(uint32_t, lib::StrView, uint32_t) { return hv::abi::Status::unsupported; }
+hv::abi::Status Backend::sysrq(uint32_t, char) { return hv::abi::Status::unsupported; }
+
+int Shell::cmd_trigger(size_t argc, const char* const* argv)
+{
+    if (argc != 3 && argc != 4) return usage("trigger");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    lib::StrView what(argv[2]);
+    if (what != "nmi" && what != "reset") {
+        out_.print("xl: trigger '%s' is not supported (nmi and reset are)\n", argv[2]);
+        return 2;
+    }
+    uint32_t vcpu = 0;
+    if (argc == 4) {
+        auto v = lib::parse_u64(argv[3]);
+        if (!v || *v > 63) return usage("trigger");
+        vcpu = uint32_t(*v);
+    }
+    auto s = backend_.trigger(id, what, vcpu);
+    if (s == hv::abi::Status::out_of_range) {
+        out_.print("xl: domain %u has no vCPU %u\n", id, vcpu);
+        return 1;
+    }
+    if (s != hv::abi::Status::ok) {
+        out_.print("xl: cannot send %s to domain %u: %s\n", argv[2], id, hv::abi::status_name(s));
+        return 1;
+    }
+    return 0;
+}
+
+int Shell::cmd_sysrq(size_t argc, const char* const* argv)
+{
+    if (argc != 3 || lib::StrView(argv[2]).size() != 1) return usage("sysrq");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    auto s = backend_.sysrq(id, argv[2][0]);
+    if (s != hv::abi::Status::ok) {
+        out_.print("xl: cannot send sysrq '%s' to domain %u: %s\n", argv[2], id, hv::abi::status_name(s));
+        return 1;
     }
     return 0;
 }

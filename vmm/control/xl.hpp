@@ -63,6 +63,10 @@ public:
     virtual bool console(uint32_t id, Output& out) = 0;
     // Hard-pins one vCPU to one CPU (xl vcpu-pin); moves it if it runs.
     virtual hv::abi::Status pin_vcpu(uint32_t id, uint32_t vcpu, uint32_t cpu);
+    // xl trigger <dom> nmi|reset [vcpu]; xl sysrq <dom> <key> (a break and
+    // the key on the guest's serial line, as Linux's serial SysRq expects).
+    virtual hv::abi::Status trigger(uint32_t id, lib::StrView what, uint32_t vcpu);
+    virtual hv::abi::Status sysrq(uint32_t id, char key);
     // VM exits by reason of a guest domain (xl top); false if none.
     virtual bool exits(uint32_t id, hv::abi::ExitCounts& out);
     // Waits (xl top's sampling interval).
@@ -116,6 +120,8 @@ public:
     int cmd_shutdown(size_t argc, const char* const* argv);
     int cmd_selftest(size_t argc, const char* const* argv);
     int cmd_top(size_t argc, const char* const* argv);
+    int cmd_trigger(size_t argc, const char* const* argv);
+    int cmd_sysrq(size_t argc, const char* const* argv);
 
 private:
     int usage(const char* command);

@@ -145,6 +145,8 @@ inline Ret device_irq_ack(uint32_t port) { return call(hv::abi::Call::device_irq
 inline Ret domain_populate(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::domain_populate, d, gpa, size); }
 inline Ret domain_release(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::domain_release, d, gpa, size); }
 
+inline Ret vcpu_nmi(uint32_t d, uint32_t vcpu) { return call(hv::abi::Call::vcpu_nmi, d, vcpu); }
+
 [[noreturn]] inline void thread_exit(int64_t code)
 {
     call(hv::abi::Call::thread_exit, uint64_t(code));

@@ -209,7 +209,7 @@ public:
         // window once the IRET is done (see nmi_window_step).
         nmi_window_wanted_ = on;
         if (on && nmi_masked_ && step_ == Step::none) vmcb_->intercept_misc1 |= intercept_iret;
-        if (!on && step_ == Step::none) vmcb_->intercept_misc1 &= ~intercept_iret;
+        if (!on && !nmi_masked_ && step_ == Step::none) vmcb_->intercept_misc1 &= ~intercept_iret;
     }
     bool nmi_blocked() const override { return nmi_masked_; }
     bool interrupts_open() const override { return (vmcb_->rflags & (1u << 9)) && !(vmcb_->interrupt_shadow & 1); }
@@ -260,8 +260,14 @@ private:
 
     void note_injected(uint64_t ev)
     {
-        // An injected NMI blocks further NMIs until the guest's IRET.
-        if (((ev >> 8) & 7) == uint64_t(hv::EventType::nmi)) nmi_masked_ = true;
+        // An injected NMI blocks further NMIs until the guest's IRET, and
+        // only the IRET intercept tells when that is: arm it now, not just
+        // when a second NMI waits, or the masking would never end for an NMI
+        // that arrives after the handler returned.
+        if (((ev >> 8) & 7) == uint64_t(hv::EventType::nmi)) {
+            nmi_masked_ = true;
+            if (step_ == Step::none) vmcb_->intercept_misc1 |= intercept_iret;
+        }
     }
 
     // Handles the exits of the NMI-window machinery inside run(): returns
