@@ -96,8 +96,7 @@ using abi::Status;
 
 Reply device_ports(Thread& t, uint64_t control, uint64_t base, uint64_t count)
 {
-    auto c = lookup<obj::KObject>(*t.pd, control, obj::ObjType::control, obj::right_manage);
-    if (!c) return fail(c.error());
+    if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
     if (auto st = check_port_range(base, count); st != Status::ok) return fail(st);
     for (unsigned i = 0; i < host_port_count; ++i)
         if (base < uint64_t(host_ports[i].base) + host_ports[i].count && host_ports[i].base < base + count)
@@ -117,28 +116,19 @@ Reply device_ports(Thread& t, uint64_t control, uint64_t base, uint64_t count)
 
 Reply device_mmio_map(Thread& t, uint64_t control, uint64_t phys, uint64_t size, uint64_t va)
 {
-    auto c = lookup<obj::KObject>(*t.pd, control, obj::ObjType::control, obj::right_manage);
-    if (!c) return fail(c.error());
+    if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
     if (auto st = check_map_args(phys, size, va, 1, 1ull << 46); st != Status::ok) return fail(st);
     if (overlaps_ram(phys, size) || arch::ioapic::overlaps(phys, size) ||
         (phys < lapic_phys + 0x1000 && lapic_phys < phys + size))
         return fail(Status::denied);
     Pd& pd = *t.pd;
-    GuestMapping* slot = nullptr;
-    {
-        arch::SpinGuard g(pd.lock);
-        for (auto& m : pd.mappings)
-            if (!m.used() && !slot) slot = &m;
-        if (!slot) return fail(Status::no_memory);
-        *slot = GuestMapping{va, 0, nullptr, nullptr, true};
-    }
+    GuestMapping* slot = reserve_mapping(pd, {va, 0, nullptr, nullptr, true});
+    if (!slot) return fail(Status::no_memory);
     if (auto s = pd.space->map(va, phys, size, {.write = true, .uncached = true}, false); !s.ok()) {
-        arch::SpinGuard g(pd.lock);
-        *slot = GuestMapping{};
+        cancel_mapping(pd, *slot);
         return fail(s.error());
     }
-    arch::SpinGuard g(pd.lock);
-    slot->size = size;
+    commit_mapping(pd, *slot, size);
     return {};
 }
 
@@ -151,8 +141,7 @@ Reply region_phys(Thread& t, uint64_t h)
 
 Reply device_irq_bind(Thread& t, uint64_t control, uint64_t gsi)
 {
-    auto c = lookup<obj::KObject>(*t.pd, control, obj::ObjType::control, obj::right_manage);
-    if (!c) return fail(c.error());
+    if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
     if (gsi > 0xffff || !arch::ioapic::gsi_exists(uint32_t(gsi))) return fail(Status::not_found);
     // hv's own devices do not interrupt through the I/O APIC (the LAPIC
     // timer, polled UART): any GSI is the driver's, once.

@@ -71,19 +71,17 @@ void stop_and_detach(Thread& t, Domain& d)
 {
     if (d.state == DomainState::running || d.state == DomainState::building) shutdown_domain(d, "destroyed");
     d.release_hw = true;
-    for (;;) {
-        bool busy = false;
+    yield_until(t, [&] {
+        bool done = true;
         for (uint32_t i = 0; i < d.vcpu_count; ++i) {
             Vcpu& v = *d.vcpus[i];
             if (v.running_on >= 0 || v.hw) {
-                busy = true;
+                done = false;
                 kick(v);
             }
         }
-        if (!busy) break;
-        t.yield_requested = true;
-        thread_switch_out(t);
-    }
+        return done;
+    });
     if (d.started) detach_domain(d);
 }
 
@@ -91,8 +89,7 @@ void stop_and_detach(Thread& t, Domain& d)
 
 Reply domain_create(Thread& t, uint64_t control, uint64_t cfg_ptr)
 {
-    auto c = lookup<obj::KObject>(*t.pd, control, obj::ObjType::control, obj::right_manage);
-    if (!c) return fail(c.error());
+    if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
     abi::DomainConfig cfg;
     if (auto s = t.pd->space->copy_in(&cfg, cfg_ptr, sizeof cfg); !s.ok()) return fail_copy(s.error());
     HostLimits host{mem::free_memory_bytes(), arch::smp::online_count(), Domain::max_vcpus};
@@ -182,8 +179,7 @@ Reply domain_info(Thread& t, uint64_t h, uint64_t out)
 
 Reply domain_list(Thread& t, uint64_t control, uint64_t first_id, uint64_t out, uint64_t cap)
 {
-    auto c = lookup<obj::KObject>(*t.pd, control, obj::ObjType::control, obj::right_read);
-    if (!c) return fail(c.error());
+    if (auto st = check_control(*t.pd, control, obj::right_read); st != Status::ok) return fail(st);
     if (cap > 256) cap = 256;
     if (auto s = t.pd->space->check(out, cap * sizeof(abi::DomainInfo), true); !s.ok()) return fail_copy(s.error());
     uint64_t n = 0;
@@ -205,16 +201,8 @@ Reply domain_map(Thread& t, uint64_t h, uint64_t gpa, uint64_t size, uint64_t va
     if (auto st = check_map_args(gpa, size, va, flags, ram_end(dom)); st != Status::ok) return fail(st);
     if (!is_ram(dom, gpa, size)) return fail(Status::out_of_range);  // holes, grants and devices are not RAM
     Pd& pd = *t.pd;
-    GuestMapping* slot = nullptr;
-    {
-        arch::SpinGuard g(pd.lock);
-        for (auto& m : pd.mappings)
-            if (!m.used() && !slot) slot = &m;
-        if (!slot) return fail(Status::no_memory);
-        slot->domain = &dom;  // reserved
-        slot->va = va;
-        slot->size = 0;
-    }
+    GuestMapping* slot = reserve_mapping(pd, {va, 0, &dom, nullptr, false});
+    if (!slot) return fail(Status::no_memory);
     // Page by page: guest RAM is made of chunks that need not be contiguous.
     uint64_t done = 0;
     lib::Status s;
@@ -225,14 +213,12 @@ Reply domain_map(Thread& t, uint64_t h, uint64_t gpa, uint64_t size, uint64_t va
     }
     if (!s.ok()) {
         if (done > arch::page_size) (void)pd.space->unmap(va, done - arch::page_size);
-        arch::SpinGuard g(pd.lock);
-        slot->domain = nullptr;
+        cancel_mapping(pd, *slot);
         return fail(s.error());
     }
     dom.kobj.retain();
     ++dom.dm_mappings;
-    arch::SpinGuard g(pd.lock);
-    slot->size = size;
+    commit_mapping(pd, *slot, size);
     return {};
 }
 
@@ -312,9 +298,6 @@ Reply domain_sched(Thread& t, uint64_t h, uint64_t weight, uint64_t cap)
     return {};
 }
 
-}  // namespace hv::hc
-
-namespace hv::hc {
 
 Reply domain_shutdown(Thread& t, uint64_t h, uint64_t kind, uint64_t value)
 {
@@ -335,9 +318,6 @@ Reply domain_shutdown(Thread& t, uint64_t h, uint64_t kind, uint64_t value)
     return {};
 }
 
-}  // namespace hv::hc
-
-namespace hv::hc {
 
 Reply domain_exits(Thread& t, uint64_t h, uint64_t out)
 {
@@ -359,9 +339,6 @@ Reply domain_exits(Thread& t, uint64_t h, uint64_t out)
     return {};
 }
 
-}  // namespace hv::hc
-
-namespace hv::hc {
 
 Reply vcpu_pin(Thread& t, uint64_t h, uint64_t vcpu, uint64_t cpu)
 {
@@ -380,19 +357,14 @@ Reply vcpu_pin(Thread& t, uint64_t h, uint64_t vcpu, uint64_t cpu)
     if (v.cpu == cpu) return {};
     request_migration(v, unsigned(cpu));
     // Its CPU hands it over at its next stop (a kick makes that soon).
-    uint64_t give_up = arch::rdtsc() + ns_to_ticks(2'000'000'000ull);
-    while (v.cpu != cpu || v.migrate_to >= 0) {
-        if (arch::rdtsc() > give_up || dom.state != DomainState::running) return fail(Status::busy);
-        t.yield_requested = true;
-        thread_switch_out(t);
-    }
+    bool moved = yield_until(
+        t, [&] { return (v.cpu == cpu && v.migrate_to < 0) || dom.state != DomainState::running; },
+        2'000'000'000ull);
+    if (!moved || v.cpu != cpu) return fail(Status::busy);
     v.placed = true;
     return {};
 }
 
-}  // namespace hv::hc
-
-namespace hv::hc {
 
 Reply domain_populate(Thread& t, uint64_t h, uint64_t gpa, uint64_t size)
 {
@@ -415,19 +387,18 @@ Reply domain_release(Thread& t, uint64_t h, uint64_t gpa, uint64_t size)
     if ((gpa | size) & (arch::page_size - 1) || size == 0 || gpa + size < gpa) return fail(Status::invalid);
     if (!is_ram(dom, gpa, size)) return fail(Status::out_of_range);
     // Paused vCPUs may still be on their way out of guest mode.
-    for (uint32_t i = 0; i < dom.vcpu_count; ++i)
-        while (dom.vcpus[i]->running_on >= 0) {
-            kick(*dom.vcpus[i]);
-            t.yield_requested = true;
-            thread_switch_out(t);
-        }
+    for (uint32_t i = 0; i < dom.vcpu_count; ++i) {
+        Vcpu& v = *dom.vcpus[i];
+        yield_until(t, [&] {
+            if (v.running_on < 0) return true;
+            kick(v);
+            return false;
+        });
+    }
     if (auto s = release_ram(dom, gpa, size); !s.ok()) return fail(s.error());
     return {};
 }
 
-}  // namespace hv::hc
-
-namespace hv::hc {
 
 Reply vcpu_nmi(Thread& t, uint64_t h, uint64_t vcpu)
 {

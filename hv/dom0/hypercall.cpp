@@ -271,6 +271,36 @@ void on_user_exception(arch::InterruptFrame& f)
 
 }  // namespace
 
+abi::Status check_control(Pd& pd, uint64_t handle, obj::Rights need)
+{
+    auto c = lookup<obj::KObject>(pd, handle, obj::ObjType::control, need);
+    return c ? Status::ok : c.error();
+}
+
+GuestMapping* reserve_mapping(Pd& pd, const GuestMapping& m)
+{
+    arch::SpinGuard g(pd.lock);
+    for (auto& slot : pd.mappings)
+        if (!slot.used()) {
+            slot = m;
+            slot.size = 0;  // not found by unmap until committed
+            return &slot;
+        }
+    return nullptr;
+}
+
+void commit_mapping(Pd& pd, GuestMapping& slot, uint64_t size)
+{
+    arch::SpinGuard g(pd.lock);
+    slot.size = size;
+}
+
+void cancel_mapping(Pd& pd, GuestMapping& slot)
+{
+    arch::SpinGuard g(pd.lock);
+    slot = GuestMapping{};
+}
+
 uint64_t ns_to_ticks(uint64_t ns) { return ns / 1'000'000'000ull * tsc_hz() + ns % 1'000'000'000ull * tsc_hz() / 1'000'000'000ull; }
 uint64_t ticks_to_ns(uint64_t t) { return t / tsc_hz() * 1'000'000'000ull + t % tsc_hz() * 1'000'000'000ull / tsc_hz(); }
 

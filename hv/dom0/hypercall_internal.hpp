@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "arch/x86_64/cpu.hpp"
 #include "arch/x86_64/interrupts.hpp"
 #include "hv/abi/hypercall.hpp"
 #include "hv/dom0/pd.hpp"
@@ -48,6 +49,31 @@ lib::Result<T*, abi::Status> lookup(Pd& pd, uint64_t h, obj::ObjType type, obj::
     return reinterpret_cast<T*>(*o);
 }
 
+// The caller's control capability with the rights `need` (ok, or the error).
+abi::Status check_control(Pd& pd, uint64_t handle, obj::Rights need);
+
+// A mapping into the caller's address space in three steps: reserve a slot
+// (under the Pd's lock; nullptr when all are taken), map, then commit it
+// with its size or cancel it.
+GuestMapping* reserve_mapping(Pd& pd, const GuestMapping& m);
+void commit_mapping(Pd& pd, GuestMapping& slot, uint64_t size);
+void cancel_mapping(Pd& pd, GuestMapping& slot);
+
+uint64_t ns_to_ticks(uint64_t ns);
+
+// Gives the CPU away until done() holds (other CPUs and this CPU's loop do
+// their part meanwhile); false if timeout_ns (0 = none) passed first.
+template <typename F> bool yield_until(Thread& t, F done, uint64_t timeout_ns = 0)
+{
+    uint64_t give_up = timeout_ns ? arch::rdtsc() + ns_to_ticks(timeout_ns) : 0;
+    while (!done()) {
+        if (give_up && arch::rdtsc() > give_up) return false;
+        t.yield_requested = true;
+        thread_switch_out(t);
+    }
+    return true;
+}
+
 // Domain control (domctl.cpp) and device-model forwarding (ioreq.cpp).
 Reply domain_create(Thread& t, uint64_t control, uint64_t cfg);
 Reply domain_destroy(Thread& t, uint64_t dom);
@@ -86,7 +112,6 @@ Reply evtchn_bind_vector(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t vector
 void drop_ioreqs(Pd& pd, Domain& d);
 
 // Time conversions for timeouts.
-uint64_t ns_to_ticks(uint64_t ns);
 uint64_t ticks_to_ns(uint64_t ticks);
 
 }  // namespace hv::hc

@@ -65,24 +65,18 @@ Reply region_map(Thread& t, uint64_t h, uint64_t va, uint64_t flags)
     Region& r = **rr;
     if (auto st = check_map_args(0, r.size, va, flags, r.size); st != Status::ok) return fail(st);
     Pd& pd = *t.pd;
-    GuestMapping* slot = nullptr;
-    {
-        arch::SpinGuard g(pd.lock);
-        for (auto& m : pd.mappings)
-            if (!m.used() && !slot) slot = &m;
-        if (!slot || !r.kobj.retain()) return fail(Status::no_memory);
-        *slot = GuestMapping{va, 0, nullptr, &r};  // reserved; size set once mapped
+    if (!r.kobj.retain()) return fail(Status::not_found);  // the mapping's reference
+    GuestMapping* slot = reserve_mapping(pd, {va, 0, nullptr, &r, false});
+    if (!slot) {
+        release_region(r);
+        return fail(Status::no_memory);
     }
     if (auto s = pd.space->map(va, r.pa, r.size, {.write = bool(flags & 1)}, false); !s.ok()) {
-        {
-            arch::SpinGuard g(pd.lock);
-            *slot = GuestMapping{};
-        }
+        cancel_mapping(pd, *slot);
         release_region(r);
         return fail(s.error());
     }
-    arch::SpinGuard g(pd.lock);
-    slot->size = r.size;
+    commit_mapping(pd, *slot, r.size);
     return {};
 }
 

@@ -115,16 +115,22 @@ void EvtchnTable::free_port(uint32_t port)
     fetch_and(shared_->pending[word_of(port)], ~bit_of(port));
 }
 
-lib::Result<uint32_t> EvtchnTable::alloc_unbound(uint32_t allowed_remote_domid)
+// A fresh port in state p, its page bits cleared.
+lib::Result<uint32_t> EvtchnTable::add_port(const Port& p)
 {
-    if (allowed_remote_domid == domid_) return err(Error::invalid);
     uint32_t port = TRY(alloc_port());
-    Port p;
-    p.state = PortState::unbound;
-    p.arg = allowed_remote_domid;
     set_port(port, p);
     clear_bits(*shared_, port);
     return port;
+}
+
+lib::Result<uint32_t> EvtchnTable::alloc_unbound(uint32_t allowed_remote_domid)
+{
+    if (allowed_remote_domid == domid_) return err(Error::invalid);
+    Port p;
+    p.state = PortState::unbound;
+    p.arg = allowed_remote_domid;
+    return add_port(p);
 }
 
 lib::Result<uint32_t> EvtchnTable::bind_interdomain(EvtchnTable& remote, uint32_t remote_port)
@@ -134,13 +140,11 @@ lib::Result<uint32_t> EvtchnTable::bind_interdomain(EvtchnTable& remote, uint32_
     const Port& rp = remote.ports_[remote_port];
     if (rp.state != PortState::unbound) return err(Error::invalid);
     if (rp.arg != domid_) return err(Error::denied);
-    uint32_t port = TRY(alloc_port());
     Port mine;
     mine.state = PortState::interdomain;
     mine.remote = &remote;
     mine.remote_port = uint16_t(remote_port);
-    set_port(port, mine);
-    clear_bits(*shared_, port);
+    uint32_t port = TRY(add_port(mine));
     // The remote end keeps its page bits: it was already allocated.
     Port theirs;
     theirs.state = PortState::interdomain;
@@ -154,27 +158,21 @@ lib::Result<uint32_t> EvtchnTable::bind_guest_vector(uint32_t vcpu, uint8_t vect
 {
     if (vcpu >= vcpu_count_) return err(Error::out_of_range);
     if (vector < evtchn_min_vector) return err(Error::invalid);
-    uint32_t port = TRY(alloc_port());
     Port p;
     p.state = PortState::guest_vector;
     p.arg = vcpu;
     p.vector = vector;
-    set_port(port, p);
-    clear_bits(*shared_, port);
-    return port;
+    return add_port(p);
 }
 
 // A port in state virq with `arg` naming its source: a virq number, or
 // kernel_source.
 lib::Result<uint32_t> EvtchnTable::bind_raised(uint32_t arg)
 {
-    uint32_t port = TRY(alloc_port());
     Port p;
     p.state = PortState::virq;
     p.arg = arg;
-    set_port(port, p);
-    clear_bits(*shared_, port);
-    return port;
+    return add_port(p);
 }
 
 lib::Result<uint32_t> EvtchnTable::bind_virq(uint32_t virq)

@@ -238,6 +238,7 @@ private:
 
     lib::Result<uint32_t> check_port(uint32_t port) const;  // out_of_range / not_found
     lib::Result<uint32_t> bind_raised(uint32_t arg);        // a virq-state port (bind_virq, bind_kernel)
+    lib::Result<uint32_t> add_port(const Port& p);          // alloc_port + set_port + clear its page bits
     lib::Result<uint32_t> alloc_port() const;
     void set_port(uint32_t port, const Port& p);  // bitmaps, counters, page bits
     void free_port(uint32_t port);
