@@ -25,6 +25,7 @@ struct PerCpu {
     volatile bool online;
     uint64_t timer_ticks;
     uint64_t user_tlb_gen;  // generation of the user space last loaded here (user_mode.cpp)
+    bool syscall_msrs_loaded;  // the host's SYSCALL MSRs are in this CPU's registers
     struct FpuState* fpu_owner;  // whose x87/SSE state is in this CPU's registers
     uint64_t svm_host_save_pa;  // VM_HSAVE_PA area (SVM)
     uint64_t svm_host_vmcb_pa;  // VMSAVE/VMLOAD area for host FS/GS/TR/MSRs (SVM)

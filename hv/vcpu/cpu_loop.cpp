@@ -219,9 +219,13 @@ void run_thread(CpuQueue& q, Thread& t, uint64_t slice_end)
     uint64_t delta = slice_end > now ? slice_end - now : 1;
     if (delta > hz) delta = hz;
     arch::lapic::arm_oneshot(delta * 1'000'000'000ull / hz + 1, arch::vector::lapic_timer);
-    // A VMX guest may have left its SYSCALL MSRs loaded here.
-    arch::virt::reclaim_syscall_msrs();
-    arch::load_syscall_msrs();
+    // A VMX guest may have left its SYSCALL MSRs loaded here: five WRMSRs
+    // only then (or the first time), not at every switch.
+    arch::PerCpu& cpu = arch::this_cpu();
+    if (arch::virt::reclaim_syscall_msrs() || !cpu.syscall_msrs_loaded) {
+        arch::load_syscall_msrs();
+        cpu.syscall_msrs_loaded = true;
+    }
     arch::enter_thread_context(pd_cr3(*t.pd), t.pd->space->generation(), t.kstack_top);
     arch::load_io_bitmap(t.pd->io_bitmap, t.pd->io_bitmap_gen);
     q.current = &t;

@@ -24,16 +24,19 @@ int guest_main(uint32_t)
             nmis = guest_nmi_count;
             print("console_demo: NMI %lu\n", nmis);
         }
-        uint8_t lsr = inb(com1 + 5);
-        if (lsr & lsr_break) print("console_demo: break on the line (SysRq comes next)\n");
-        while (lsr & lsr_data_ready) {
+        // Every LSR read clears a break indication: look at each one.
+        auto line_status = [] {
+            uint8_t lsr = inb(com1 + 5);
+            if (lsr & lsr_break) print("console_demo: break on the line (SysRq comes next)\n");
+            return lsr;
+        };
+        while (line_status() & lsr_data_ready) {
             char c = char(inb(com1));
             if (c == 'q') {
                 print("console_demo: powering off\n");
                 return verdict("console_demo");
             }
             if (c >= 0x20 && c < 0x7f) print("console_demo: got '%c'\n", c);
-            lsr = inb(com1 + 5);
         }
         if (rdtsc() >= next) {
             print("console_demo: tick %lu\n", tick++);

@@ -57,10 +57,10 @@ const char* vendor_name()
     return "none";
 }
 
-void reclaim_syscall_msrs()
+bool reclaim_syscall_msrs()
 {
     // SVM: VMRUN's VMLOAD/VMSAVE pair puts the host's values back at every exit.
-    if (capabilities.vendor == Vendor::vmx) vmx::release_lazy_msrs();
+    return capabilities.vendor == Vendor::vmx && vmx::release_lazy_msrs();
 }
 
 lib::Status init_bsp()

@@ -46,8 +46,8 @@ const char* vendor_name();
 
 // Host code that uses SYSCALL and SWAPGS (ring-3 threads) is about to run on
 // this CPU: a backend that left a guest's values in those MSRs saves them
-// now, and the caller loads its own.
-void reclaim_syscall_msrs();
+// now. True if it did: the caller must load its own again.
+bool reclaim_syscall_msrs();
 
 // Guest-physical memory of one domain in the backend's format.
 class GuestPhysMap {

@@ -684,12 +684,13 @@ private:
     mutable int cpu_ = -1;  // where the VMCS is active (-1: nowhere yet)
 };
 
-void release_lazy_msrs()
+bool release_lazy_msrs()
 {
     CpuState& st = this_cpu_state();
-    if (!st.msr_owner) return;
+    if (!st.msr_owner) return false;
     st.msr_owner->save_lazy_msrs();
     st.msr_owner = nullptr;
+    return true;
 }
 
 lib::Result<hv::HwVcpu*> create_vcpu(const virt::VcpuConfig& cfg)

@@ -26,7 +26,7 @@ lib::Result<hv::HwVcpu*> create_vcpu(const virt::VcpuConfig& cfg);
 void invept_all();
 // The guest's SYSCALL MSRs and KERNEL_GS_BASE loaded on this CPU (lazy
 // switching) are saved back into their vCPU: host code that needs its own
-// values (ring-3 threads) loads them next.
-void release_lazy_msrs();
+// values (ring-3 threads) loads them next. True if a guest's were loaded.
+bool release_lazy_msrs();
 
 }  // namespace arch::vmx
