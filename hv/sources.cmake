@@ -50,5 +50,6 @@ list(APPEND HV_KERNEL_SOURCES
   hv/dom0/device.cpp)
 include(${PROJECT_SOURCE_DIR}/hv/x86/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/vlapic/sources.cmake)
+include(${PROJECT_SOURCE_DIR}/hv/vioapic/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/sched/sources.cmake)
 include(${PROJECT_SOURCE_DIR}/hv/obj/sources.cmake)

@@ -78,6 +78,9 @@ enum class Call : uint64_t {
     domain_release = 45, // (domain: manage, gpa, size): RAM in the range goes back to hv (domain paused, unmapped by Dom0)
     ioevent_bind_mmio = 46, // (domain: manage, gpa in a forwarded MMIO range) -> port: a guest write there raises it
     vcpu_nmi = 47,       // (domain: manage, vcpu): an NMI for that vCPU (xl trigger nmi)
+    // Interrupts from device models (see "Guest interrupts" in docs/abi.md).
+    domain_irq = 48,     // (domain: write, gsi, level): vIOAPIC line gsi lowered (0), raised (1) or pulsed (2)
+    domain_msi = 49,     // (domain: write, address, data): an MSI write into the domain's interrupt window
     count_
 };
 
@@ -231,7 +234,11 @@ static_assert(offsetof(DomainInfo, memory) == 40);
 static_assert(offsetof(DomainInfo, reason) == 88);
 
 enum class BootMode : uint32_t {
-    multiboot32 = 1,  // 32-bit protected mode, paging off, flat segments: rip, rax (magic), rbx (info)
+    // 32-bit protected mode, paging off, flat 4 GiB segments, IF=0: rip, and
+    // rax, rbx, rsi, rdi as the loader's protocol wants them (Multiboot: EAX
+    // magic and EBX info; PVH: EBX start_info; Linux 32-bit boot: ESI the
+    // zero page). The name is the first protocol that used it.
+    multiboot32 = 1,
 };
 
 struct VcpuBoot {

@@ -259,6 +259,8 @@ Reply vcpu_boot(Thread& t, uint64_t h, uint64_t vcpu, uint64_t boot)
     v.boot_eip = uint32_t(b.rip);
     v.boot_eax = uint32_t(b.rax);
     v.boot_ebx = uint32_t(b.rbx);
+    v.boot_esi = uint32_t(b.rsi);
+    v.boot_edi = uint32_t(b.rdi);
     v.boot_pending = true;
     return {};
 }
@@ -413,6 +415,28 @@ Reply vcpu_nmi(Thread& t, uint64_t h, uint64_t vcpu)
         raise_nmi(v);  // delivered before its next entry (or its NMI window)
     }
     kick(v);
+    return {};
+}
+
+// Interrupts from device models. Allowed while the domain is being built or
+// paused too (a device may raise its line before the first unpause); the
+// vLAPICs hold them until the guest can take them.
+Reply domain_irq(Thread& t, uint64_t h, uint64_t gsi, uint64_t level)
+{
+    auto d = live_domain(t, h, obj::right_write);
+    if (!d) return fail(d.error());
+    if (level > 2) return fail(Status::invalid);
+    if (!set_irq_line(**d, uint32_t(gsi > 0xffffffffull ? 0xffffffffull : gsi), uint32_t(level)))
+        return fail(Status::out_of_range);
+    return {};
+}
+
+Reply domain_msi(Thread& t, uint64_t h, uint64_t address, uint64_t data)
+{
+    auto d = live_domain(t, h, obj::right_write);
+    if (!d) return fail(d.error());
+    if (data > 0xffffffffull) return fail(Status::invalid);
+    if (!send_msi(**d, address, uint32_t(data))) return fail(Status::invalid);
     return {};
 }
 

@@ -120,6 +120,28 @@ lib::Status lapic_mmio_write(Vcpu& v, uint64_t gpa, uint8_t size, uint64_t value
     return v.lapic.mmio_write(uint32_t(gpa & 0xfff), size, value, guest_tsc(v));
 }
 
+// The vIOAPIC window. Its registers are 32 bits wide; a 64-bit access
+// reaches the register at the low half only.
+lib::Result<uint64_t> ioapic_mmio_read(Vcpu& v, uint64_t gpa, uint8_t size)
+{
+    Domain& d = *v.domain;
+    arch::SpinGuard g(d.ioapic_lock);
+    uint32_t value = d.ioapic.mmio_read(uint32_t(gpa - vioapic::default_base) & ~3u);
+    return uint64_t(value >> ((gpa & 3) * 8)) & (size >= 4 ? 0xffffffffull : (1ull << (size * 8)) - 1);
+}
+
+lib::Status ioapic_mmio_write(Vcpu& v, uint64_t gpa, uint8_t, uint64_t value)
+{
+    Domain& d = *v.domain;
+    vioapic::Outbox out;
+    {
+        arch::SpinGuard g(d.ioapic_lock);
+        d.ioapic.mmio_write(uint32_t(gpa - vioapic::default_base), uint32_t(value), out);
+    }
+    deliver_messages(d, out);
+    return {};
+}
+
 }  // namespace
 
 lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_t vcpus)
@@ -157,6 +179,10 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
     d->lapic_bus = create_lapic_bus(*d);
     d->cpuid.local_apic = true;
     if (auto s = add_mmio_handler(*d, {0xfee00000, 0x1000, lapic_mmio_read, lapic_mmio_write}); !s.ok())
+        return fail(s.error());
+    d->ioapic.reset(0);  // ID 0 as QEMU and KVM give it; the ACPI MADT says the same
+    if (auto s = add_mmio_handler(*d, {vioapic::default_base, vioapic::window_size, ioapic_mmio_read, ioapic_mmio_write});
+        !s.ok())
         return fail(s.error());
     d->cpuid.vcpu_count = vcpus;
     {

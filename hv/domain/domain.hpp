@@ -14,6 +14,7 @@
 #include "hv/sched/sched_config.hpp"
 #include "hv/sched/sched_group.hpp"
 #include "hv/vcpu/cpuid_policy.hpp"
+#include "hv/vioapic/vioapic.hpp"
 #include "hv/vlapic/vlapic.hpp"
 #include "lib/result.hpp"
 
@@ -136,6 +137,9 @@ struct Domain {
     // sees one monotonic TSC starting near 0 whichever CPU a vCPU runs on
     // (host TSCs are synchronised; the guest may move its own with WRMSR).
     uint64_t tsc_offset;
+    // Wall-clock seconds (Unix time) at guest time 0, for kvm-clock's wall
+    // clock; 0 until a domain builder says otherwise.
+    uint64_t wallclock_sec;
     // Credit-scheduler parameters (xl sched-credit -w/-c): weight 1..65535
     // for each vCPU, cap in percent of one CPU for the whole domain (0 =
     // none). Registered with the scheduler (as `sched`) while it runs.
@@ -150,6 +154,10 @@ struct Domain {
     size_t mmio_count;
     vlapic::Bus* lapic_bus;
     alignas(8) unsigned char lapic_bus_storage[16];
+    // The I/O APIC every domain has at 0xfec00000: device models drive its
+    // lines (domain_irq), vLAPIC EOIs end its level-triggered interrupts.
+    arch::SpinLock ioapic_lock;
+    vioapic::Vioapic ioapic;
     // Scratch registers of the test build's MMIO test device.
     uint64_t test_device_regs[512];
     // Set when the guest wrote the debug-exit port (QEMU isa-debug-exit).
@@ -163,6 +171,15 @@ struct Domain {
 // Builds the domain's APIC bus (in d.lapic_bus_storage): routes IPIs between
 // its vLAPICs and EOI broadcasts to the vIOAPIC.
 vlapic::Bus* create_lapic_bus(Domain& d);
+// Sends interrupt messages from the vIOAPIC or an MSI to the vLAPICs they
+// address (the first match for lowest priority) and kicks their CPUs. Call
+// with no vCPU lock and not the ioapic_lock held.
+void deliver_messages(Domain& d, const vioapic::Outbox& out);
+// A device model's interrupt line into the vIOAPIC: level 0 lowers, 1
+// raises, 2 pulses (raise then lower: an edge). False for a pin out of range.
+bool set_irq_line(Domain& d, uint32_t gsi, uint32_t level);
+// An MSI write from a device model; false if it is not an interrupt message.
+bool send_msi(Domain& d, uint64_t address, uint32_t data);
 
 // Creates a domain with `mem_bytes` of RAM at guest-physical 0 (rounded up to
 // 4 KiB) and `vcpus` vCPUs in the reset state. Every port is intercepted.

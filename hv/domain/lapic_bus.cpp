@@ -1,6 +1,8 @@
 // The domain's APIC bus: an IPI written to one vLAPIC's ICR goes to every
 // vLAPIC of the domain it addresses, under that vCPU's lock, and the CPU that
-// runs the target is kicked so it sees the interrupt at once.
+// runs the target is kicked so it sees the interrupt at once. The vIOAPIC
+// and MSIs use the same path; EOIs of level-triggered vectors go back to the
+// vIOAPIC.
 #include "hv/domain/domain.hpp"
 
 #include <new>
@@ -31,7 +33,17 @@ public:
             return;
         }
     }
-    void eoi_broadcast(vlapic::Vlapic&, uint8_t) override {}  // no vIOAPIC yet
+    // Also under the sender's lock: queued for flush_ipis, which takes the
+    // vIOAPIC's lock.
+    void eoi_broadcast(vlapic::Vlapic& from, uint8_t vector) override
+    {
+        for (uint32_t i = 0; i < d_.vcpu_count; ++i) {
+            Vcpu* v = d_.vcpus[i];
+            if (!v || &v->lapic != &from) continue;
+            if (v->eoi_count < sizeof v->eoi_outbox) v->eoi_outbox[v->eoi_count++] = vector;
+            return;
+        }
+    }
 
 private:
     Domain& d_;
@@ -56,6 +68,58 @@ void flush_ipis(Vcpu& v)
         }
     }
     v.outbox_count = 0;
+    if (v.eoi_count) {
+        vioapic::Outbox out;
+        {
+            arch::SpinGuard g(d.ioapic_lock);
+            for (unsigned k = 0; k < v.eoi_count; ++k) d.ioapic.eoi(v.eoi_outbox[k], out);
+        }
+        v.eoi_count = 0;
+        deliver_messages(d, out);
+    }
+}
+
+void deliver_messages(Domain& d, const vioapic::Outbox& out)
+{
+    for (size_t k = 0; k < out.count; ++k) {
+        const vioapic::Message& m = out.msg[k];
+        bool lowest = m.irq.mode == vlapic::DeliveryMode::lowest_priority;
+        for (uint32_t i = 0; i < d.vcpu_count; ++i) {
+            Vcpu* t = d.vcpus[i];
+            if (!t) continue;
+            {
+                arch::SpinGuard g(t->lock);
+                if (!vlapic::matches_destination(t->lapic, m.dest)) continue;
+                t->lapic.deliver(m.irq);
+            }
+            kick(*t);
+            // Lowest priority: the first APIC of the set takes it (a valid
+            // arbitration outcome; hardware may pick any of them).
+            if (lowest) break;
+        }
+    }
+}
+
+bool set_irq_line(Domain& d, uint32_t gsi, uint32_t level)
+{
+    if (gsi >= vioapic::pins || level > 2) return false;
+    vioapic::Outbox out;
+    {
+        arch::SpinGuard g(d.ioapic_lock);
+        d.ioapic.set_line(gsi, level != 0, out);
+        if (level == 2) d.ioapic.set_line(gsi, false, out);
+    }
+    deliver_messages(d, out);
+    return true;
+}
+
+bool send_msi(Domain& d, uint64_t address, uint32_t data)
+{
+    vioapic::Outbox out;
+    if (!vioapic::decode_msi(address, data, out.msg[0])) return false;
+    out.count = 1;
+    deliver_messages(d, out);
+    return true;
 }
 
 vlapic::Bus* create_lapic_bus(Domain& d)

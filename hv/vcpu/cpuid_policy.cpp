@@ -23,6 +23,9 @@ constexpr uint32_t leaf7_ebx_kept = bit(0) | bit(3) | bit(7) | bit(8) | bit(9) |
 // DataBreakpointExt(26), PerfTsc(27), PerfCtrExtLLC(28), MONITORX(29) hidden.
 constexpr uint32_t ext1_ecx_hidden =
     bit(2) | bit(3) | bit(12) | bit(13) | bit(22) | bit(23) | bit(24) | bit(26) | bit(27) | bit(28) | bit(29);
+// 8000_0001h EDX: RDTSCP(27) hidden: it returns IA32_TSC_AUX, which hv does
+// not switch between host and guest.
+constexpr uint32_t ext1_edx_hidden = bit(27);
 
 uint32_t max_basic(HostCpuid host) { return host(0, 0).eax < 0xd ? host(0, 0).eax : 0xd; }
 uint32_t max_ext(HostCpuid host)
@@ -49,6 +52,9 @@ CpuidRegs guest_cpuid(const CpuidPolicy& p, HostCpuid host, uint32_t vcpu_id, ui
             return r;
         }
         if (leaf == hv_leaf_timing) return {uint32_t(p.tsc_khz), uint32_t(p.apic_bus_khz), 0, 0};
+        if (p.kvm_leaves && leaf == kvm_leaf_base) return {kvm_leaf_features, 0x4b4d564b, 0x564b4d56, 0x0000004d};
+        if (p.kvm_leaves && leaf == kvm_leaf_features)
+            return {kvm_feature::nop_io_delay | kvm_feature::clocksource2 | kvm_feature::clocksource_stable, 0, 0, 0};
         return zero;
     }
     if (leaf >= 0x80000000) {
@@ -56,11 +62,17 @@ CpuidRegs guest_cpuid(const CpuidPolicy& p, HostCpuid host, uint32_t vcpu_id, ui
         CpuidRegs r = host(leaf, sub);
         switch (leaf) {
         case 0x80000000: r.eax = max_ext(host); return r;
-        case 0x80000001: r.ecx &= ~ext1_ecx_hidden; return r;
+        case 0x80000001:
+            r.ecx &= ~ext1_ecx_hidden;
+            r.edx &= ~ext1_edx_hidden;
+            return r;
         case 0x80000002:
         case 0x80000003:
         case 0x80000004: return r;  // brand string
-        case 0x80000007: return {0, 0, 0, r.edx & bit(8)};  // invariant TSC only: the offset keeps it so
+        // Invariant TSC, whatever the host says: the guest TSC is the host's
+        // plus an offset, and hv keeps its own time by the TSC, so it already
+        // requires one that runs at a constant rate.
+        case 0x80000007: return {0, 0, 0, bit(8)};
         case 0x80000008: return {r.eax, 0, 0, 0};           // address sizes; no core topology
         default: return zero;
         }
@@ -99,7 +111,10 @@ CpuidRegs guest_cpuid(const CpuidPolicy& p, HostCpuid host, uint32_t vcpu_id, ui
     case 7:
         if (sub != 0) return zero;
         return {0, r.ebx & leaf7_ebx_kept, 0, 0};
-    default: return zero;  // 3, 5, 6, 8-0xd: monitor, power, PMU, topology, XSAVE: not offered
+    // Thermal and power: only ARAT, the LAPIC timer runs in every C-state
+    // (the virtual one does not stop at all), so Linux needs no broadcast timer.
+    case 6: return {bit(2), 0, 0, 0};
+    default: return zero;  // 3, 5, 8-0xd: monitor, PMU, topology, XSAVE: not offered
     }
 }
 

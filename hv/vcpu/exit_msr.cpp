@@ -4,10 +4,40 @@
 #include "arch/x86_64/cpu.hpp"
 #include "hv/domain/domain.hpp"
 #include "hv/vcpu/msr_policy.hpp"
+#include "hv/vcpu/pvclock.hpp"
 #include "hv/vcpu/vcpu.hpp"
 #include "lib/log.hpp"
 
 namespace hv {
+namespace {
+
+// kvm-clock (pvclock.hpp). A write of an address outside RAM is refused
+// with #GP, as KVM does not, but a guest gains nothing from a clock it cannot
+// read.
+bool pvclock_msr(Vcpu& v, bool write, uint32_t m, uint64_t value, uint64_t& out)
+{
+    Domain& d = *v.domain;
+    if (m == pvclock::msr_system_time) {
+        if (!write) {
+            out = v.pvclock_msr;
+            return true;
+        }
+        if (value & pvclock::system_time_enable) {
+            auto info = pvclock::time_info(d.cpuid.tsc_khz * 1000);
+            if (!copy_to_guest(d, value & ~1ull, &info, sizeof info).ok()) return false;
+        }
+        v.pvclock_msr = value;
+        return true;
+    }
+    if (!write) {
+        out = 0;
+        return true;
+    }
+    pvclock::WallClock wc{.version = 2, .sec = uint32_t(d.wallclock_sec), .nsec = 0};
+    return copy_to_guest(d, value, &wc, sizeof wc).ok();
+}
+
+}  // namespace
 
 void handle_msr(Vcpu& v, const VmExit& x)
 {
@@ -23,7 +53,15 @@ void handle_msr(Vcpu& v, const VmExit& x)
     bool ok;
     uint32_t m = x.msr;
     bool apic_msr = (m >= 0x800 && m <= 0x8ff) || m == msr_index::apic_base || m == 0x6e0;
-    if (apic_msr) {
+    if (m == pvclock::msr_system_time || m == pvclock::msr_wall_clock) {
+        uint64_t value = (v.gprs[Gpr::rdx] << 32) | uint32_t(v.gprs[Gpr::rax]), out = 0;
+        bool write = x.reason != ExitReason::msr_read;
+        ok = pvclock_msr(v, write, m, value, out);
+        if (ok && !write) {
+            v.gprs[Gpr::rax] = uint32_t(out);
+            v.gprs[Gpr::rdx] = out >> 32;
+        }
+    } else if (apic_msr) {
         arch::SpinGuard g(v.lock);
         uint64_t now = guest_tsc(v);
         if (x.reason == ExitReason::msr_read) {

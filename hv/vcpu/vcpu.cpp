@@ -65,7 +65,7 @@ void destroy_vcpu(Vcpu* v)
     mem::kernel_heap().deallocate(v, sizeof(Vcpu));
 }
 
-void set_multiboot_entry_state(Vcpu& v, uint32_t entry, uint32_t magic, uint32_t info)
+void set_flat32_entry_state(Vcpu& v, const Flat32Entry& e)
 {
     if (!ensure_hw(v).ok()) {
         crash_domain(*v.domain, "vCPU %u: no memory for its virtualization state", v.id);
@@ -85,10 +85,12 @@ void set_multiboot_entry_state(Vcpu& v, uint32_t entry, uint32_t magic, uint32_t
     hw.write(GuestReg::cr4, 0);
     hw.write(GuestReg::efer, 0);
     hw.write(GuestReg::rflags, 0x2);
-    hw.write(GuestReg::rip, entry);
+    hw.write(GuestReg::rip, e.eip);
     memset(&v.gprs, 0, sizeof v.gprs);
-    v.gprs[Gpr::rax] = magic;
-    v.gprs[Gpr::rbx] = info;
+    v.gprs[Gpr::rax] = e.eax;
+    v.gprs[Gpr::rbx] = e.ebx;
+    v.gprs[Gpr::rsi] = e.esi;
+    v.gprs[Gpr::rdi] = e.edi;
 }
 
 void advance_rip(Vcpu& v, const VmExit& x)
@@ -166,6 +168,7 @@ void poll_lapic(Vcpu& v)
     if (e.init) {
         // INIT: the vCPU waits for a SIPI (SDM 8.4.1); its APIC resets.
         v.lapic.init_reset();
+        v.pvclock_msr = 0;
         v.nmi_pending = v.irq_pending = false;
         v.state = VcpuState::wait_for_sipi;
     }
@@ -362,7 +365,7 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
     }
     if (v.boot_pending) {
         v.boot_pending = false;
-        set_multiboot_entry_state(v, v.boot_eip, v.boot_eax, v.boot_ebx);
+        set_flat32_entry_state(v, {v.boot_eip, v.boot_eax, v.boot_ebx, v.boot_esi, v.boot_edi});
     }
     if (v.ioreq.state == IoreqState::done) apply_ioreq(v);
     // The guest's x87/SSE registers: the hypervisor never touches them, so
@@ -391,7 +394,7 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
             break;
         }
         handle_exit(v, exit);
-        if (v.outbox_count) flush_ipis(v);
+        if (v.outbox_count || v.eoi_count) flush_ipis(v);
         if (v.yield_requested) break;
         if (arch::rdtsc() >= slice_end) break;  // time slice used up: let the CPU loop decide
     }

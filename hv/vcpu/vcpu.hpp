@@ -81,6 +81,10 @@ struct Vcpu : Runnable {
     // to each other cannot deadlock.
     vlapic::Ipi outbox[8];
     unsigned outbox_count;
+    // Level-triggered EOIs for the vIOAPIC, queued like IPIs: the vLAPIC
+    // reports them under v.lock, the vIOAPIC takes its own lock.
+    uint8_t eoi_outbox[8];
+    unsigned eoi_count;
     bool yield_requested;  // a PAUSE exit: the CPU loop yields (to a preempted sibling if any)
     uint64_t p2m_generation;  // of the domain's p2m when this vCPU's guest TLB was last flushed
     bool sipi_received;  // enter the SIPI state before the next run
@@ -101,11 +105,12 @@ struct Vcpu : Runnable {
     // Initial state set by the domain builder (vcpu_boot), applied by the
     // vCPU's own CPU before its first entry: the backend state lives there.
     bool boot_pending;
-    uint32_t boot_eip, boot_eax, boot_ebx;
+    uint32_t boot_eip, boot_eax, boot_ebx, boot_esi, boot_edi;
     Vcpu* ioreq_next;  // in its device model's queue of posted requests
     // Emulated MSR state.
     uint64_t tsc_offset;
     uint64_t misc_enable;
+    uint64_t pvclock_msr;  // kvm-clock system-time MSR as last written
 };
 
 lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial);
@@ -113,9 +118,13 @@ lib::Result<Vcpu*> create_vcpu(Domain& d, uint32_t id, uint32_t host_serial);
 lib::Status ensure_hw(Vcpu& v);
 void destroy_vcpu(Vcpu* v);
 
-// Puts the vCPU in the state a Multiboot loader leaves: 32-bit protected
-// mode, flat segments, paging off, EAX = magic, EBX = info, EIP = entry.
-void set_multiboot_entry_state(Vcpu& v, uint32_t entry, uint32_t magic, uint32_t info);
+// Puts the vCPU in the state a Multiboot, PVH or Linux 32-bit boot loader
+// leaves: 32-bit protected mode, flat segments, paging off, IF=0, the given
+// EIP, EAX, EBX, ESI, EDI, the other registers zero.
+struct Flat32Entry {
+    uint32_t eip, eax, ebx, esi, edi;
+};
+void set_flat32_entry_state(Vcpu& v, const Flat32Entry& e);
 
 // Runs the vCPU on this CPU until it halts, its domain stops, or the host
 // TSC passes slice_end. Returns false if the vCPU could not be set up.
@@ -137,7 +146,8 @@ inline uint64_t vcpu_runtime_ns(const Vcpu& v) { return v.runtime_carry_ns + v.s
 // The guest's TSC now (host TSC + the vCPU's offset): the vLAPIC's clock.
 uint64_t guest_tsc(const Vcpu& v);
 
-// Delivers the IPIs queued in v.outbox (call without v.lock held).
+// Delivers the IPIs queued in v.outbox and the EOIs in v.eoi_outbox (call
+// without v.lock held).
 void flush_ipis(Vcpu& v);
 
 // Makes `vector` pending for the vCPU (external interrupt).

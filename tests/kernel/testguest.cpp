@@ -193,7 +193,7 @@ void run_one(const boot::Module& m, size_t index)
     (void)add_mmio_handler(d, {test_device_base, 0x1000, test_device_read, test_device_write});
 
     Vcpu& v = *d.vcpus[0];
-    set_multiboot_entry_state(v, uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa));
+    set_flat32_entry_state(v, {uint32_t(elf->entry), 0x2badb002, uint32_t(mbi_gpa), 0, 0});
     if (pause_exits) d.pause.enabled = true;  // every PAUSE exits where there is no filter
     d.directed_yield = directed_yield;
     d.sched_weight = weight;

@@ -5,6 +5,8 @@
 // give zeros rather than host data.
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include <cstring>
 
 #include "hv/vcpu/cpuid_policy.hpp"
@@ -65,8 +67,40 @@ TEST(CpuidPolicy, HypervisorLeaves)
     auto t = hv::guest_cpuid(p, everything, 0, 0x40000010, 0);
     EXPECT_EQ(t.eax, 2500000u);
     EXPECT_EQ(t.ebx, 1000000u);
-    auto other = hv::guest_cpuid(p, everything, 0, 0x40000100, 0);
+    auto other = hv::guest_cpuid(p, everything, 0, 0x40000200, 0);
     EXPECT_EQ(other.eax | other.ebx | other.ecx | other.edx, 0u);
+}
+
+// Linux's KVM guest code finds kvm-clock here: signature, then features
+// CLOCKSOURCE2 (3), NOP_IO_DELAY (1) and CLOCKSOURCE_STABLE_BIT (24).
+TEST(CpuidPolicy, KvmCompatibleLeaves)
+{
+    auto p = two_vcpus();
+    auto base = hv::guest_cpuid(p, everything, 0, 0x40000100, 0);
+    EXPECT_EQ(base.eax, 0x40000101u);
+    char sig[13] = {};
+    memcpy(sig, &base.ebx, 4);
+    memcpy(sig + 4, &base.ecx, 4);
+    memcpy(sig + 8, &base.edx, 4);
+    EXPECT_EQ(std::string(sig, 12), std::string("KVMKVMKVM\0\0\0", 12));
+    auto f = hv::guest_cpuid(p, everything, 0, 0x40000101, 0);
+    EXPECT_EQ(f.eax, (1u << 1) | (1u << 3) | (1u << 24));
+    EXPECT_EQ(f.edx, 0u);  // no hints (no realtime vCPUs promised)
+    p.kvm_leaves = false;
+    base = hv::guest_cpuid(p, everything, 0, 0x40000100, 0);
+    EXPECT_EQ(base.eax | base.ebx | base.ecx | base.edx, 0u);
+}
+
+// The guest TSC is the host's plus an offset: invariant whatever the host
+// CPUID says; ARAT in leaf 6; RDTSCP hidden (TSC_AUX is not switched).
+TEST(CpuidPolicy, TimerLeaves)
+{
+    auto p = two_vcpus();
+    auto inv = hv::guest_cpuid(p, [](uint32_t, uint32_t) { return hv::CpuidRegs{0xffffffff, 0xffffffff, 0xffffffff, 0}; },
+                               0, 0x80000007, 0);
+    EXPECT_EQ(inv.edx, 1u << 8);
+    EXPECT_EQ(hv::guest_cpuid(p, everything, 0, 6, 0).eax, 1u << 2);
+    EXPECT_FALSE(hv::guest_cpuid(p, everything, 0, 0x80000001, 0).edx & (1u << 27));
 }
 
 TEST(CpuidPolicy, SingleVcpuHasNoHtt)

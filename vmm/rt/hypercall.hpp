@@ -146,6 +146,9 @@ inline Ret domain_populate(uint32_t d, uint64_t gpa, uint64_t size) { return cal
 inline Ret domain_release(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::domain_release, d, gpa, size); }
 
 inline Ret vcpu_nmi(uint32_t d, uint32_t vcpu) { return call(hv::abi::Call::vcpu_nmi, d, vcpu); }
+// level: 0 lower, 1 raise, 2 pulse (an edge).
+inline Ret domain_irq(uint32_t d, uint32_t gsi, uint32_t level) { return call(hv::abi::Call::domain_irq, d, gsi, level); }
+inline Ret domain_msi(uint32_t d, uint64_t address, uint32_t data) { return call(hv::abi::Call::domain_msi, d, address, data); }
 
 [[noreturn]] inline void thread_exit(int64_t code)
 {
