@@ -8,4 +8,7 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/files/cpio.cpp
   vmm/console/console_ring.cpp
   vmm/control/xl_cfg.cpp
+  vmm/pci/config_space.cpp
+  vmm/pci/msix.cpp
+  vmm/pci/host_bridge.cpp
 )
