@@ -11,4 +11,5 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/pci/config_space.cpp
   vmm/pci/msix.cpp
   vmm/pci/host_bridge.cpp
+  vmm/virtio/virtqueue.cpp
 )
