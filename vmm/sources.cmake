@@ -12,4 +12,5 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/pci/msix.cpp
   vmm/pci/host_bridge.cpp
   vmm/virtio/virtqueue.cpp
+  vmm/virtio/virtio_pci.cpp
 )
