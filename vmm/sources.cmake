@@ -13,4 +13,5 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/pci/host_bridge.cpp
   vmm/virtio/virtqueue.cpp
   vmm/virtio/virtio_pci.cpp
+  vmm/virtio/virtio_console.cpp
 )
