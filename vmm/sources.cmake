@@ -8,4 +8,10 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/files/cpio.cpp
   vmm/console/console_ring.cpp
   vmm/control/xl_cfg.cpp
+  vmm/pci/config_space.cpp
+  vmm/pci/msix.cpp
+  vmm/pci/host_bridge.cpp
+  vmm/virtio/virtqueue.cpp
+  vmm/virtio/virtio_pci.cpp
+  vmm/virtio/virtio_console.cpp
 )
