@@ -3,6 +3,8 @@
 # relative to the repository root.
 set(HV_VMM_PORTABLE_SOURCES
   vmm/builder/multiboot_loader.cpp
+  vmm/builder/aml.cpp
+  vmm/builder/acpi_builder.cpp
   vmm/devices/uart16550.cpp
   vmm/control/xl.cpp
   vmm/files/cpio.cpp
