@@ -8,6 +8,10 @@ constexpr uint8_t lcr_dlab = 0x80;
 constexpr uint8_t mcr_loop = 0x10;
 constexpr uint8_t lsr_dr = 0x01, lsr_bi = 0x10, lsr_thre = 0x20, lsr_temt = 0x40;
 constexpr uint8_t fcr_enable = 0x01, fcr_clear_rx = 0x02;
+constexpr uint8_t ier_rda = 0x01, ier_thre = 0x02, ier_rls = 0x04;
+constexpr uint8_t mcr_out2 = 0x08;
+// IIR interrupt identification (bits 3:0), highest priority first.
+constexpr uint8_t iir_none = 0x01, iir_rls = 0x06, iir_rda = 0x04, iir_thre = 0x02;
 
 }  // namespace
 
@@ -31,6 +35,16 @@ void Uart16550::send_break()
     push_rx(0);
 }
 
+uint8_t Uart16550::pending_id() const
+{
+    if ((ier_ & ier_rls) && break_pending_) return iir_rls;
+    if ((ier_ & ier_rda) && rx_count_) return iir_rda;
+    if ((ier_ & ier_thre) && thre_pending_) return iir_thre;
+    return iir_none;  // modem status never changes here
+}
+
+bool Uart16550::irq_line() const { return (mcr_ & mcr_out2) && !(mcr_ & mcr_loop) && pending_id() != iir_none; }
+
 uint32_t Uart16550::baud() const { return divisor_ ? 115200u / divisor_ : 0; }
 
 uint8_t Uart16550::read(unsigned reg)
@@ -45,7 +59,11 @@ uint8_t Uart16550::read(unsigned reg)
         return c;
     }
     case ier: return (lcr_ & lcr_dlab) ? uint8_t(divisor_ >> 8) : ier_;
-    case iir_fcr: return (fcr_ & fcr_enable) ? 0xc1 : 0x01;  // no interrupt pending
+    case iir_fcr: {
+        uint8_t id = pending_id();
+        if (id == iir_thre) thre_pending_ = false;  // reading IIR acknowledges THRE
+        return uint8_t(((fcr_ & fcr_enable) ? 0xc0 : 0x00) | id);
+    }
     case lcr: return lcr_;
     case mcr: return mcr_;
     case lsr: {
@@ -74,10 +92,16 @@ void Uart16550::write(unsigned reg, uint8_t value)
         if (lcr_ & lcr_dlab) divisor_ = uint16_t((divisor_ & 0xff00) | value);
         else if (mcr_ & mcr_loop) push_rx(value);
         else if (sink_) sink_(ctx_, char(value));
+        if (!(lcr_ & lcr_dlab)) thre_pending_ = true;  // sent at once: empty again
         return;
     case ier:
         if (lcr_ & lcr_dlab) divisor_ = uint16_t((divisor_ & 0x00ff) | (value << 8));
-        else ier_ = value & 0x0f;
+        else {
+            // Enabling ETBEI while the holding register is empty interrupts
+            // at once (datasheet 8.5; Linux's THRE test relies on it).
+            if ((value & ier_thre) && !(ier_ & ier_thre)) thre_pending_ = true;
+            ier_ = value & 0x0f;
+        }
         return;
     case iir_fcr:
         fcr_ = value & 0xc9;

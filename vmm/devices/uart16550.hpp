@@ -2,7 +2,11 @@
 // programs (divisor latch, FIFO control, line and modem control, scratch),
 // transmit to a sink, a receive FIFO fed from the console, loopback mode (as
 // Linux's probe uses it) and a break condition (Magic SysRq over serial).
-// Interrupts are not raised yet: a guest polls LSR. Portable, host-tested.
+// Interrupts (IER/IIR, datasheet Table 4): received data, transmitter
+// empty, line status (a break) and modem status, prioritised as the chip
+// does; the line the UART drives (irq_line) is gated by MCR OUT2 as on a PC
+// board. The owner raises the guest's interrupt when the line changes.
+// Portable, host-tested.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +31,10 @@ public:
     // A break on the line: LSR.BI with a NUL byte, once.
     void send_break();
     size_t rx_pending() const { return rx_count_; }
+    // The INTR output as the board wires it (through OUT2): true while an
+    // enabled interrupt is pending. Check after every read, write, receive
+    // and break.
+    bool irq_line() const;
     uint32_t baud() const;  // from the divisor latch (115200 / divisor)
 
 private:
@@ -37,6 +45,11 @@ private:
     uint8_t ier_ = 0, lcr_ = 0x03, mcr_ = 0, scr_ = 0, fcr_ = 0;
     uint16_t divisor_ = 1;
     bool break_pending_ = false;
+    // THRE interrupt: set when the holding register empties (at once here:
+    // transmission is instant) or when ETBEI is enabled with it empty;
+    // cleared by reading IIR while it is the source or by writing THR.
+    bool thre_pending_ = false;
+    uint8_t pending_id() const;  // IIR bits 3:0
     uint8_t rx_[rx_capacity] = {};
     size_t rx_head_ = 0, rx_count_ = 0;
 };
