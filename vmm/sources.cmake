@@ -3,6 +3,7 @@
 # relative to the repository root.
 set(HV_VMM_PORTABLE_SOURCES
   vmm/builder/multiboot_loader.cpp
+  vmm/builder/multiboot2_loader.cpp
   vmm/builder/linux_loader.cpp
   vmm/builder/load_common.cpp
   vmm/builder/e820.cpp
