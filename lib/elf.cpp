@@ -11,6 +11,8 @@ constexpr uint8_t class32 = 1, class64 = 2, data_lsb = 1;
 constexpr uint16_t et_exec = 2;
 constexpr uint16_t em_386 = 3, em_x86_64 = 62;
 constexpr uint32_t pt_load = 1;
+constexpr uint32_t pt_note = 4;
+constexpr uint32_t sht_note = 7;
 
 template <typename T> bool load(const uint8_t* base, size_t size, uint64_t off, T& out)
 {
@@ -85,6 +87,110 @@ Result<Image> parse(const void* data, size_t size)
     }
     if (img.segment_count == 0) return err(Error::invalid);
     return img;
+}
+
+namespace {
+
+// Walks one note area [off, off + len) of the file (clipped to it). Each
+// note: namesz, descsz, type (4 bytes each), the name and the descriptor,
+// each padded to 4 bytes (gABI; ELF64 notes on x86-64 use 4 too, as Linux
+// and Xen emit them).
+bool scan_notes(const uint8_t* p, size_t size, uint64_t off, uint64_t len, const char* name, uint32_t type, Note& out)
+{
+    if (off >= size) return false;
+    if (len > size - off) len = size - off;
+    size_t name_len = strlen(name);
+    uint64_t at = 0;
+    while (len - at >= 12) {
+        uint32_t namesz = 0, descsz = 0, ntype = 0;
+        load(p, size, off + at, namesz);
+        load(p, size, off + at + 4, descsz);
+        load(p, size, off + at + 8, ntype);
+        uint64_t name_pad = (uint64_t(namesz) + 3) & ~uint64_t(3);
+        uint64_t desc_pad = (uint64_t(descsz) + 3) & ~uint64_t(3);
+        uint64_t body = len - at - 12;
+        if (name_pad > body || descsz > body - name_pad) return false;
+        const uint8_t* n = p + off + at + 12;
+        if (ntype == type && namesz == name_len + 1 && memcmp(n, name, name_len) == 0 && n[name_len] == 0) {
+            out = Note{n + name_pad, descsz};
+            return true;
+        }
+        // The last note's descriptor padding may be cut by the area's end.
+        if (desc_pad > body - name_pad) return false;
+        at += 12 + name_pad + desc_pad;
+    }
+    return false;
+}
+
+}  // namespace
+
+Result<Note> find_note(const void* data, size_t size, const char* name, uint32_t type)
+{
+    auto* p = static_cast<const uint8_t*>(data);
+    if (!p || size < 52 || memcmp(p, magic, 4) != 0 || p[5] != data_lsb) return err(Error::invalid);
+    bool is64 = p[4] == class64;
+    if (!is64 && p[4] != class32) return err(Error::invalid);
+    if (is64 && size < 64) return err(Error::invalid);
+    uint64_t phoff = 0, shoff = 0;
+    uint16_t phentsize = 0, phnum = 0, shentsize = 0, shnum = 0;
+    if (is64) {
+        load(p, size, 32, phoff);
+        load(p, size, 40, shoff);
+        load(p, size, 54, phentsize);
+        load(p, size, 56, phnum);
+        load(p, size, 58, shentsize);
+        load(p, size, 60, shnum);
+    } else {
+        uint32_t ph32 = 0, sh32 = 0;
+        load(p, size, 28, ph32);
+        load(p, size, 32, sh32);
+        load(p, size, 42, phentsize);
+        load(p, size, 44, phnum);
+        load(p, size, 46, shentsize);
+        load(p, size, 48, shnum);
+        phoff = ph32;
+        shoff = sh32;
+    }
+    Note note{};
+    if (phentsize == (is64 ? 56 : 32) && phoff <= size && uint64_t(phnum) * phentsize <= size - phoff) {
+        for (unsigned i = 0; i < phnum; ++i) {
+            uint64_t at = phoff + uint64_t(i) * phentsize;
+            uint32_t ptype = 0;
+            load(p, size, at, ptype);
+            if (ptype != pt_note) continue;
+            uint64_t off = 0, len = 0;
+            if (is64) {
+                load(p, size, at + 8, off);
+                load(p, size, at + 32, len);
+            } else {
+                uint32_t o = 0, l = 0;
+                load(p, size, at + 4, o);
+                load(p, size, at + 16, l);
+                off = o, len = l;
+            }
+            if (scan_notes(p, size, off, len, name, type, note)) return note;
+        }
+    }
+    if (shentsize == (is64 ? 64 : 40) && shoff <= size && uint64_t(shnum) * shentsize <= size - shoff) {
+        for (unsigned i = 0; i < shnum; ++i) {
+            uint64_t at = shoff + uint64_t(i) * shentsize;
+            uint32_t stype = 0;
+            load(p, size, at + 4, stype);
+            if (stype != sht_note) continue;
+            uint64_t off = 0, len = 0;
+            if (is64) {
+                load(p, size, at + 24, off);
+                load(p, size, at + 32, len);
+            } else {
+                uint32_t o = 0, l = 0;
+                load(p, size, at + 16, o);
+                load(p, size, at + 20, l);
+                off = o, len = l;
+            }
+            if (scan_notes(p, size, off, len, name, type, note)) return note;
+        }
+    }
+    return err(Error::not_found);
 }
 
 }  // namespace lib::elf

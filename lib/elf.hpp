@@ -32,4 +32,19 @@ struct Image {
 // (unsupported).
 Result<Image> parse(const void* data, size_t size);
 
+// A note's descriptor (gABI "Note Section"): a view into the file.
+struct Note {
+    const uint8_t* desc;
+    size_t desc_size;
+};
+
+// Finds the first note called `name` (compared with its terminating NUL) of
+// type `type`, looking in the PT_NOTE segments and then the SHT_NOTE
+// sections: a Xen-style kernel (Linux's vmlinux) carries its notes in both,
+// a stripped one perhaps only in the segment. Every note area and note is
+// bounds-checked; a malformed area ends the search of that area only.
+// Errors: not a little-endian ELF32/ELF64 (invalid), no such note
+// (not_found).
+Result<Note> find_note(const void* data, size_t size, const char* name, uint32_t type);
+
 }  // namespace lib::elf

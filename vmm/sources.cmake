@@ -5,6 +5,11 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/builder/multiboot_loader.cpp
   vmm/builder/aml.cpp
   vmm/builder/acpi_builder.cpp
+  vmm/builder/multiboot2_loader.cpp
+  vmm/builder/linux_loader.cpp
+  vmm/builder/kernel_image.cpp
+  vmm/builder/load_common.cpp
+  vmm/builder/e820.cpp
   vmm/devices/uart16550.cpp
   vmm/control/xl.cpp
   vmm/files/cpio.cpp

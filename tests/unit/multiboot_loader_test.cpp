@@ -244,7 +244,7 @@ void expect_why(const std::vector<uint8_t>& img, const char* sentence, lib::StrV
 void expect_info(const VecMemory& mem, uint64_t ram, const std::string& cmdline)
 {
     EXPECT_EQ(mem.u32(0x9000), 0x245u);  // mem | cmdline | mmap | loader name
-    EXPECT_EQ(mem.u32(0x9000 + 4), 639u);
+    EXPECT_EQ(mem.u32(0x9000 + 4), 636u);  // 0x9F000: the domain's e820 map (e820.hpp)
     uint64_t upper = ram > (4ull << 30) ? (4ull << 30) : ram;
     EXPECT_EQ(mem.u32(0x9000 + 8), uint32_t((upper - mib) / 1024));
     EXPECT_EQ(mem.u32(0x9000 + 12), 0u);      // boot_device: not given
@@ -266,7 +266,7 @@ void expect_info(const VecMemory& mem, uint64_t ram, const std::string& cmdline)
         uint64_t base, len;
         uint32_t type;
     };
-    const E want[3] = {{20, 0, 0x9fc00, 1}, {20, 0x9fc00, 0x60400, 2}, {20, 0x100000, ram - mib, 1}};
+    const E want[3] = {{20, 0, 0x9f000, 1}, {20, 0x9f000, 0x61000, 2}, {20, 0x100000, ram - mib, 1}};
     for (int i = 0; i < 3; ++i) {
         uint64_t at = 0x9100 + 24 * i;
         EXPECT_EQ(mem.u32(at), want[i].size) << i;
@@ -590,6 +590,65 @@ TEST(MultibootLoader, GuestMemoryRefusingWrites)
     EXPECT_EQ(r.error(), Error::io);
     ASSERT_NE(why, nullptr);
     EXPECT_GT(strlen(why), 0u);
+}
+
+// Modules (QEMU's -initrd "a args,b"): at the top of RAM, page-aligned, in
+// order; the list at 0xA000, the strings at 0x30000; flag bit 3.
+TEST(MultibootLoader, Modules)
+{
+    auto img = typical(false);
+    VecMemory mem(16 * mib);
+    auto a = bytes_of(5000, 1), b = bytes_of(0x1000, 2);
+    vmm::builder::Module mods[] = {{a.data(), a.size(), "a args"}, {b.data(), b.size(), ""}};
+    const char* why = nullptr;
+    auto r = load_multiboot(img.data(), img.size(), mem, "k", mods, 2, &why);
+    ASSERT_TRUE(r.ok()) << why;
+    EXPECT_EQ(mem.u32(0x9000), 0x24du);  // mem | cmdline | mods | mmap | loader name
+    EXPECT_EQ(mem.u32(0x9000 + 20), 2u);
+    EXPECT_EQ(mem.u32(0x9000 + 24), 0xa000u);
+    uint32_t top = 16 * mib;
+    EXPECT_EQ(mem.u32(0xa000), top - 0x3000);
+    EXPECT_EQ(mem.u32(0xa004), top - 0x3000 + 5000);
+    EXPECT_EQ(mem.u32(0xa008), 0x30000u);
+    EXPECT_EQ(mem.u32(0xa00c), 0u);
+    EXPECT_EQ(mem.u32(0xa010), top - 0x1000);
+    EXPECT_EQ(mem.u32(0xa014), top);
+    EXPECT_EQ(mem.u32(0xa018), 0x30007u);
+    EXPECT_EQ(mem.bytes[0xa020], fill);
+    EXPECT_EQ(mem.cstr(0x30000), "a args");
+    EXPECT_EQ(mem.cstr(0x30007), "");
+    EXPECT_EQ(0, memcmp(mem.bytes.data() + top - 0x3000, a.data(), a.size()));
+    EXPECT_EQ(0, memcmp(mem.bytes.data() + top - 0x1000, b.data(), b.size()));
+    EXPECT_EQ(mem.cstr(0x9400), "k");
+}
+
+TEST(MultibootLoader, ModuleErrors)
+{
+    auto img = typical(false);
+    auto d = bytes_of(64, 1);
+    auto refused = [&](const vmm::builder::Module* m, size_t n, const std::vector<uint8_t>& kernel, const char* words) {
+        VecMemory mem(4 * mib);
+        const char* why = nullptr;
+        auto r = load_multiboot(kernel.data(), kernel.size(), mem, "", m, n, &why);
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error(), Error::out_of_range);
+        ASSERT_NE(why, nullptr);
+        EXPECT_NE(std::string(why).find(words), std::string::npos) << why;
+        EXPECT_TRUE(mem.untouched());
+    };
+    std::vector<vmm::builder::Module> many(33, vmm::builder::Module{d.data(), d.size(), "x"});
+    refused(many.data(), 33, img, "more than 32");
+    std::vector<uint8_t> big(3 * mib, 0);
+    vmm::builder::Module one{big.data(), big.size(), ""};
+    refused(&one, 1, img, "do not fit");
+    // With modules, their list at 0xA000 and strings at 0x30000 are taken.
+    auto low = build_elf(false, 0x100000, {{0x100000, text(0x100), 0}, {0xa000, {}, 0x10}});
+    refused(many.data(), 1, low, "module list");
+    low = build_elf(false, 0x100000, {{0x100000, text(0x100), 0}, {0x30001, {}, 0x10}});
+    refused(many.data(), 1, low, "module list");
+    // The BIOS area, with or without modules.
+    auto bios = build_elf(false, 0x100000, {{0x100000, text(0x100), 0}, {0xe0000, {}, 0x10}});
+    refused(nullptr, 0, bios, "BIOS");
 }
 
 #ifdef HV_TEST_GUESTS_DIR

@@ -55,6 +55,12 @@ public:
         __builtin_memset(base_ + gpa, 0, len);
         return {};
     }
+    lib::Status read(uint64_t gpa, void* dst, size_t len) const override
+    {
+        if (gpa > size_ || len > size_ - gpa) return lib::err(lib::Error::out_of_range);
+        __builtin_memcpy(dst, base_ + gpa, len);
+        return {};
+    }
 
 private:
     uint8_t* base_;
