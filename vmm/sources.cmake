@@ -21,4 +21,5 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/virtio/virtqueue.cpp
   vmm/virtio/virtio_pci.cpp
   vmm/virtio/virtio_console.cpp
+  vmm/platform/pc_platform.cpp
 )

@@ -4,6 +4,8 @@
 
 #include "lib/format.hpp"
 #include "lib/log.hpp"
+#include "vmm/builder/acpi_builder.hpp"
+#include "vmm/builder/kernel_image.hpp"
 #include "vmm/builder/multiboot_loader.hpp"
 #include "vmm/rt/events.hpp"
 #include "vmm/rt/hypercall.hpp"
@@ -19,6 +21,11 @@ constinit Domains the_domains;
 // Where a domain's RAM is mapped while it is built: one window, unmapped
 // again before the domain runs.
 constexpr uint64_t build_window = 0x0000'1000'0000'0000ull;
+// Linux domains keep their RAM mapped here for their virtio devices: one
+// 4 GiB slot each (their RAM is at most 3 GiB).
+constexpr uint64_t ram_windows = 0x0000'4000'0000'0000ull;
+constexpr uint64_t ram_window_size = 1ull << 32;
+bool ram_window_used[Domains::max_domains];
 
 // Ports the Multiboot platform's device models take.
 constexpr uint16_t com1_base = 0x3f8;
@@ -72,6 +79,13 @@ void console_sink(void* ctx, char c)
     static_cast<GuestDomain*>(ctx)->console.write(&c, 1);
 }
 
+// The virtio console shares the console ring with the serial line: `xl
+// console` shows both, as one terminal would.
+void virtio_console_sink(void* ctx, const char* data, size_t len)
+{
+    static_cast<GuestDomain*>(ctx)->console.write(data, len);
+}
+
 const char* flags_of(hv::abi::RunState s)
 {
     switch (s) {
@@ -105,6 +119,18 @@ void Domains::init(const files::CpioArchive* files, uint32_t control)
     control_ = control;
 }
 
+void GuestDomain::irq_line(unsigned gsi, bool level)
+{
+    if (auto r = hc::domain_irq(handle, gsi, level ? 1 : 0); !r.ok())
+        LOG_WARN("domain %u: interrupt line %u: %s", id, gsi, hv::abi::status_name(r.status));
+}
+
+void GuestDomain::msi(uint64_t address, uint32_t data)
+{
+    if (auto r = hc::domain_msi(handle, address, data); !r.ok())
+        LOG_WARN("domain %u: MSI %#lx/%#x: %s", id, address, data, hv::abi::status_name(r.status));
+}
+
 GuestDomain* Domains::by_id(uint32_t id)
 {
     for (GuestDomain* g : slots_)
@@ -125,20 +151,43 @@ lib::Result<uint32_t> Domains::find(lib::StrView name_or_id)
 lib::Status Domains::build(GuestDomain& g, xl::Output& out)
 {
     const DomainConfig& c = g.cfg;
-    if (c.type != DomainType::pvh && c.type != DomainType::pv) {
-        out.print("xl: type=\"%s\" guests are not supported yet (Multiboot kernels as type=\"pvh\" or \"pv\")\n",
-                  domain_type_name(c.type));
+    auto file = [&](const char* what, const char* path) {
+        auto f = files_ ? files_->find(path) : lib::Result<files::CpioEntry>(lib::err(lib::Error::not_found));
+        if (!f)
+            out.print("xl: %s '%s': %s in Dom0's files\n", what, path,
+                      f.error() == lib::Error::not_found ? "no such file" : lib::error_name(f.error()));
+        return f;
+    };
+    auto kernel = file("kernel", c.kernel);
+    if (!kernel) return lib::err(kernel.error());
+    builder::KernelKind kind = builder::detect_kernel(kernel->data, kernel->size);
+    if (kind == builder::KernelKind::unknown) {
+        out.print("xl: kernel '%s': not a kernel hv can boot (a PVH ELF vmlinux, a bzImage, Multiboot1 or 2, or an "
+                  "ELF)\n",
+                  c.kernel);
         return lib::err(lib::Error::unsupported);
     }
+    // Linux kernels get the PC platform (ACPI, PCI, virtio); Multiboot test
+    // kernels the small platform of test devices.
+    bool pc = kind == builder::KernelKind::elf_pvh || kind == builder::KernelKind::bzimage ||
+              kind == builder::KernelKind::elf_plain;
+    if (c.type == DomainType::hvm && !pc) {
+        out.print("xl: type=\"hvm\" needs a Linux kernel; '%s' is %s (use type=\"pvh\")\n", c.kernel,
+                  builder::kernel_kind_name(kind));
+        return lib::err(lib::Error::unsupported);
+    }
+    if (pc && (c.memory_mib << 20) > platform::max_ram) {
+        out.print("xl: memory=%lu: Linux domains have at most %lu MiB for now (no RAM above the PCI hole)\n",
+                  c.memory_mib, platform::max_ram >> 20);
+        return lib::err(lib::Error::unsupported);
+    }
+    builder::Module initrd{};
+    size_t module_count = 0;
     if (c.ramdisk[0]) {
-        out.print("xl: ramdisk= is not supported for Multiboot kernels yet\n");
-        return lib::err(lib::Error::unsupported);
-    }
-    auto kernel = files_ ? files_->find(c.kernel) : lib::Result<files::CpioEntry>(lib::err(lib::Error::not_found));
-    if (!kernel) {
-        out.print("xl: kernel '%s': %s in Dom0's files\n", c.kernel,
-                  kernel.error() == lib::Error::not_found ? "no such file" : lib::error_name(kernel.error()));
-        return lib::err(kernel.error());
+        auto rd = file("ramdisk", c.ramdisk);
+        if (!rd) return lib::err(rd.error());
+        initrd = {rd->data, rd->size, lib::StrView(c.ramdisk)};
+        module_count = 1;
     }
     hv::abi::DomainConfig dc{};
     lib::copy_cstr(dc.name, sizeof dc.name, c.name);
@@ -162,29 +211,81 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         (void)hc::domain_destroy(g.handle);
         return lib::err(lib::Error::io);
     };
-    // Load the kernel through a window onto its RAM.
+    // Load the kernel through a window onto its RAM: for Linux domains one
+    // that stays (their virtio devices reach guest memory through it).
     uint64_t bytes = dc.memory;
-    if (auto m = hc::domain_map(g.handle, 0, bytes, build_window, true); !m.ok()) return fail("mapping its RAM", m.status);
-    WindowMemory window(reinterpret_cast<uint8_t*>(build_window), bytes);
+    uint64_t window_va = build_window;
+    if (pc) {
+        size_t slot = 0;
+        while (slot < max_domains && ram_window_used[slot]) ++slot;
+        if (slot == max_domains) return fail("finding a window for its RAM", Status::no_memory);
+        ram_window_used[slot] = true;
+        window_va = ram_windows + slot * ram_window_size;
+    }
+    if (auto m = hc::domain_map(g.handle, 0, bytes, window_va, true); !m.ok()) {
+        if (pc) ram_window_used[(window_va - ram_windows) / ram_window_size] = false;
+        return fail("mapping its RAM", m.status);
+    }
+    if (pc) {
+        g.ram = reinterpret_cast<uint8_t*>(window_va);
+        g.ram_size = bytes;
+    }
+    WindowMemory window(reinterpret_cast<uint8_t*>(window_va), bytes);
     const char* why = "";
-    auto boot = builder::load_multiboot(kernel->data, kernel->size, window, c.kernel_cmdline, &why);
-    (void)hc::unmap(build_window, bytes);
+    builder::KernelArgs args{.cmdline = lib::StrView(c.kernel_cmdline),
+                             .modules = module_count ? &initrd : nullptr,
+                             .module_count = module_count,
+                             .rsdp_gpa = 0};
+    if (pc) {
+        builder::AcpiPlatform ap{};
+        ap.vcpus = c.vcpus;
+        ap.ecam_base = platform::ecam_base;
+        ap.mmio32_base = platform::pci_mmio_base;
+        ap.mmio32_size = platform::pci_mmio_size;
+        ap.sleep_control_port = platform::sleep_control_port;
+        ap.sleep_status_port = platform::sleep_status_port;
+        auto acpi = builder::build_acpi(ap, window, platform::acpi_base, platform::acpi_limit, &why);
+        if (!acpi) {
+            out.print("xl: domain '%s': ACPI tables: %s\n", c.name, why);
+            return fail("building its ACPI tables", Status::invalid);
+        }
+        args.rsdp_gpa = acpi->rsdp_gpa;
+    }
+    auto boot = builder::load_kernel(kernel->data, kernel->size, window, args, &why);
+    if (!pc) (void)hc::unmap(build_window, bytes);
     if (!boot) {
         out.print("xl: kernel '%s': %s\n", c.kernel, why);
-        (void)hc::domain_destroy(g.handle);
-        return lib::err(boot.error());
+        return fail("loading its kernel", Status::invalid);
     }
     hv::abi::VcpuBoot vb{};
     vb.mode = hv::abi::BootMode::multiboot32;
     vb.rip = boot->entry;
-    vb.rax = boot->magic;
-    vb.rbx = boot->info;
+    vb.rax = boot->eax;
+    vb.rbx = boot->ebx;
+    vb.rsi = boot->esi;
     if (auto s = hc::vcpu_boot(g.handle, 0, vb); !s.ok()) return fail("setting vCPU 0", s.status);
+    LOG_INFO("domain %u '%s': %s kernel '%s' entered at %#x", g.id, c.name, builder::kernel_kind_name(kind), c.kernel,
+             boot->entry);
     // The platform: COM1 (the console), the debug-exit port, the POST port.
     g.uart = devices::Uart16550(console_sink, &g);
     for (auto [base, count] :
-         {std::pair<uint16_t, uint32_t>{com1_base, 8}, {debug_exit_port, 4}, {post_port, 1}, {reset_port, 1}})
+         {std::pair<uint16_t, uint32_t>{com1_base, 8}, {debug_exit_port, 4}, {post_port, 1}, {reset_port, 1}}) {
+        if (pc && base == reset_port) continue;  // inside the PCI configuration ports, below
         if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok()) return fail("forwarding its ports", s.status);
+    }
+    if (pc) {
+        for (auto [base, count] : {std::pair<uint16_t, uint32_t>{pci::HostBridge::config_address_port, 8},
+                                   {platform::sleep_control_port, 2}})
+            if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok())
+                return fail("forwarding its ports", s.status);
+        for (auto [base, size] : {std::pair<uint64_t, uint64_t>{platform::ecam_base, pci::HostBridge::ecam_size},
+                                  {platform::pci_mmio_base, platform::pci_mmio_size}})
+            if (auto s = hc::mmio_forward(g.handle, base, size); !s.ok()) return fail("forwarding its MMIO", s.status);
+        void* mem = heap().allocate(sizeof(platform::PcPlatform), alignof(platform::PcPlatform));
+        if (!mem) return fail("allocating its devices", Status::no_memory);
+        g.pc = new (mem) platform::PcPlatform(g, g.ram, g.ram_size, virtio_console_sink, &g);
+        if (!g.pc->init().ok()) return fail("setting up its PCI devices", Status::invalid);
+    }
     // cpus=: each vCPU on one CPU (the lowest of its set; a vCPU does not
     // float among several CPUs here).
     for (uint32_t v = 0; v < c.vcpus && c.cpus.pinned; ++v) {
@@ -195,6 +296,8 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (set.count() > 1) out.print("xl: cpus: vCPU %u runs on CPU %u only (the first of its set)\n", v, cpu);
         if (auto s = hc::vcpu_pin(g.handle, v, cpu); !s.ok()) return fail("placing its vCPUs (cpus=)", s.status);
     }
+    if (pc) return {};
+    // The test platform's devices.
     auto region = hc::region_create(4096);
     if (!region.ok()) return fail("creating its shared page", region.status);
     g.shared_region = uint32_t(region.value);
@@ -291,6 +394,14 @@ void Domains::forget(GuestDomain* g)
 {
     if (g->shared) (void)hc::unmap(reinterpret_cast<uint64_t>(g->shared), 4096);
     if (g->shared_region) (void)hc::handle_close(g->shared_region);
+    if (g->pc) {
+        g->pc->~PcPlatform();
+        heap().deallocate(g->pc, sizeof(platform::PcPlatform));
+    }
+    if (g->ram) {
+        (void)hc::unmap(reinterpret_cast<uint64_t>(g->ram), g->ram_size);
+        ram_window_used[(reinterpret_cast<uint64_t>(g->ram) - ram_windows) / ram_window_size] = false;
+    }
     g->~GuestDomain();
     heap().deallocate(g, sizeof(GuestDomain));
 }
@@ -495,7 +606,9 @@ Status Domains::sysrq(uint32_t id, char key)
     GuestDomain* g = by_id(id);
     if (!g) return Status::not_found;
     g->uart.send_break();
-    return g->uart.receive(key) ? Status::ok : Status::busy;  // busy: its receive FIFO is full
+    bool ok = g->uart.receive(key);
+    if (g->pc) g->pc->uart_changed(g->uart);
+    return ok ? Status::ok : Status::busy;  // busy: its receive FIFO is full
 }
 
 bool Domains::exits(uint32_t id, hv::abi::ExitCounts& out)
@@ -509,7 +622,10 @@ bool Domains::send_console_input(uint32_t id, char c)
 {
     LockGuard l(lock_);
     GuestDomain* g = by_id(id);
-    return g && g->uart.receive(c);
+    if (!g) return false;
+    bool ok = g->uart.receive(c);
+    if (g->pc) g->pc->uart_changed(g->uart);
+    return ok;
 }
 
 void Domains::handle_ioreq(const hv::abi::IoRequest& r)
@@ -522,7 +638,26 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
         GuestDomain* g = by_id(r.domain);
         if (!g) return;  // destroyed meanwhile: hv dropped its requests
         handle = g->handle;
-        if (r.kind == hv::abi::IoKind::mmio && r.addr >= doorbell_mmio) {
+        platform::Stop stop = platform::Stop::none;
+        uint32_t v32 = uint32_t(r.value);
+        if (g->pc && r.kind == hv::abi::IoKind::mmio) {
+            if (!r.in) value = r.value;
+            if (!g->pc->mmio(r.addr, r.size, r.in, value) && r.in) value = ~0ull;
+        } else if (g->pc && r.addr >= com1_base && r.addr < com1_base + 8u) {
+            unsigned reg = unsigned(r.addr - com1_base);
+            if (r.in) value = g->uart.read(reg);
+            else g->uart.write(reg, uint8_t(r.value));
+            g->pc->uart_changed(g->uart);
+        } else if (g->pc && g->pc->port(uint16_t(r.addr), r.size, r.in, v32, stop)) {
+            value = v32;
+            if (stop == platform::Stop::reboot) {
+                reset = true;
+                g->reboot_requested = true;
+            } else if (stop == platform::Stop::poweroff) {
+                powered_off = true;
+                value = 0;
+            }
+        } else if (r.kind == hv::abi::IoKind::mmio && r.addr >= doorbell_mmio) {
             value = 0;  // the doorbell page: the bell itself never comes here (an ioevent), the rest reads 0
         } else if (r.kind == hv::abi::IoKind::mmio) {
             uint64_t off = r.addr - devices::MmioScratch::base;

@@ -16,11 +16,12 @@
 #include "vmm/devices/mmio_scratch.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/files/cpio.hpp"
+#include "vmm/platform/pc_platform.hpp"
 #include "vmm/rt/lock.hpp"
 
 namespace vmm {
 
-struct GuestDomain {
+struct GuestDomain final : platform::PlatformHost {
     uint32_t id = 0;
     uint32_t handle = 0;
     DomainConfig cfg;
@@ -49,6 +50,15 @@ struct GuestDomain {
     // answer at offset 64 shows in the log when it stops).
     uint32_t shared_region = 0;
     uint8_t* shared = nullptr;
+    // Linux domains (PVH, bzImage and plain ELF kernels): the PC platform
+    // and the window onto the guest's RAM its virtio devices use.
+    platform::PcPlatform* pc = nullptr;
+    uint8_t* ram = nullptr;
+    uint64_t ram_size = 0;
+
+    // platform::PlatformHost: interrupts into this domain.
+    void irq_line(unsigned gsi, bool level) override;
+    void msi(uint64_t address, uint32_t data) override;
 };
 
 class Domains {

@@ -73,6 +73,11 @@ public:
         v.intercept_exceptions = (1u << 17) | (1u << 1);
         v.iopm_base_pa = iopm_pa_;
         v.msrpm_base_pa = msrpm_pa_;
+        // STAR, LSTAR, CSTAR, SFMASK and KERNEL_GS_BASE live in the VMCB and
+        // are switched by VMLOAD/VMSAVE around VMRUN (svm_entry.S): the guest
+        // owns them without exits (APM 15.5.2).
+        for (uint32_t msr : {0xc0000081u, 0xc0000082u, 0xc0000083u, 0xc0000084u, 0xc0000102u})
+            set_msr_intercept(msr, false, false);
         v.guest_asid = cfg.vcpu_id + 1;  // ASID 0 is the host's
         v.vintr = vintr_masking;
         v.np_control = 1;

@@ -1,0 +1,112 @@
+// The virtual PC that Linux domains get, beyond what hv itself emulates (the
+// local APICs and the I/O APIC): a PCI host bridge (0xCF8/0xCFC and ECAM)
+// with virtio devices behind it, the ACPI hardware-reduced sleep registers
+// (poweroff) and reset register, and the guest-physical layout the ACPI
+// tables and the e820 map describe. The 16550 console stays with the domain
+// (every platform has it); this owns its interrupt line.
+//
+// Portable: hypercalls come in through PlatformHost, so host tests drive it
+// with fakes. One domain's platform is used from one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lib/result.hpp"
+#include "vmm/devices/uart16550.hpp"
+#include "vmm/pci/host_bridge.hpp"
+#include "vmm/virtio/guest_ram.hpp"
+#include "vmm/virtio/virtio_console.hpp"
+#include "vmm/virtio/virtio_pci.hpp"
+
+namespace vmm::platform {
+
+// Guest-physical layout (RAM is [0, min(memory, 3 GiB))).
+inline constexpr uint64_t max_ram = 0xc0000000;
+inline constexpr uint64_t pci_mmio_base = 0xc0000000;  // 32-bit BAR window, 256 MiB
+inline constexpr uint64_t pci_mmio_size = 0x10000000;
+inline constexpr uint64_t ecam_base = 0xe0000000;  // bus 0 only: 1 MiB
+inline constexpr uint64_t acpi_base = 0xe0000;     // tables in the BIOS area, where Linux also scans
+inline constexpr uint64_t acpi_limit = 0x20000;
+inline constexpr uint16_t sleep_control_port = 0x600;  // FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG
+inline constexpr uint16_t sleep_status_port = 0x601;
+inline constexpr uint16_t reset_port = 0xcf9;
+inline constexpr unsigned com1_gsi = 4;  // ISA IRQ 4, edge, active high (no override in the MADT)
+inline constexpr unsigned console_slot = 1;  // virtio-console at 00:01.0
+
+// What the platform needs from Dom0: interrupts into the domain.
+class PlatformHost {
+public:
+    virtual void irq_line(unsigned gsi, bool level) = 0;
+    virtual void msi(uint64_t address, uint32_t data) = 0;
+
+protected:
+    ~PlatformHost() = default;
+};
+
+// Guest RAM as Dom0 maps it: one contiguous window.
+class RamWindow final : public virtio::GuestRam {
+public:
+    RamWindow(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+    uint8_t* span(uint64_t gpa, uint64_t len) override
+    {
+        if (!len || gpa >= size_ || len > size_ - gpa) return nullptr;
+        return base_ + gpa;
+    }
+
+private:
+    uint8_t* base_;
+    uint64_t size_;
+};
+
+enum class Stop : uint8_t { none, poweroff, reboot };
+
+class PcPlatform {
+public:
+    // `console_out` receives what the guest writes to its virtio console.
+    PcPlatform(PlatformHost& host, uint8_t* ram, uint64_t ram_size, virtio::VirtioConsole::Sink console_out, void* ctx);
+    PcPlatform(const PcPlatform&) = delete;
+    PcPlatform& operator=(const PcPlatform&) = delete;
+
+    // Plugs the devices in and places their BARs in the PCI window, as
+    // firmware would (memory decoding on), so the guest finds them ready.
+    lib::Status init();
+
+    // A port access the domain forwarded: true if it is the platform's. A
+    // write that ends the domain sets *stop.
+    bool port(uint16_t port, unsigned size, bool in, uint32_t& value, Stop& stop);
+    // An MMIO access (ECAM or a BAR): true if it is the platform's.
+    bool mmio(uint64_t gpa, unsigned size, bool in, uint64_t& value);
+
+    // Re-reads the UART's interrupt output and moves GSI 4 if it changed:
+    // call after every UART access and after console input or a break.
+    void uart_changed(const devices::Uart16550& uart);
+
+    // Host console input for the virtio console (false: its FIFO is full).
+    bool console_input(char c) { return console_.receive(&c, 1) == 1; }
+
+    pci::HostBridge& bridge() { return bridge_; }
+    virtio::VirtioPci& console_pci() { return console_pci_; }
+
+private:
+    class Irq final : public pci::IrqSink {
+    public:
+        Irq(PlatformHost& host, unsigned gsi) : host_(host), gsi_(gsi) {}
+        void msi(uint64_t address, uint32_t data) override { host_.msi(address, data); }
+        void intx(bool level) override { host_.irq_line(gsi_, level); }
+
+    private:
+        PlatformHost& host_;
+        unsigned gsi_;
+    };
+
+    PlatformHost& host_;
+    RamWindow ram_;
+    pci::HostBridge bridge_;
+    virtio::VirtioConsole console_;
+    Irq console_irq_;
+    virtio::VirtioPci console_pci_;
+    bool uart_line_ = false;
+};
+
+}  // namespace vmm::platform
