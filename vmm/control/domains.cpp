@@ -208,6 +208,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     g.id = info.id;
     auto fail = [&](const char* what, Status s) -> lib::Status {
         out.print("xl: domain '%s': %s: %s\n", c.name, what, hv::abi::status_name(s));
+        release_devices(g);  // Dom0's mapping of its RAM first: hv refuses to destroy a mapped domain
         (void)hc::domain_destroy(g.handle);
         return lib::err(lib::Error::io);
     };
@@ -275,7 +276,8 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     }
     if (pc) {
         for (auto [base, count] : {std::pair<uint16_t, uint32_t>{pci::HostBridge::config_address_port, 8},
-                                   {platform::sleep_control_port, 2}})
+                                   {platform::sleep_control_port, 2},
+                                   {platform::system_control_b_port, 1}})
             if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok())
                 return fail("forwarding its ports", s.status);
         for (auto [base, size] : {std::pair<uint64_t, uint64_t>{platform::ecam_base, pci::HostBridge::ecam_size},
@@ -390,18 +392,25 @@ lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView*
     return g->id;
 }
 
+void Domains::release_devices(GuestDomain& g)
+{
+    if (g.pc) {
+        g.pc->~PcPlatform();
+        heap().deallocate(g.pc, sizeof(platform::PcPlatform));
+        g.pc = nullptr;
+    }
+    if (g.ram) {
+        (void)hc::unmap(reinterpret_cast<uint64_t>(g.ram), g.ram_size);
+        ram_window_used[(reinterpret_cast<uint64_t>(g.ram) - ram_windows) / ram_window_size] = false;
+        g.ram = nullptr;
+    }
+}
+
 void Domains::forget(GuestDomain* g)
 {
     if (g->shared) (void)hc::unmap(reinterpret_cast<uint64_t>(g->shared), 4096);
     if (g->shared_region) (void)hc::handle_close(g->shared_region);
-    if (g->pc) {
-        g->pc->~PcPlatform();
-        heap().deallocate(g->pc, sizeof(platform::PcPlatform));
-    }
-    if (g->ram) {
-        (void)hc::unmap(reinterpret_cast<uint64_t>(g->ram), g->ram_size);
-        ram_window_used[(reinterpret_cast<uint64_t>(g->ram) - ram_windows) / ram_window_size] = false;
-    }
+    release_devices(*g);
     g->~GuestDomain();
     heap().deallocate(g, sizeof(GuestDomain));
 }
@@ -418,6 +427,10 @@ Status Domains::destroy(uint32_t id)
             }
     }
     if (!g) return Status::not_found;
+    // No device-model call reaches it now (it is out of the table): its
+    // devices go, and with them Dom0's mapping of its RAM, which hv wants
+    // gone before it frees that RAM.
+    release_devices(*g);
     auto r = hc::domain_destroy(g->handle);
     if (!r.ok() && r.status != Status::not_found) {
         LockGuard l(lock_);
@@ -655,6 +668,7 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
                 g->reboot_requested = true;
             } else if (stop == platform::Stop::poweroff) {
                 powered_off = true;
+                g->acpi_poweroff = true;
                 value = 0;
             }
         } else if (r.kind == hv::abi::IoKind::mmio && r.addr >= doorbell_mmio) {
@@ -726,8 +740,9 @@ void Domains::apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info)
     bool crashed = info.state == hv::abi::RunState::crashed;
     bool reboot = !crashed && g.reboot_requested;
     ShutdownAction a = crashed ? g.cfg.on_crash : reboot ? g.cfg.on_reboot : g.cfg.on_poweroff;
-    if (info.exit_status_valid && !reboot)
+    if (info.exit_status_valid && !reboot && !g.acpi_poweroff)
         LOG_INFO("domain %u '%s' exited with status %#x (debug-exit port)", info.id, info.name, info.exit_value);
+    if (g.acpi_poweroff) LOG_INFO("domain %u '%s' powered itself off (ACPI S5)", info.id, info.name);
     LOG_INFO("domain %u '%s' %s (%s): on_%s=%s", info.id, info.name,
              crashed ? "crashed" : reboot ? "rebooted" : "shut down", info.reason,
              crashed ? "crash" : reboot ? "reboot" : "poweroff", shutdown_action_name(a));

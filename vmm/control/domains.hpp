@@ -33,6 +33,7 @@ struct GuestDomain final : platform::PlatformHost {
     devices::MmioScratch scratch;
     bool stop_handled = false;  // its on_poweroff/on_reboot/on_crash ran
     bool reboot_requested = false;  // it wrote the reset port: on_reboot applies
+    bool acpi_poweroff = false;     // it entered S5 through the ACPI sleep registers
     uint32_t restarts = 0;
     // Attached `xl console`s: a destroyed domain's ring stays until the last
     // one has read it out.
@@ -104,6 +105,7 @@ private:
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
     lib::Status build(GuestDomain& g, xl::Output& out);
     void forget(GuestDomain* g);
+    void release_devices(GuestDomain& g);
 
     Lock lock_;
     const files::CpioArchive* files_ = nullptr;

@@ -52,6 +52,14 @@ bool PcPlatform::port(uint16_t port, unsigned size, bool in, uint32_t& value, St
         else bridge_.io_write(port, size, value);
         return true;
     }
+    if (port == system_control_b_port && size == 1) {
+        // Port B: Linux reads the reason of an NMI here. Bits 7 (SERR) and 6
+        // (IOCHK) clear: an injected NMI (xl trigger nmi) has no hardware
+        // cause, so Linux reports an unknown NMI instead of chasing a parity
+        // or I/O check error.
+        if (in) value = 0;
+        return true;
+    }
     if (port == sleep_control_port) {
         if (in) value = 0;
         else if ((value & slp_en) && ((value >> 2) & 7) == slp_typ_s5) stop = Stop::poweroff;

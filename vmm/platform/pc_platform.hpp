@@ -31,6 +31,7 @@ inline constexpr uint64_t acpi_limit = 0x20000;
 inline constexpr uint16_t sleep_control_port = 0x600;  // FADT SLEEP_CONTROL_REG / SLEEP_STATUS_REG
 inline constexpr uint16_t sleep_status_port = 0x601;
 inline constexpr uint16_t reset_port = 0xcf9;
+inline constexpr uint16_t system_control_b_port = 0x61;  // NMI status and speaker (8255 port B on the PC)
 inline constexpr unsigned com1_gsi = 4;  // ISA IRQ 4, edge, active high (no override in the MADT)
 inline constexpr unsigned console_slot = 1;  // virtio-console at 00:01.0
 
