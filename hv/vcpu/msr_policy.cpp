@@ -36,6 +36,9 @@ bool msr_read(const MsrState& s, uint32_t index, uint64_t& value)
     case pat: value = s.pat; return true;
     case efer: value = s.efer; return true;
     case tsc_aux: value = s.vcpu_id; return true;
+    // Linux reads it unguarded on family 0Fh CPUs (QEMU's qemu64 model) to
+    // see whether C1E is on: it is not, on a virtual CPU.
+    case k8_int_pending_msg: value = 0; return true;
     default: return false;
     }
 }

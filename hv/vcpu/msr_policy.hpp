@@ -22,6 +22,7 @@ inline constexpr uint32_t misc_enable = 0x1a0;
 inline constexpr uint32_t pat = 0x277;
 inline constexpr uint32_t efer = 0xc0000080;
 inline constexpr uint32_t tsc_aux = 0xc0000103;
+inline constexpr uint32_t k8_int_pending_msg = 0xc0010055;  // AMD K8: C1E on interrupt-pending message
 }  // namespace msr_index
 
 struct MsrState {

@@ -69,3 +69,14 @@ TEST(MsrPolicy, UnknownMsrsAreGp)
     EXPECT_EQ(s.tsc_offset, before.tsc_offset);
     EXPECT_EQ(v, 42u);
 }
+
+// AMD K8's interrupt-pending-message MSR: Linux reads it without a guard on
+// family 0Fh to look for C1E; it reads 0 (no C1E) and is not writable.
+TEST(MsrPolicy, K8InterruptPendingMessageReadsZero)
+{
+    auto s = fresh();
+    uint64_t v = 42;
+    EXPECT_TRUE(msr_read(s, msr_index::k8_int_pending_msg, v));
+    EXPECT_EQ(v, 0u);
+    EXPECT_FALSE(msr_write(s, msr_index::k8_int_pending_msg, 1));
+}
