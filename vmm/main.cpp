@@ -1,6 +1,14 @@
 // Dom0's main thread: checks what hv handed over, then runs the xl shell on
 // the console: a prompt, a line editor (backspace, Ctrl-U, Ctrl-C), one xl
 // command per line.
+//
+// Its command line (the Dom0 module's) may say, after the module name:
+//   autostart=CFG[,CFG...]  create these domains before the prompt (as Xen's
+//                           /etc/xen/auto does), e.g. the demo Linux guest;
+//   run=CFG                 no shell: create that domain, make the serial line
+//                           its console, and when it stops end the machine
+//                           with the exit status QEMU would have given for the
+//                           guest run directly (tools/hvrun).
 #include "hv/abi/hypercall.hpp"
 #include "lib/log.hpp"
 #include "lib/str.hpp"
@@ -156,6 +164,101 @@ bool read_line(char* line, size_t cap, size_t& len)
 
 void device_model_main(uint64_t) { domains().serve(); }
 
+// The value of `key=` in Dom0's command line, or an empty view.
+lib::StrView cmdline_option(lib::StrView key)
+{
+    const char* c = reinterpret_cast<const char*>(start_info().cmdline);
+    if (!c) return {};
+    lib::StrView line(c);
+    size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && line[i] == ' ') ++i;
+        size_t start = i;
+        while (i < line.size() && line[i] != ' ') ++i;
+        lib::StrView word = line.substr(start, i - start);
+        if (word.size() > key.size() && word.substr(0, key.size()) == key && word[key.size()] == '=')
+            return word.substr(key.size() + 1);
+    }
+    return {};
+}
+
+void autostart(lib::StrView list, xl::Output& out)
+{
+    size_t i = 0;
+    while (i < list.size()) {
+        size_t start = i;
+        while (i < list.size() && list[i] != ',') ++i;
+        char path[xl_path_size];
+        lib::copy_cstr(path, sizeof path, list.substr(start, i - start));
+        ++i;
+        auto id = domains().create(path, nullptr, 0, false, out);
+        if (id) out.print("dom0: autostart: domain %u from %s; 'xl console %u' attaches to it\n", *id, path, *id);
+    }
+}
+
+// run=CFG: the guest's console is the serial line from its first byte; the
+// machine ends with the guest. Exit status, as QEMU gives it for the guest
+// on its own: a debug-exit write of v gives (v << 1) | 1; a poweroff, a
+// reboot (the config says on_reboot) or a crash gives 0. Announced on the
+// serial line for tools/hvrun, then written to the debug-exit port of the
+// machine hv runs on (QEMU's isa-debug-exit at 0xf4, if there is one).
+[[noreturn]] void run_guest(lib::StrView cfg, xl::Output& out)
+{
+    char path[xl_path_size];
+    lib::copy_cstr(path, sizeof path, cfg);
+    auto id = domains().create(path, nullptr, 0, true, out);
+    uint32_t status = 1;
+    if (id) {
+        out.print("hvrun: guest console follows\n");
+        (void)domains().pause(*id, false);
+        uint64_t cursor = 0;
+        char buf[512];
+        hv::abi::DomainInfo info{};
+        for (;;) {
+            size_t len;
+            bool gone;
+            for (;;) {
+                cursor = domains().read_console(*id, cursor, buf, sizeof buf, &len, &gone);
+                if (!len) break;
+                out.write(buf, len);
+            }
+            if (!domains().info(*id, info) || info.state == hv::abi::RunState::shutdown ||
+                info.state == hv::abi::RunState::crashed)
+                break;
+            char in[32];
+            auto r = hc::console_read(in, sizeof in, 10'000'000);
+            for (size_t i = 0; r.ok() && i < r.value; ++i)
+                (void)domains().send_console_input(*id, in[i] == '\n' ? '\r' : in[i]);
+        }
+        // What it wrote after the last read.
+        size_t len;
+        bool gone;
+        do {
+            cursor = domains().read_console(*id, cursor, buf, sizeof buf, &len, &gone);
+            out.write(buf, len);
+        } while (len);
+        bool debug_exit = info.exit_status_valid && !domains().powered_off_by_acpi(*id);
+        status = debug_exit ? ((info.exit_value << 1) | 1) & 0xff : 0;
+        hv::abi::ExitCounts ex{};
+        if (domains().exits(*id, ex)) {
+            out.print("\nhvrun: %lu exits:", ex.total);
+            for (uint32_t i = 0; i < ex.count && i < ex.max_reasons; ++i)
+                out.print(" %s %lu", ex.reasons[i].name, ex.reasons[i].exits);
+        }
+        out.print("\nhvrun: guest %s, exit status %u\n",
+                  info.state == hv::abi::RunState::crashed ? "crashed" : debug_exit ? "wrote the debug-exit port"
+                                                                                   : "powered off",
+                  status);
+    } else {
+        out.print("\nhvrun: the guest could not be created, exit status 1\n");
+    }
+    // The machine's own debug-exit port; without one, halt here.
+    constexpr uint16_t debug_exit = 0xf4;
+    if (hc::device_ports(start_info().control, debug_exit, 1).ok())
+        asm volatile("outl %0, %1" : : "a"(status >> 1), "Nd"(debug_exit));
+    for (;;) (void)hc::sleep_ns(1'000'000'000);
+}
+
 }  // namespace
 }  // namespace vmm
 
@@ -186,6 +289,8 @@ extern "C" int64_t dom0_main(const hv::abi::StartInfo* si)
     if (!t.ok()) out("dom0: cannot start the device-model thread: %s\n", hv::abi::status_name(t.status));
     HvBackend backend;
     ConsoleOutput console;
+    if (auto run = cmdline_option("run"); !run.empty()) run_guest(run, console);
+    if (auto list = cmdline_option("autostart"); !list.empty()) autostart(list, console);
     xl::Shell shell(backend, console);
     out("dom0: xl shell ready; 'help' lists the commands\n");
     char line[256];

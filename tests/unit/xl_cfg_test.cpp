@@ -1394,3 +1394,25 @@ TEST_F(XlCfgTest, NamesOfEnums)
 }
 
 }  // namespace
+
+// modules= (hypervisor-specific): Multiboot modules in order, each "PATH
+// [CMDLINE]"; a string is a list of one. Bad inputs: an empty entry, nine
+// entries, a nested list, an overlong entry.
+TEST_F(XlCfgTest, Modules)
+{
+    ASSERT_TRUE(parse("modules = [ \"guests/a.bin first arg\", 'guests/b' ]\n").ok());
+    ASSERT_EQ(cfg.module_count, 2u);
+    EXPECT_STREQ(cfg.modules[0], "guests/a.bin first arg");
+    EXPECT_STREQ(cfg.modules[1], "guests/b");
+    ASSERT_TRUE(parse("modules = \"guests/only\"\n").ok());
+    ASSERT_EQ(cfg.module_count, 1u);
+    EXPECT_STREQ(cfg.modules[0], "guests/only");
+    expect_error("modules = [ \"\" ]\n", lib::Error::invalid, "config line 1: modules: a module needs a file name");
+    std::string nine = "modules = [";
+    for (int i = 0; i < 9; ++i) nine += std::string(i ? "," : "") + " \"m" + std::to_string(i) + "\"";
+    expect_error(nine + " ]\n", lib::Error::out_of_range, "config line 1: modules: too many modules (at most 8)");
+    expect_error("modules = [ [ \"x\" ] ]\n", lib::Error::invalid,
+                 "config line 1: modules: expected a string in the list, got a nested [list]");
+    expect_error("modules = \"" + std::string(300, 'm') + "\"\n", lib::Error::out_of_range,
+                 "config line 1: modules: value too long (300 bytes, at most 255)");
+}

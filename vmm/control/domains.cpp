@@ -181,13 +181,25 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
                   c.memory_mib, platform::max_ram >> 20);
         return lib::err(lib::Error::unsupported);
     }
-    builder::Module initrd{};
+    // Modules: modules= ("PATH [CMDLINE]" each), else ramdisk= alone.
+    builder::Module modules[xl_max_modules];
     size_t module_count = 0;
-    if (c.ramdisk[0]) {
+    if (c.module_count) {
+        for (size_t i = 0; i < c.module_count; ++i) {
+            lib::StrView spec(c.modules[i]);
+            size_t sp = 0;
+            while (sp < spec.size() && spec[sp] != ' ') ++sp;
+            char path[xl_path_size];
+            lib::copy_cstr(path, sizeof path, spec.substr(0, sp));
+            auto m = file("module", path);
+            if (!m) return lib::err(m.error());
+            lib::StrView line = sp < spec.size() ? spec.substr(sp + 1) : spec;
+            modules[module_count++] = {m->data, m->size, line};
+        }
+    } else if (c.ramdisk[0]) {
         auto rd = file("ramdisk", c.ramdisk);
         if (!rd) return lib::err(rd.error());
-        initrd = {rd->data, rd->size, lib::StrView(c.ramdisk)};
-        module_count = 1;
+        modules[module_count++] = {rd->data, rd->size, lib::StrView(c.ramdisk)};
     }
     hv::abi::DomainConfig dc{};
     lib::copy_cstr(dc.name, sizeof dc.name, c.name);
@@ -234,7 +246,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     WindowMemory window(reinterpret_cast<uint8_t*>(window_va), bytes);
     const char* why = "";
     builder::KernelArgs args{.cmdline = lib::StrView(c.kernel_cmdline),
-                             .modules = module_count ? &initrd : nullptr,
+                             .modules = module_count ? modules : nullptr,
                              .module_count = module_count,
                              .rsdp_gpa = 0};
     if (pc) {
@@ -629,6 +641,20 @@ bool Domains::exits(uint32_t id, hv::abi::ExitCounts& out)
     LockGuard l(lock_);
     GuestDomain* g = by_id(id);
     return g && hc::domain_exits(g->handle, out).ok();
+}
+
+bool Domains::info(uint32_t id, hv::abi::DomainInfo& out)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    return g && hc::domain_info(g->handle, out).ok();
+}
+
+bool Domains::powered_off_by_acpi(uint32_t id)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    return g && g->acpi_poweroff;
 }
 
 bool Domains::send_console_input(uint32_t id, char c)

@@ -87,6 +87,9 @@ public:
     uint64_t read_console(uint32_t id, uint64_t cursor, char* out, size_t cap, size_t* len, bool* gone);
     void detach_console(uint32_t id);
     bool send_console_input(uint32_t id, char c);
+    // Its state as hv reports it (false: no such domain).
+    bool info(uint32_t id, hv::abi::DomainInfo& out);
+    bool powered_off_by_acpi(uint32_t id);
     bool exits(uint32_t id, hv::abi::ExitCounts& out);
     hv::abi::Status pin(uint32_t id, uint32_t vcpu, uint32_t cpu);
     hv::abi::Status nmi(uint32_t id, uint32_t vcpu);

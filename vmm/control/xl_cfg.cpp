@@ -23,7 +23,7 @@ constexpr const char* key_names[] = {
     "name",     "uuid",        "type",        "builder",   "memory",      "maxmem",        "vcpus",
     "maxvcpus", "cpus",        "cpu_weight",  "cap",       "kernel",      "ramdisk",       "cmdline",
     "root",     "extra",       "on_poweroff", "on_reboot", "on_watchdog", "on_crash",      "on_soft_reset",
-    "disk",     "vif",         "serial",      "pause_exits", "directed_yield",
+    "disk",     "vif",         "serial",      "pause_exits", "directed_yield", "modules",
 };
 static_assert(sizeof key_names / sizeof key_names[0] == size_t(XlKey::count));
 
@@ -1113,6 +1113,7 @@ public:
         case XlKey::disk: return set_disks(st);
         case XlKey::vif: return set_vifs(st);
         case XlKey::serial: return set_serial(st);
+        case XlKey::modules: return set_modules(st);
         case XlKey::pause_exits: cfg_.pause_exits = TRY(number(st, 0, 1, "expected 0 or 1")) != 0; return {};
         case XlKey::directed_yield: cfg_.directed_yield = TRY(number(st, 0, 1, "expected 0 or 1")) != 0; return {};
         case XlKey::count: break;
@@ -1305,6 +1306,30 @@ private:
                                  xl_max_serials);
             StrView v = TRY(text(item, xl_path_size - 1));
             lib::copy_cstr(cfg_.serial[cfg_.serial_count++], xl_path_size, v);
+        }
+        return {};
+    }
+
+    // modules = [ "PATH [CMDLINE]", ... ] (a string is a list of one).
+    Status set_modules(const Statement& st)
+    {
+        cfg_.module_count = 0;
+        if (!st.is_list) {
+            StrView v = TRY(text(st.atom, xl_path_size - 1));
+            lib::copy_cstr(cfg_.modules[0], xl_path_size, v);
+            cfg_.module_count = 1;
+            return {};
+        }
+        ListCursor items(src, st, ctx_);
+        Token item;
+        bool nested = false;
+        while (TRY(items.next(item, nested))) {
+            if (nested) return nested_list(item.line);
+            if (cfg_.module_count >= xl_max_modules)
+                return ctx_.fail(item.line, Error::out_of_range, "too many modules (at most %zu)", xl_max_modules);
+            StrView v = TRY(text(item, xl_path_size - 1));
+            if (v.empty()) return ctx_.fail(item.line, Error::invalid, "a module needs a file name");
+            lib::copy_cstr(cfg_.modules[cfg_.module_count++], xl_path_size, v);
         }
         return {};
     }

@@ -54,6 +54,7 @@ inline constexpr size_t xl_ip_size = 128;      // xl allows several space-separa
 inline constexpr size_t xl_max_disks = 8;
 inline constexpr size_t xl_max_vifs = 8;
 inline constexpr size_t xl_max_serials = 4;
+inline constexpr size_t xl_max_modules = 8;
 inline constexpr uint32_t xl_max_vcpus = 64;       // a domain's vCPU limit in the hypervisor
 inline constexpr uint32_t xl_max_host_cpus = 256;  // CPUs an affinity mask can name
 inline constexpr uint64_t xl_default_memory_mib = 32;  // libxl's default when neither memory nor maxmem is set
@@ -182,6 +183,7 @@ enum class XlKey : uint8_t {
     serial,
     pause_exits,     // hypervisor-specific: every guest PAUSE exits (test guests)
     directed_yield,  // hypervisor-specific: PAUSE exits yield to a preempted sibling vCPU
+    modules,         // hypervisor-specific: boot modules for Multiboot kernels ("PATH [CMDLINE]")
     count,
 };
 const char* xl_key_name(XlKey key);
@@ -226,6 +228,12 @@ struct DomainConfig {
     VifConfig vifs[xl_max_vifs];
     size_t serial_count = 0;
     char serial[xl_max_serials][xl_path_size] = {};
+    // modules = [ "PATH [CMDLINE]", ... ]: files for a Multiboot kernel, in
+    // order (QEMU's -initrd "a args,b"); each module's command line is the
+    // text after PATH, or PATH itself when there is none. Without it,
+    // ramdisk= is the only module.
+    size_t module_count = 0;
+    char modules[xl_max_modules][xl_path_size] = {};
     bool pause_exits = false;
     bool directed_yield = true;
 
