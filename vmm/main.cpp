@@ -255,7 +255,7 @@ void autostart(lib::StrView list, xl::Output& out)
     // The machine's own debug-exit port; without one, halt here.
     constexpr uint16_t debug_exit = 0xf4;
     if (hc::device_ports(start_info().control, debug_exit, 1).ok())
-        asm volatile("outl %0, %1" : : "a"(status >> 1), "Nd"(debug_exit));
+        asm volatile("outb %0, %1" : : "a"(uint8_t(status >> 1)), "Nd"(debug_exit));
     for (;;) (void)hc::sleep_ns(1'000'000'000);
 }
 
