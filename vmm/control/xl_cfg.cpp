@@ -1112,8 +1112,9 @@ public:
         case XlKey::on_soft_reset: return set_action(st, cfg_.on_soft_reset);
         case XlKey::disk: return set_disks(st);
         case XlKey::vif: return set_vifs(st);
-        case XlKey::serial: return set_serial(st);
-        case XlKey::modules: return set_modules(st);
+        case XlKey::serial:
+            return set_strings(st, cfg_.serial, xl_max_serials, cfg_.serial_count, "serial devices", false);
+        case XlKey::modules: return set_strings(st, cfg_.modules, xl_max_modules, cfg_.module_count, "modules", true);
         case XlKey::pause_exits: cfg_.pause_exits = TRY(number(st, 0, 1, "expected 0 or 1")) != 0; return {};
         case XlKey::directed_yield: cfg_.directed_yield = TRY(number(st, 0, 1, "expected 0 or 1")) != 0; return {};
         case XlKey::count: break;
@@ -1286,14 +1287,18 @@ private:
         });
     }
 
-    // serial = "DEVICE" or serial = [ "DEVICE", ... ] (xl.cfg(5)).
-    Status set_serial(const Statement& st)
+    // A string or a list of strings into `out` (at most `max`): serial =
+    // "DEVICE" or [ "DEVICE", ... ] (xl.cfg(5)), modules = [ "PATH [CMDLINE]",
+    // ... ]. `what` names the items in the too-many error; `name_needed`
+    // refuses empty list entries.
+    Status set_strings(const Statement& st, char (*out)[xl_path_size], size_t max, size_t& count, const char* what,
+                       bool name_needed)
     {
-        cfg_.serial_count = 0;
+        count = 0;
         if (!st.is_list) {
             StrView v = TRY(text(st.atom, xl_path_size - 1));
-            lib::copy_cstr(cfg_.serial[0], xl_path_size, v);
-            cfg_.serial_count = 1;
+            lib::copy_cstr(out[0], xl_path_size, v);
+            count = 1;
             return {};
         }
         ListCursor items(src, st, ctx_);
@@ -1301,35 +1306,10 @@ private:
         bool nested = false;
         while (TRY(items.next(item, nested))) {
             if (nested) return nested_list(item.line);
-            if (cfg_.serial_count >= xl_max_serials)
-                return ctx_.fail(item.line, Error::out_of_range, "too many serial devices (at most %zu)",
-                                 xl_max_serials);
+            if (count >= max) return ctx_.fail(item.line, Error::out_of_range, "too many %s (at most %zu)", what, max);
             StrView v = TRY(text(item, xl_path_size - 1));
-            lib::copy_cstr(cfg_.serial[cfg_.serial_count++], xl_path_size, v);
-        }
-        return {};
-    }
-
-    // modules = [ "PATH [CMDLINE]", ... ] (a string is a list of one).
-    Status set_modules(const Statement& st)
-    {
-        cfg_.module_count = 0;
-        if (!st.is_list) {
-            StrView v = TRY(text(st.atom, xl_path_size - 1));
-            lib::copy_cstr(cfg_.modules[0], xl_path_size, v);
-            cfg_.module_count = 1;
-            return {};
-        }
-        ListCursor items(src, st, ctx_);
-        Token item;
-        bool nested = false;
-        while (TRY(items.next(item, nested))) {
-            if (nested) return nested_list(item.line);
-            if (cfg_.module_count >= xl_max_modules)
-                return ctx_.fail(item.line, Error::out_of_range, "too many modules (at most %zu)", xl_max_modules);
-            StrView v = TRY(text(item, xl_path_size - 1));
-            if (v.empty()) return ctx_.fail(item.line, Error::invalid, "a module needs a file name");
-            lib::copy_cstr(cfg_.modules[cfg_.module_count++], xl_path_size, v);
+            if (name_needed && v.empty()) return ctx_.fail(item.line, Error::invalid, "a module needs a file name");
+            lib::copy_cstr(out[count++], xl_path_size, v);
         }
         return {};
     }
