@@ -44,6 +44,7 @@ list(APPEND HV_KERNEL_SOURCES
   hv/dom0/hypercall.cpp
   hv/dom0/domctl.cpp
   hv/dom0/ioreq.cpp
+  hv/dom0/iobuffer.cpp
   hv/dom0/registry.cpp
   hv/dom0/evtchn_calls.cpp
   hv/dom0/region.cpp

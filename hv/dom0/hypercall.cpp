@@ -240,6 +240,9 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::vcpu_nmi: return vcpu_nmi(t, f.rdi, f.rsi);
     case Call::domain_irq: return domain_irq(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_msi: return domain_msi(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioport_buffer: return ioport_buffer(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioport_drain: return ioport_drain(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioport_latch: return ioport_latch(t, f.rdi, f.rsi, f.rdx);
     case Call::evtchn_bind_vector: return evtchn_bind_vector(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_exits: return domain_exits(t, f.rdi, f.rsi);
     case Call::vcpu_pin: return vcpu_pin(t, f.rdi, f.rsi, f.rdx);
