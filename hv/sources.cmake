@@ -24,6 +24,7 @@ list(APPEND HV_PORTABLE_SOURCES
 list(APPEND HV_KERNEL_SOURCES
   hv/main.cpp
   hv/console.cpp
+  hv/wall_clock.cpp
   hv/panic.cpp
   hv/mem/frames.cpp
   hv/mem/kernel_heap.cpp

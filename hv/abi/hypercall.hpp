@@ -173,7 +173,8 @@ struct SystemInfo {
     char cpu_model[48];
     uint64_t free_frames;   // 4 KiB frames free (exact; free_memory rounds nothing either)
     uint64_t caller_cpu_ns; // run time of the calling domain's threads (Dom0's Time(s))
-    uint64_t reserved[2];
+    uint64_t wall_clock_ns; // Unix time (UTC) from the RTC at boot and the TSC since; 0 if unknown
+    uint64_t reserved[1];
 };
 static_assert(sizeof(SystemInfo) == 160);
 static_assert(offsetof(SystemInfo, cpu_count) == 24);

@@ -166,9 +166,10 @@ struct Domain {
     // sees one monotonic TSC starting near 0 whichever CPU a vCPU runs on
     // (host TSCs are synchronised; the guest may move its own with WRMSR).
     uint64_t tsc_offset;
-    // Wall-clock seconds (Unix time) at guest time 0, for kvm-clock's wall
-    // clock; 0 until a domain builder says otherwise.
-    uint64_t wallclock_sec;
+    // Wall-clock time (Unix, ns) at guest time 0, for kvm-clock's wall
+    // clock: when the domain was created (its TSC starts there), 0 if hv
+    // has no wall clock.
+    uint64_t wallclock_ns;
     // Credit-scheduler parameters (xl sched-credit -w/-c): weight 1..65535
     // for each vCPU, cap in percent of one CPU for the whole domain (0 =
     // none). Registered with the scheduler (as `sched`) while it runs.

@@ -275,6 +275,7 @@ int run_abi_selftest(xl::Output& out)
     expect("device_ports for hv's console UART (0x3f8)", hc::device_ports(control, 0x3f8, 8), Status::denied);
     expect("device_ports for the PCI configuration ports", hc::device_ports(control, 0xcf8, 8), Status::denied);
     expect("device_ports for the 8259 PIC", hc::device_ports(control, 0x20, 2), Status::denied);
+    expect("device_ports for the CMOS RTC", hc::device_ports(control, 0x70, 2), Status::denied);
     expect("device_ports past port 0xffff", hc::device_ports(control, 0xfff8, 16), Status::out_of_range);
     expect("device_mmio_map over RAM", hc::device_mmio_map(control, 0x100000, 4096, window), Status::denied);
     expect("device_mmio_map over the local APIC", hc::device_mmio_map(control, 0xfee00000, 4096, window),
