@@ -257,6 +257,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         ap.mmio32_size = platform::pci_mmio_size;
         ap.sleep_control_port = platform::sleep_control_port;
         ap.sleep_status_port = platform::sleep_status_port;
+        ap.power_button_gsi = platform::power_button_gsi;
         auto acpi = builder::build_acpi(ap, window, platform::acpi_base, platform::acpi_limit, &why);
         if (!acpi) {
             out.print("xl: domain '%s': ACPI tables: %s\n", c.name, why);
@@ -629,6 +630,16 @@ Status Domains::reset(uint32_t id)
     auto r = hc::domain_shutdown(h, hv::abi::ShutdownKind::reboot, 0);
     if (r.ok()) check_lifecycle();
     return r.status;
+}
+
+Status Domains::power_button(uint32_t id)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g) return Status::not_found;
+    if (!g->pc) return Status::unsupported;
+    g->pc->press_power_button();
+    return Status::ok;
 }
 
 Status Domains::sysrq(uint32_t id, char key)

@@ -100,6 +100,9 @@ public:
     hv::abi::Status pin(uint32_t id, uint32_t vcpu, uint32_t cpu);
     hv::abi::Status nmi(uint32_t id, uint32_t vcpu);
     hv::abi::Status reset(uint32_t id);
+    // The ACPI power button (xl trigger power, xl shutdown -F): unsupported
+    // for a domain without the PC platform (no ACPI).
+    hv::abi::Status power_button(uint32_t id);
     hv::abi::Status sysrq(uint32_t id, char key);
 
     // The device-model thread's body (never returns).
