@@ -1078,6 +1078,9 @@ TEST_F(XlTest, TriggerAndSysrqArguments)
     EXPECT_EQ(out.s, "xl: domain 'nosuch' does not exist\n");
     EXPECT_EQ(xl("xl trigger web nmi"), 1);
     EXPECT_EQ(out.s, "xl: cannot send nmi to domain 1: unsupported\n");
+    be.power_status = Status::unsupported;
+    EXPECT_EQ(xl("xl trigger web power"), 1);
+    EXPECT_EQ(out.s, "xl: domain 1 has no ACPI power button (not a PC-platform guest)\n");
     EXPECT_EQ(xl("xl sysrq web hh"), 2);
     EXPECT_EQ(out.s, "Usage: xl sysrq <Domain> <letter>\n");
     EXPECT_EQ(xl("xl sysrq web"), 2);

@@ -686,6 +686,10 @@ int Shell::cmd_trigger(size_t argc, const char* const* argv)
         vcpu = uint32_t(*v);
     }
     auto s = backend_.trigger(id, what, vcpu);
+    if (s == hv::abi::Status::unsupported && what == "power") {
+        out_.print("xl: domain %u has no ACPI power button (not a PC-platform guest)\n", id);
+        return 1;
+    }
     if (s == hv::abi::Status::out_of_range) {
         out_.print("xl: domain %u has no vCPU %u\n", id, vcpu);
         return 1;
