@@ -299,6 +299,14 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
                                    {platform::system_control_b_port, 1}})
             if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok())
                 return fail("forwarding its ports", s.status);
+        // CONFIG_ADDRESS: Linux's type-1 configuration reads are a write
+        // there and a read of CONFIG_DATA; only the read needs an answer
+        // (and finds the write applied: the ring is drained first). Linux on
+        // a family-0Fh AMD CPU (QEMU's qemu64) reads 8,192 of them at boot
+        // looking for an AGP bridge on every bus.
+        auto ev = hc::ioport_buffer(g.handle, pci::HostBridge::config_address_port, 1);
+        if (!ev.ok()) return fail("buffering its PCI configuration address", ev.status);
+        g.iobuf_events[2] = uint32_t(ev.value);
         for (auto [base, size] : {std::pair<uint64_t, uint64_t>{platform::ecam_base, pci::HostBridge::ecam_size},
                                   {platform::pci_mmio_base, platform::pci_mmio_size}})
             if (auto s = hc::mmio_forward(g.handle, base, size); !s.ok()) return fail("forwarding its MMIO", s.status);
@@ -688,7 +696,7 @@ bool Domains::send_console_input(uint32_t id, char c)
 
 void Domains::drain_buffered(GuestDomain& g)
 {
-    // COM1's THR and the POST port (whose writes go nowhere).
+    // COM1's THR, the POST port (whose writes go nowhere), CONFIG_ADDRESS.
     bool queued = false;
     for (uint32_t port : g.iobuf_events) queued |= port && events().take(port);
     if (!queued) return;  // nothing since the last drain
@@ -696,9 +704,15 @@ void Domains::drain_buffered(GuestDomain& g)
     for (;;) {
         auto n = hc::ioport_drain(g.handle, w, 64);
         if (!n.ok()) return;
-        for (uint64_t i = 0; i < n.value; ++i)
-            if (w[i].port >= com1_base && w[i].port < com1_base + 8u)
+        for (uint64_t i = 0; i < n.value; ++i) {
+            if (w[i].port >= com1_base && w[i].port < com1_base + 8u) {
                 g.uart.write(unsigned(w[i].port - com1_base), uint8_t(w[i].value));
+            } else if (g.pc && w[i].port == pci::HostBridge::config_address_port) {
+                uint32_t v = w[i].value;
+                platform::Stop stop = platform::Stop::none;  // CONFIG_ADDRESS stops nothing
+                (void)g.pc->port(w[i].port, w[i].size, false, v, stop);
+            }
+        }
         if (n.value < 64) break;
     }
     uart_updated(g);

@@ -30,11 +30,12 @@ struct GuestDomain final : platform::PlatformHost {
     char console_storage[console_bytes];
     console::ConsoleRing console{console_storage, console_bytes, 16 * 1024};
     devices::Uart16550 uart{nullptr, nullptr};
-    // Writes that need no answer go without round trips: COM1's THR and the
-    // POST port are buffered by hv (one of iobuf_events is raised when some
-    // are queued), and COM1's LSR reads are latched (lsr_latched: the value
-    // published, -1 while withdrawn).
-    uint32_t iobuf_events[2] = {};
+    // Writes that need no answer go without round trips: COM1's THR, the
+    // POST port and (Linux domains) the PCI configuration address are
+    // buffered by hv (one of iobuf_events is raised when some are queued),
+    // and COM1's LSR reads are latched (lsr_latched: the value published, -1
+    // while withdrawn).
+    uint32_t iobuf_events[3] = {};
     int lsr_latched = -1;
     devices::MmioScratch scratch;
     bool stop_handled = false;  // its on_poweroff/on_reboot/on_crash ran
