@@ -21,5 +21,8 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/virtio/virtqueue.cpp
   vmm/virtio/virtio_pci.cpp
   vmm/virtio/virtio_console.cpp
+  vmm/virtio/virtio_blk.cpp
+  vmm/block/archive/cpio_opener.cpp
+  vmm/control/domain_disks.cpp
   vmm/platform/pc_platform.cpp
 )

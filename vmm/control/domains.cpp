@@ -299,6 +299,14 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (!mem) return fail("allocating its devices", Status::no_memory);
         g.pc = new (mem) platform::PcPlatform(g, g.ram, g.ram_size, virtio_console_sink, &g);
         if (!g.pc->init().ok()) return fail("setting up its PCI devices", Status::invalid);
+        if (c.disk_count) {
+            void* dm = heap().allocate(sizeof(DomainDisks), alignof(DomainDisks));
+            if (!dm) return fail("allocating its disks", Status::no_memory);
+            g.disks = new (dm) DomainDisks(*files_, heap());
+            if (!g.disks->attach(c, *g.pc, out).ok()) return fail("opening its disks", Status::invalid);
+        }
+    } else if (c.disk_count) {
+        out.print("xl: warning: disk=: a Multiboot kernel gets no disks (only Linux kernels get the PC platform)\n");
     }
     // cpus=: each vCPU on one CPU (the lowest of its set; a vCPU does not
     // float among several CPUs here).
@@ -410,6 +418,11 @@ void Domains::release_devices(GuestDomain& g)
         g.pc->~PcPlatform();
         heap().deallocate(g.pc, sizeof(platform::PcPlatform));
         g.pc = nullptr;
+    }
+    if (g.disks) {  // after the platform, whose virtio functions use them
+        g.disks->~DomainDisks();
+        heap().deallocate(g.disks, sizeof(DomainDisks));
+        g.disks = nullptr;
     }
     if (g.ram) {
         (void)hc::unmap(reinterpret_cast<uint64_t>(g.ram), g.ram_size);
@@ -545,6 +558,27 @@ size_t Domains::vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap)
         if (vi.state == 2) lib::copy_cstr(r.state, sizeof r.state, "r--");  // runnable: waiting for its CPU
         r.time_ns = vi.time_ns;
         r.affinity = vi.affinity;
+    }
+    return n;
+}
+
+size_t Domains::disks(uint32_t id, xl::DiskRow* rows, size_t cap)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g || !g->disks || !g->pc) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < g->disks->count() && n < cap; ++i) {
+        const DomainDisks::Disk& d = g->disks->disk(i);
+        xl::DiskRow& r = rows[n++];
+        r = xl::DiskRow{};
+        r.devid = d.devid;
+        r.backend = 0;
+        r.frontend = g->id;
+        virtio::VirtioPci* f = g->pc->virtio_function(d.slot);
+        r.state = f && f->live() ? 4 : 1;  // XenbusStateConnected once the driver is up
+        lib::format(r.path, sizeof r.path, "virtio-blk 00:%02x.0 %s %s %s", d.slot, d.dev->format_name(),
+                    d.dev->read_only() ? "ro" : "rw", d.target);
     }
     return n;
 }

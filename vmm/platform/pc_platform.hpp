@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lib/allocator.hpp"
 #include "lib/result.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/pci/host_bridge.hpp"
@@ -34,6 +35,7 @@ inline constexpr uint16_t reset_port = 0xcf9;
 inline constexpr uint16_t system_control_b_port = 0x61;  // NMI status and speaker (8255 port B on the PC)
 inline constexpr unsigned com1_gsi = 4;  // ISA IRQ 4, edge, active high (no override in the MADT)
 inline constexpr unsigned console_slot = 1;  // virtio-console at 00:01.0
+inline constexpr unsigned max_virtio_functions = 16;  // attach_virtio(): disks and other devices
 
 // What the platform needs from Dom0: interrupts into the domain.
 class PlatformHost {
@@ -68,6 +70,7 @@ public:
     PcPlatform(PlatformHost& host, uint8_t* ram, uint64_t ram_size, virtio::VirtioConsole::Sink console_out, void* ctx);
     PcPlatform(const PcPlatform&) = delete;
     PcPlatform& operator=(const PcPlatform&) = delete;
+    ~PcPlatform();
 
     // Plugs the devices in and places their BARs in the PCI window, as
     // firmware would (memory decoding on), so the guest finds them ready.
@@ -89,6 +92,13 @@ public:
     pci::HostBridge& bridge() { return bridge_; }
     virtio::VirtioPci& console_pci() { return console_pci_; }
 
+    // Plugs a further virtio device in (after init()) as a virtio-pci
+    // function at `slot` with MSI-X, its BAR placed after the ones before
+    // in the PCI window. The transport comes from `a` and is the
+    // platform's; the device stays the caller's and must outlive it.
+    lib::Status attach_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a);
+    virtio::VirtioPci* virtio_function(unsigned slot);
+
 private:
     class Irq final : public pci::IrqSink {
     public:
@@ -108,6 +118,12 @@ private:
     Irq console_irq_;
     virtio::VirtioPci console_pci_;
     bool uart_line_ = false;
+    // attach_virtio()'s functions and where the next BAR goes.
+    struct Function;
+    Function* functions_[max_virtio_functions] = {};
+    lib::Allocator* function_alloc_ = nullptr;
+    uint64_t next_bar_ = pci_mmio_base;
+    lib::Status place(unsigned slot);
 };
 
 }  // namespace vmm::platform
