@@ -218,8 +218,9 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     hv::abi::DomainInfo info{};
     (void)hc::domain_info(g.handle, info);
     g.id = info.id;
+    // what == nullptr: the reason was already printed.
     auto fail = [&](const char* what, Status s) -> lib::Status {
-        out.print("xl: domain '%s': %s: %s\n", c.name, what, hv::abi::status_name(s));
+        if (what) out.print("xl: domain '%s': %s: %s\n", c.name, what, hv::abi::status_name(s));
         release_devices(g);  // Dom0's mapping of its RAM first: hv refuses to destroy a mapped domain
         (void)hc::domain_destroy(g.handle);
         return lib::err(lib::Error::io);
@@ -303,7 +304,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
             void* dm = heap().allocate(sizeof(DomainDisks), alignof(DomainDisks));
             if (!dm) return fail("allocating its disks", Status::no_memory);
             g.disks = new (dm) DomainDisks(*files_, heap());
-            if (!g.disks->attach(c, *g.pc, out).ok()) return fail("opening its disks", Status::invalid);
+            if (!g.disks->attach(c, *g.pc, out).ok()) return fail(nullptr, Status::invalid);
         }
     } else if (c.disk_count) {
         out.print("xl: warning: disk=: a Multiboot kernel gets no disks (only Linux kernels get the PC platform)\n");
