@@ -22,7 +22,10 @@
 // read-only status byte after writable data, a data buffer outside guest
 // RAM (nothing outside RAM is touched). DomainDisks refuses: access=rw on an
 // archive file, a missing file, a partition vdev, xvdi, two names of the
-// same disk, a qcow2 target opened as vhd, CD-ROMs.
+// same disk, a qcow2 target opened as vhd, CD-ROMs. Archive files refuse
+// writable opens, writes and resizes, and reads past their end (also with
+// offset + length wrapping); a qcow2 overlay finds its backing file by a
+// relative name ("../base/base.qcow2") inside the archive.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -573,6 +576,54 @@ TEST_F(Dom0DiskTest, RefusedDisks)
         EXPECT_FALSE(disks.attach(cfg_with(k.disks), pc, out).ok()) << k.disks;
         EXPECT_NE(out.s.find(k.message), std::string::npos) << k.disks << " said: " << out.s;
     }
+}
+
+TEST_F(Dom0DiskTest, ArchiveFilesAreReadOnlyAndFindTheirBackingFiles)
+{
+    // An overlay whose backing file is named relative to it, both inside
+    // the archive: the chain opens through the CpioOpener alone.
+    create_qcow2("base.qcow2", disk_bytes);
+    BlockDevice* w = must_open("base.qcow2", true);
+    ASSERT_NE(w, nullptr);
+    ASSERT_TRUE(w->write(0, image.data(), image.size()).ok());
+    ASSERT_TRUE(w->close().ok());
+    create_qcow2("top.qcow2", disk_bytes, 3, 16, "../base/base.qcow2", "qcow2");  // empty: all from the base
+    auto top = read_file("top.qcow2");
+    archive_bytes = cpio_of({{"guests/base/base.qcow2", read_file("base.qcow2")}, {"guests/over/top.qcow2", top}});
+    vmm::files::CpioArchive files(archive_bytes.data(), archive_bytes.size());
+    ASSERT_TRUE(files.validate().ok());
+    vmm::block::CpioOpener opener(files, alloc);
+    vmm::block::OpenOptions o;
+    o.format = vmm::block::Format::qcow2;
+    auto dev = vmm::block::open_image(alloc, opener, "guests/over/top.qcow2", {}, o);
+    ASSERT_TRUE(dev.ok()) << lib::error_name(dev.error());
+    ASSERT_NE((*dev)->backing(), nullptr);
+    EXPECT_EQ(opener.open_files(), 2u);
+    std::vector<uint8_t> got(4096);
+    ASSERT_TRUE((*dev)->read(8192, got.data(), got.size()).ok());
+    EXPECT_EQ(0, std::memcmp(got.data(), image.data() + 8192, 4096)) << "read through to the backing file";
+    EXPECT_EQ((*dev)->write(0, got.data(), 512).error(), lib::Error::denied);
+    EXPECT_TRUE((*dev)->close().ok());
+    EXPECT_EQ(opener.open_files(), 0u);
+    // The files themselves: writable opens, writes and resizes are denied,
+    // reads past the end are truncated, flush has nothing to do.
+    EXPECT_EQ(opener.open("guests/over/top.qcow2", {}, true).error(), lib::Error::denied);
+    EXPECT_EQ(opener.open("guests/over/none", {}, false).error(), lib::Error::not_found);
+    EXPECT_EQ(opener.open("../x", {}, false).error(), lib::Error::invalid);
+    auto f = opener.open("guests/over/top.qcow2", {}, false);
+    ASSERT_TRUE(f.ok());
+    EXPECT_FALSE((*f)->writable());
+    EXPECT_EQ((*f)->size(), top.size());
+    EXPECT_EQ(opener.resolved_name(*f), lib::StrView("guests/over/top.qcow2"));
+    uint8_t b[16];
+    EXPECT_EQ(vmm::block::file_write(**f, 0, b, 16).error(), lib::Error::denied);
+    EXPECT_EQ(vmm::block::file_resize(**f, 0).error(), lib::Error::denied);
+    EXPECT_EQ(vmm::block::file_read(**f, top.size() - 8, b, 16).error(), lib::Error::truncated);
+    EXPECT_EQ(vmm::block::file_read(**f, ~0ull - 4, b, 16).error(), lib::Error::truncated);
+    EXPECT_TRUE(vmm::block::file_read(**f, 0, b, 16).ok());
+    EXPECT_EQ(0, std::memcmp(b, top.data(), 16));
+    EXPECT_TRUE(vmm::block::file_flush(**f).ok());
+    opener.close(*f);
 }
 
 TEST(CpioOpenerNames, ResolvedLikeQemuBackingFiles)
