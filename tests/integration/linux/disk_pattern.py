@@ -4,7 +4,7 @@ starting with "hv-disk sector N" (N in decimal) and filled with bytes that
 depend on N, so a sector read from the wrong place or a missing sector
 changes the checksum.
 
-  disk-pattern.py SECTORS OUT
+  disk_pattern.py SECTORS OUT
 """
 import sys
 
