@@ -6,7 +6,7 @@
 // status byte sharing the last data descriptor); writes, flush, GET_ID,
 // discard and write zeroes on writable images; several request queues; and
 // the Dom0 path: an image inside a cpio archive opened by DomainDisks from
-// an xl.cfg disk= entry and plugged into a PcPlatform.
+// an xl.cfg disk= entry and plugged into a PcPlatform at slot 16 + disk.
 //
 // Bad inputs tried, each answered with a status and the device still usable
 // afterwards: IN/OUT at the last sector + 1, past the capacity, with
@@ -514,22 +514,21 @@ TEST_F(Dom0DiskTest, ArchiveImageReadThroughThePlatform)
                           "'guests/raw.img,raw,xvda,r' ]");
         ASSERT_TRUE(disks.attach(c, pc, out).ok()) << out.s;
         ASSERT_EQ(disks.count(), 2u);
-        EXPECT_EQ(disks.disk(0).slot, 9u) << "xvdb is disk 1";
-        EXPECT_EQ(disks.disk(1).slot, 8u);
+        EXPECT_EQ(disks.disk(0).slot, 17u) << "xvdb is disk 1";
+        EXPECT_EQ(disks.disk(1).slot, 16u);
         EXPECT_EQ(disks.disk(0).devid, 51728u);
         EXPECT_EQ(disks.disk(1).devid, 51712u);
         EXPECT_STREQ(disks.disk(0).dev->format_name(), "qcow2");
         EXPECT_TRUE(disks.disk(0).dev->read_only());
         EXPECT_EQ(disks.open_files(), 2u);
         // The guest's view: a driver on the platform's bus reads xvdb.
-        VirtioPci* f = pc.virtio_function(9);
+        VirtioPci* f = pc.virtio_function(17);
         ASSERT_NE(f, nullptr);
-        PciDriver drv{pc.bridge(), 9};
+        PciDriver drv{pc.bridge(), 17};
         drv.bar_base = uint64_t(drv.cfg(0x20) & ~0xfu) | uint64_t(drv.cfg(0x24)) << 32;
-        // BARs go in the order disks are listed: the console's, then xvdb's.
-        EXPECT_EQ(drv.bar_base, vmm::platform::pci_mmio_base + VirtioPci::bar_size);
+        // 1 MiB of the window per slot.
+        EXPECT_EQ(drv.bar_base, vmm::platform::pci_mmio_base + 17 * 0x100000ull);
         drv.probe();
-        EXPECT_EQ(drv.bar_base, vmm::platform::pci_mmio_base + VirtioPci::bar_size);
         EXPECT_EQ(drv.rd(drv.device, 4), uint32_t(capacity));
         EXPECT_TRUE(f->offered_features() & blk_feature::ro);
         EXPECT_TRUE(f->offered_features() & blk_feature::mq) << "vcpus=2: two queues";

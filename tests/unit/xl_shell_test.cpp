@@ -425,14 +425,14 @@ TEST_F(XlTest, DmesgErrors)
 
 TEST_F(XlTest, BlockListInXensColumns)
 {
-    DiskRow a{51712, 0, 1, 4, "virtio-blk 00:08.0 qcow2 ro guests/disks/a.qcow2"};
-    DiskRow b{51728, 0, 1, 1, "virtio-blk 00:09.0 raw ro guests/b.img"};
+    DiskRow a{51712, 0, 1, 4, "virtio-blk 00:10.0 qcow2 ro guests/disks/a.qcow2"};
+    DiskRow b{51728, 0, 1, 1, "virtio-blk 00:11.0 raw ro guests/b.img"};
     be.disks = {a, b};
     EXPECT_EQ(xl("xl block-list web"), 0);
     EXPECT_EQ(out.s,
               "Vdev  BE  handle state evt-ch ring-ref BE-path                       \n"
-              "51712 0   1      4     -1     -1       virtio-blk 00:08.0 qcow2 ro guests/disks/a.qcow2\n"
-              "51728 0   1      1     -1     -1       virtio-blk 00:09.0 raw ro guests/b.img\n");
+              "51712 0   1      4     -1     -1       virtio-blk 00:10.0 qcow2 ro guests/disks/a.qcow2\n"
+              "51728 0   1      1     -1     -1       virtio-blk 00:11.0 raw ro guests/b.img\n");
     // A domain without disks: the header only; a missing one: xl's message.
     EXPECT_EQ(xl("xl block-list db"), 0);
     EXPECT_EQ(out.s, "Vdev  BE  handle state evt-ch ring-ref BE-path                       \n");

@@ -3,8 +3,9 @@
 // its PC platform as virtio-blk functions, one PCI slot per disk.
 //
 // The vdev picks the slot, so the guest's disk order follows the names and
-// not the order of the list: xvda (or hda, sda, d0) is disk 0 at 00:08.0,
-// xvdb disk 1 at 00:09.0, up to 8 disks (xvdh). Linux calls them vda, vdb,
+// not the order of the list: xvda (or hda, sda, d0) is disk 0 at 00:10.0,
+// xvdb disk 1 at 00:11.0, up to 8 disks (xvdh; slots 8-15 are left to the
+// vifs' virtio-net functions). Linux calls them vda, vdb,
 // ... in slot order. Partition vdevs (xvda1), CD-ROMs, driver domains
 // (backend=) and hotplug scripts (script=) are refused with a message, as is
 // access=rw: the archive is read-only. Portable (messages go to an
@@ -28,8 +29,8 @@ namespace vmm {
 
 class DomainDisks {
 public:
-    static constexpr unsigned first_slot = 8;  // disk 0 at 00:08.0
-    static constexpr unsigned max_disks = 8;   // slots 8-15
+    static constexpr unsigned first_slot = 16;  // disk 0 at 00:10.0
+    static constexpr unsigned max_disks = 8;    // slots 16-23
     static constexpr unsigned max_queues = 4;  // request queues per disk: one per vCPU up to this
 
     struct Disk {

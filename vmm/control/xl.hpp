@@ -49,7 +49,7 @@ struct DiskRow {
     uint32_t backend;   // the serving domain: 0
     uint32_t frontend;  // the guest's domain id ("handle" in xl's header)
     uint32_t state;     // XenbusState: 1 initialising (driver not up), 4 connected
-    char path[128];     // "virtio-blk 00:08.0 qcow2 ro guests/disk.qcow2"
+    char path[128];     // "virtio-blk 00:10.0 qcow2 ro guests/disk.qcow2"
 };
 
 // What xl needs from the hypervisor and Dom0's registry.

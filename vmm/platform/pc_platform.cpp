@@ -48,17 +48,16 @@ lib::Status PcPlatform::init()
 {
     TRY(console_pci_.init());
     unsigned slot = TRY(bridge_.attach(console_pci_, console_slot));
-    return place(slot);
+    return place(slot, pci_mmio_base);
 }
 
-lib::Status PcPlatform::place(unsigned slot)
+lib::Status PcPlatform::place(unsigned slot, uint64_t bar)
 {
-    // Firmware's work: the BAR at the next free place of the window (each
-    // is naturally aligned: all are the same size), memory decoding and bus
+    // Firmware's work: the BAR (naturally aligned), memory decoding and bus
     // mastering on, the interrupt line register set.
-    const uint64_t bar = next_bar_;
-    if (bar + virtio::VirtioPci::bar_size > pci_mmio_base + pci_mmio_size) return lib::err(lib::Error::no_memory);
-    next_bar_ += virtio::VirtioPci::bar_size;
+    static_assert(virtio_bar(pci::HostBridge::num_slots - 1) + virtio::VirtioPci::bar_size <=
+                  pci_mmio_base + pci_mmio_size);
+    static_assert(virtio::VirtioPci::bar_size <= virtio_bar(1) - pci_mmio_base);
     bridge_.config_write(0, slot, 0, 0x10 + 4 * virtio::VirtioPci::bar, 4, uint32_t(bar));
     bridge_.config_write(0, slot, 0, 0x14 + 4 * virtio::VirtioPci::bar, 4, uint32_t(bar >> 32));
     bridge_.config_write(0, slot, 0, 0x3c, 1, intx_gsi(slot));
@@ -80,7 +79,7 @@ lib::Status PcPlatform::attach_virtio(virtio::VirtioDevice& dev, unsigned slot, 
     functions_[i] = f;  // freed with the platform from here on, whatever fails below
     TRY(f->pci.init());
     TRY(bridge_.attach(f->pci, slot));
-    return place(slot);
+    return place(slot, virtio_bar(slot));
 }
 
 virtio::VirtioPci* PcPlatform::virtio_function(unsigned slot)

@@ -93,11 +93,13 @@ public:
     virtio::VirtioPci& console_pci() { return console_pci_; }
 
     // Plugs a further virtio device in (after init()) as a virtio-pci
-    // function at `slot` with MSI-X, its BAR placed after the ones before
-    // in the PCI window. The transport comes from `a` and is the
+    // function at `slot` with MSI-X, its BAR at virtio_bar(slot). The transport comes from `a` and is the
     // platform's; the device stays the caller's and must outlive it.
     lib::Status attach_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a);
     virtio::VirtioPci* virtio_function(unsigned slot);
+    // Where a slot's BAR4 goes: 1 MiB of the PCI window per slot (the
+    // console's, at the window's start, is below slot 1's).
+    static constexpr uint64_t virtio_bar(unsigned slot) { return pci_mmio_base + uint64_t(slot) * 0x100000; }
 
 private:
     class Irq final : public pci::IrqSink {
@@ -122,8 +124,7 @@ private:
     struct Function;
     Function* functions_[max_virtio_functions] = {};
     lib::Allocator* function_alloc_ = nullptr;
-    uint64_t next_bar_ = pci_mmio_base;
-    lib::Status place(unsigned slot);
+    lib::Status place(unsigned slot, uint64_t bar);
 };
 
 }  // namespace vmm::platform
