@@ -18,6 +18,7 @@
 #include "arch/x86_64/smp.hpp"
 #include "arch/x86_64/virt/virt.hpp"
 #include "hv/acpi/acpi.hpp"
+#include "hv/wall_clock.hpp"
 #include "hv/boot/boot_info.hpp"
 #include "hv/boot/cmdline.hpp"
 #include "hv/boot/multiboot.hpp"
@@ -219,6 +220,7 @@ void setup_interrupts_and_timer()
     if (!s.ok()) rt_panic("local APIC: %s", lib::error_name(s.error()));
     s = arch::lapic::calibrate_timer();
     if (!s.ok()) rt_panic("timer calibration failed: no working reference clock");
+    init_wall_clock(acpi_info.fadt.present ? acpi_info.fadt.century : 0);
 
     // Prove the timer interrupts: one 1 ms shot, waited for with HLT.
     arch::set_interrupt_handler(arch::vector::lapic_timer, timer_selftest_handler);

@@ -24,6 +24,7 @@ list(APPEND HV_PORTABLE_SOURCES
 list(APPEND HV_KERNEL_SOURCES
   hv/main.cpp
   hv/console.cpp
+  hv/wall_clock.cpp
   hv/panic.cpp
   hv/mem/frames.cpp
   hv/mem/kernel_heap.cpp
@@ -44,6 +45,7 @@ list(APPEND HV_KERNEL_SOURCES
   hv/dom0/hypercall.cpp
   hv/dom0/domctl.cpp
   hv/dom0/ioreq.cpp
+  hv/dom0/iobuffer.cpp
   hv/dom0/registry.cpp
   hv/dom0/evtchn_calls.cpp
   hv/dom0/region.cpp

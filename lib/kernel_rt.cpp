@@ -6,11 +6,17 @@
 
 extern "C" {
 
+// Quadwords first, then the bytes left: as fast as REP MOVSB where the CPU
+// has fast strings, and 8 times fewer iterations where it has not (an
+// emulator runs each iteration on its own: building a 256 MiB Linux domain
+// under QEMU TCG spent seconds in REP STOSB/MOVSB).
 void* memcpy(void* dst, const void* src, size_t n)
 {
     auto* d = static_cast<unsigned char*>(dst);
     auto* s = static_cast<const unsigned char*>(src);
-    asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+    size_t q = n / 8, r = n % 8;
+    asm volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(q) : : "memory");
+    asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(r) : : "memory");
     return dst;
 }
 
@@ -30,7 +36,10 @@ void* memmove(void* dst, const void* src, size_t n)
 void* memset(void* dst, int c, size_t n)
 {
     auto* d = static_cast<unsigned char*>(dst);
-    asm volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    uint64_t pattern = uint64_t(uint8_t(c)) * 0x0101010101010101ull;
+    size_t q = n / 8, r = n % 8;
+    asm volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(pattern) : "memory");
+    asm volatile("rep stosb" : "+D"(d), "+c"(r) : "a"(pattern) : "memory");
     return dst;
 }
 

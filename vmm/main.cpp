@@ -80,7 +80,9 @@ public:
     hv::abi::Status pin_vcpu(uint32_t id, uint32_t vcpu, uint32_t cpu) override { return domains().pin(id, vcpu, cpu); }
     hv::abi::Status trigger(uint32_t id, lib::StrView what, uint32_t vcpu) override
     {
-        return what == "nmi" ? domains().nmi(id, vcpu) : domains().reset(id);
+        if (what == "nmi") return domains().nmi(id, vcpu);
+        if (what == "power") return domains().power_button(id);
+        return domains().reset(id);
     }
     hv::abi::Status sysrq(uint32_t id, char key) override { return domains().sysrq(id, key); }
     void sleep_ms(uint64_t ms) override { (void)hc::sleep_ns(ms * 1'000'000); }

@@ -9,6 +9,7 @@ list(APPEND HV_KERNEL_SOURCES
   arch/x86_64/lapic.cpp
   arch/x86_64/percpu.cpp
   arch/x86_64/ref_clock.cpp
+  arch/x86_64/cmos_rtc.cpp
   arch/x86_64/smp.cpp
   arch/x86_64/fpu.cpp
   arch/x86_64/ioapic.cpp

@@ -81,6 +81,10 @@ enum class Call : uint64_t {
     // Interrupts from device models (see "Guest interrupts" in docs/abi.md).
     domain_irq = 48,     // (domain: write, gsi, level): vIOAPIC line gsi lowered (0), raised (1) or pulsed (2)
     domain_msi = 49,     // (domain: write, address, data): an MSI write into the domain's interrupt window
+    // Buffered port I/O (see "Buffered writes and latched reads" in docs/abi.md).
+    ioport_buffer = 50,  // (domain: manage, base, count) -> port: guest writes there are queued, the port raised
+    ioport_drain = 51,   // (domain: write, BufferedWrite* out, cap) -> count: takes queued writes, oldest first
+    ioport_latch = 52,   // (domain: write, port, value): 1-byte reads of port answer value (0-255; ~0 withdraws it)
     count_
 };
 
@@ -169,7 +173,8 @@ struct SystemInfo {
     char cpu_model[48];
     uint64_t free_frames;   // 4 KiB frames free (exact; free_memory rounds nothing either)
     uint64_t caller_cpu_ns; // run time of the calling domain's threads (Dom0's Time(s))
-    uint64_t reserved[2];
+    uint64_t wall_clock_ns; // Unix time (UTC) from the RTC at boot and the TSC since; 0 if unknown
+    uint64_t reserved[1];
 };
 static_assert(sizeof(SystemInfo) == 160);
 static_assert(offsetof(SystemInfo, cpu_count) == 24);
@@ -275,6 +280,15 @@ static_assert(sizeof(ExitCounts::Entry) == 32);
 static_assert(sizeof(ExitCounts) == 16 + 32 * 32);
 
 enum class IoKind : uint8_t { port = 0, mmio = 1 };
+
+// A guest OUT to a buffered port, queued for the device model (ioport_drain).
+struct BufferedWrite {
+    uint16_t port;
+    uint8_t size;   // 1, 2, 4
+    uint8_t vcpu;   // who wrote it (vCPU index, < 64)
+    uint32_t value;
+};
+static_assert(sizeof(BufferedWrite) == 8);
 
 struct IoRequest {
     uint32_t domain;  // id (domain_info)

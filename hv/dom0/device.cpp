@@ -37,9 +37,10 @@ constexpr unsigned max_host_ports = 12;
 HostPorts host_ports[max_host_ports] = {
     {0x20, 2}, {0xa0, 2},   // 8259 PICs (remapped and masked by hv)
     {0x40, 4}, {0x61, 1},   // PIT and its gate (timer calibration)
+    {0x70, 2},              // CMOS RTC (the wall clock at boot)
     {0xcf8, 8},             // PCI configuration mechanism 1
 };
-unsigned host_port_count = 5;
+unsigned host_port_count = 6;  // then the console UART and the PM timer, at init
 uint64_t lapic_phys = 0xfee00000;
 
 // Device interrupts by vector.

@@ -54,26 +54,15 @@ void close_event_pairs(Pd& pd, Domain& d)
     d.irq_route_count = 0;
 }
 
-bool ioevent_fire(Vcpu& v, uint64_t addr, bool mmio)
+void send_to_dm(Domain& d, uint32_t domain_port)
 {
-    Domain& d = *v.domain;
-    if (!d.ioevent_count || !d.dm) return false;
     obj::SendTarget t{};
-    bool matched = false, bound = false;
     {
         arch::SpinGuard g(d.evtchn_lock);
-        for (size_t i = 0; i < d.ioevent_count && !matched; ++i)
-            if (d.ioevents[i].addr == addr && d.ioevents[i].mmio == mmio) {
-                matched = true;
-                auto s = d.evtchn.send(d.ioevents[i].port);
-                if (s) {
-                    t = *s;
-                    bound = true;
-                }
-            }
+        auto s = d.evtchn.send(domain_port);
+        if (!s) return;  // the device model closed its end: the event goes nowhere
+        t = *s;
     }
-    if (!matched) return false;
-    if (!bound) return true;  // the device model closed its end: the write goes nowhere
     Pd& pd = *d.dm;
     obj::RaiseResult r{obj::RaiseOutcome::dropped};
     {
@@ -81,7 +70,24 @@ bool ioevent_fire(Vcpu& v, uint64_t addr, bool mmio)
         r = t.table->deliver(t);
     }
     notify(pd, r);
-    return true;
+}
+
+bool ioevent_fire(Vcpu& v, uint64_t addr, bool mmio)
+{
+    Domain& d = *v.domain;
+    if (!d.ioevent_count || !d.dm) return false;
+    uint32_t port = 0;
+    bool matched = false;
+    {
+        arch::SpinGuard g(d.evtchn_lock);
+        for (size_t i = 0; i < d.ioevent_count && !matched; ++i)
+            if (d.ioevents[i].addr == addr && d.ioevents[i].mmio == mmio) {
+                matched = true;
+                port = d.ioevents[i].port;
+            }
+    }
+    if (matched) send_to_dm(d, port);
+    return matched;
 }
 
 namespace hc {
@@ -157,10 +163,7 @@ Reply evtchn_close(Thread& t, uint64_t port)
     return {};
 }
 
-namespace {
-// A pair of ports: one in the domain's table, one in the caller's, bound to
-// each other. Returns both.
-lib::Result<uint64_t> bind_pair(Pd& pd, Domain& d, uint32_t& domain_port)
+lib::Result<uint64_t> bind_event_pair(Pd& pd, Domain& d, uint32_t& domain_port)
 {
     arch::SpinGuard g(pd.lock);
     arch::SpinGuard dg(d.evtchn_lock);
@@ -173,7 +176,6 @@ lib::Result<uint64_t> bind_pair(Pd& pd, Domain& d, uint32_t& domain_port)
     domain_port = dp;
     return uint64_t(*mine);
 }
-}  // namespace
 
 Reply ioevent_bind(Thread& t, uint64_t h, uint64_t addr, bool mmio)
 {
@@ -196,7 +198,7 @@ Reply ioevent_bind(Thread& t, uint64_t h, uint64_t addr, bool mmio)
         if (d.ioevent_count == Domain::max_ioevents) return fail(Status::no_memory);
     }
     uint32_t dp = 0;
-    auto mine = bind_pair(*t.pd, d, dp);
+    auto mine = bind_event_pair(*t.pd, d, dp);
     if (!mine) return fail(mine.error());
     arch::SpinGuard g(d.evtchn_lock);
     d.ioevents[d.ioevent_count++] = {addr, dp, mmio};
@@ -216,7 +218,7 @@ Reply evtchn_bind_vector(Thread& t, uint64_t h, uint64_t vcpu, uint64_t vector)
         if (d.irq_route_count == Domain::max_irq_routes) return fail(Status::no_memory);
     }
     uint32_t dp = 0;
-    auto mine = bind_pair(*t.pd, d, dp);
+    auto mine = bind_event_pair(*t.pd, d, dp);
     if (!mine) return fail(mine.error());
     arch::SpinGuard g(d.evtchn_lock);
     d.irq_routes[d.irq_route_count++] = {dp, uint32_t(vcpu), uint8_t(vector)};

@@ -17,6 +17,7 @@
 #include "hv/domain/domain.hpp"
 #include "hv/dom0/thread.hpp"
 #include "hv/mem/frames.hpp"
+#include "hv/wall_clock.hpp"
 #include "lib/log.hpp"
 #include "lib/str.hpp"
 
@@ -124,6 +125,7 @@ Reply system_info(Thread& t, uint64_t out)
         arch::SpinGuard g(t.pd->lock);
         for (const Thread* th = t.pd->threads; th; th = th->next_in_pd) si.caller_cpu_ns += th->sched.runtime_ns();
     }
+    si.wall_clock_ns = wall_clock_ns();
     si.uptime_ns = ticks_to_ns(arch::rdtsc());
     auto v = arch::cpuid(0);
     __builtin_memcpy(si.cpu_vendor, &v.ebx, 4);
@@ -240,6 +242,9 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::vcpu_nmi: return vcpu_nmi(t, f.rdi, f.rsi);
     case Call::domain_irq: return domain_irq(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_msi: return domain_msi(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioport_buffer: return ioport_buffer(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioport_drain: return ioport_drain(t, f.rdi, f.rsi, f.rdx);
+    case Call::ioport_latch: return ioport_latch(t, f.rdi, f.rsi, f.rdx);
     case Call::evtchn_bind_vector: return evtchn_bind_vector(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_exits: return domain_exits(t, f.rdi, f.rsi);
     case Call::vcpu_pin: return vcpu_pin(t, f.rdi, f.rsi, f.rdx);

@@ -110,6 +110,12 @@ Reply evtchn_send(Thread& t, uint64_t port);
 Reply evtchn_close(Thread& t, uint64_t port);
 Reply ioevent_bind(Thread& t, uint64_t dom, uint64_t addr, bool mmio);
 Reply evtchn_bind_vector(Thread& t, uint64_t dom, uint64_t vcpu, uint64_t vector);
+Reply ioport_buffer(Thread& t, uint64_t dom, uint64_t base, uint64_t count);
+Reply ioport_drain(Thread& t, uint64_t dom, uint64_t out, uint64_t cap);
+Reply ioport_latch(Thread& t, uint64_t dom, uint64_t port, uint64_t value);
+// A pair of event ports: one in the domain's table (domain_port), one in the
+// caller's (returned), bound to each other.
+lib::Result<uint64_t> bind_event_pair(Pd& pd, Domain& d, uint32_t& domain_port);
 // Forgets the posted requests of a domain being destroyed.
 void drop_ioreqs(Pd& pd, Domain& d);
 

@@ -1,4 +1,5 @@
 #include "hv/domain/domain.hpp"
+#include "hv/wall_clock.hpp"
 
 #include <cstdarg>
 #include <cstring>
@@ -176,6 +177,7 @@ lib::Result<Domain*> create_domain(const char* name, uint64_t mem_bytes, uint32_
     d->evtchn.set_owner(d);
 
     d->tsc_offset = 0 - arch::rdtsc();
+    d->wallclock_ns = wall_clock_ns();
     d->lapic_bus = create_lapic_bus(*d);
     d->cpuid.local_apic = true;
     if (auto s = add_mmio_handler(*d, {0xfee00000, 0x1000, lapic_mmio_read, lapic_mmio_write}); !s.ok())

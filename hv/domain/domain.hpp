@@ -9,6 +9,7 @@
 
 #include "arch/x86_64/spinlock.hpp"
 #include "arch/x86_64/virt/virt.hpp"
+#include "hv/abi/hypercall.hpp"
 #include "hv/obj/evtchn.hpp"
 #include "hv/obj/kobject.hpp"
 #include "hv/sched/sched_config.hpp"
@@ -73,6 +74,21 @@ struct ForwardedPorts {
     uint16_t count;
 };
 
+// Ports whose guest writes are queued for the device model instead of
+// stopping the vCPU (ioport_buffer); `port` is the domain's end of the event
+// pair that tells the device model there is something to drain.
+struct BufferedPorts {
+    uint16_t base;
+    uint16_t count;
+    uint32_t port;
+};
+// A value the device model publishes for 1-byte reads of one port
+// (ioport_latch): `word` is the value in bits 7:0 with bit 8 set while valid.
+struct PortLatch {
+    uint16_t port;
+    uint32_t word;
+};
+
 struct Domain {
     // First: capabilities name the domain through this header.
     obj::KObject kobj{obj::ObjType::domain};
@@ -101,6 +117,19 @@ struct Domain {
     } forwarded_mmio[max_forwarded];
     size_t forwarded_mmio_count;
     uint32_t dm_mappings;
+    // Buffered writes and latched reads of forwarded ports (hv/dom0/iobuffer.cpp):
+    // the ring is written by the vCPUs and drained by the device model, which
+    // must drain it before it handles the domain's next synchronous request.
+    static constexpr unsigned max_buffered = 4;
+    static constexpr unsigned max_latches = 8;
+    static constexpr unsigned iobuf_capacity = 256;
+    BufferedPorts buffered[max_buffered];
+    size_t buffered_count;
+    PortLatch latches[max_latches];
+    uint32_t latch_count;  // published with release: entries below it are set up
+    arch::SpinLock iobuf_lock;
+    uint32_t iobuf_head, iobuf_count;
+    abi::BufferedWrite iobuf[iobuf_capacity];
     // Event channels: the domain's table (its page is hv's own until the
     // guest ABI maps one), doorbells and interrupt routes. Under evtchn_lock;
     // with a Pd's lock too, the Pd's first (lower domain id).
@@ -137,9 +166,10 @@ struct Domain {
     // sees one monotonic TSC starting near 0 whichever CPU a vCPU runs on
     // (host TSCs are synchronised; the guest may move its own with WRMSR).
     uint64_t tsc_offset;
-    // Wall-clock seconds (Unix time) at guest time 0, for kvm-clock's wall
-    // clock; 0 until a domain builder says otherwise.
-    uint64_t wallclock_sec;
+    // Wall-clock time (Unix, ns) at guest time 0, for kvm-clock's wall
+    // clock: when the domain was created (its TSC starts there), 0 if hv
+    // has no wall clock.
+    uint64_t wallclock_ns;
     // Credit-scheduler parameters (xl sched-credit -w/-c): weight 1..65535
     // for each vCPU, cap in percent of one CPU for the whole domain (0 =
     // none). Registered with the scheduler (as `sched`) while it runs.

@@ -317,6 +317,10 @@ void schedule_once(unsigned me)
     if (v->domain->state != DomainState::running || v->domain->paused || v->state != VcpuState::runnable) {
         // Halted (woken by poll_wakeups), waiting for a SIPI, or stopped.
         (void)scheduler.block(v->sched, now);
+    } else if (v->migrate_to >= 0 && unsigned(v->migrate_to) != me) {
+        // Asked to move (xl vcpu-pin): off the scheduler here so that
+        // migrate_out can take it; the new CPU wakes it (poll_wakeups).
+        (void)scheduler.block(v->sched, now);
     } else if (v->yield_requested) {
         // A PAUSE-loop exit (the domain has directed yield on): give up the
         // slice, to a preempted sibling on this CPU if there is one (the

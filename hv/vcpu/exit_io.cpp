@@ -89,6 +89,16 @@ void handle_io(Vcpu& v, const VmExit& x)
         v.hw->write(GuestReg::rip, v.hw->read(GuestReg::rip) + len);
         return;
     }
+    if (!io.in && iobuf_write(v, io.port, io.size, uint32_t(v.gprs[Gpr::rax]) & size_mask(io.size))) {
+        v.hw->write(GuestReg::rip, v.hw->read(GuestReg::rip) + len);
+        return;
+    }
+    uint32_t latched = 0;
+    if (io.in && io.size == 1 && latch_read(*v.domain, io.port, latched)) {
+        v.gprs[Gpr::rax] = (v.gprs[Gpr::rax] & ~0xffull) | latched;
+        v.hw->write(GuestReg::rip, v.hw->read(GuestReg::rip) + len);
+        return;
+    }
     if (port_forwarded(*v.domain, io.port)) {
         post_ioreq(v, io.port, io.size, io.in, uint32_t(v.gprs[Gpr::rax]) & size_mask(io.size), len);
         return;

@@ -33,7 +33,8 @@ bool pvclock_msr(Vcpu& v, bool write, uint32_t m, uint64_t value, uint64_t& out)
         out = 0;
         return true;
     }
-    pvclock::WallClock wc{.version = 2, .sec = uint32_t(d.wallclock_sec), .nsec = 0};
+    pvclock::WallClock wc{.version = 2, .sec = uint32_t(d.wallclock_ns / 1'000'000'000ull),
+                          .nsec = uint32_t(d.wallclock_ns % 1'000'000'000ull)};
     return copy_to_guest(d, value, &wc, sizeof wc).ok();
 }
 

@@ -396,6 +396,9 @@ bool run_vcpu(Vcpu& v, uint64_t slice_end)
         handle_exit(v, exit);
         if (v.outbox_count || v.eoi_count) flush_ipis(v);
         if (v.yield_requested) break;
+        // Asked to move (xl vcpu-pin): the CPU loop hands it over, and a vCPU
+        // alone on its CPU may have a slice with no end.
+        if (v.migrate_to >= 0 && unsigned(v.migrate_to) != v.cpu) break;
         if (arch::rdtsc() >= slice_end) break;  // time slice used up: let the CPU loop decide
     }
     arch::sti();

@@ -173,6 +173,12 @@ void apply_ioreq(Vcpu& v);
 // or a write to a guest-physical address. True if it is one (its event was
 // sent; the write is done).
 bool ioevent_fire(Vcpu& v, uint64_t addr, bool mmio);
+// Buffered writes and latched reads (hv/dom0/iobuffer.cpp): true when the
+// access was handled without stopping the vCPU.
+bool iobuf_write(Vcpu& v, uint16_t port, uint8_t size, uint32_t value);
+bool latch_read(const Domain& d, uint16_t port, uint32_t& value);
+// Raises the device model's end of the domain's event port `domain_port`.
+void send_to_dm(Domain& d, uint32_t domain_port);
 
 // Helpers for handlers.
 // What CPUID shows this vCPU (its domain's policy over the host's answer).

@@ -1,6 +1,7 @@
 // MSRs: emulated ones read and write as the architecture says, EFER hides
 // SVME and refuses reserved bits, unknown MSRs raise #GP(0), PAT rejects
-// undefined memory types, pass-through MSRs keep their values.
+// undefined memory types, pass-through MSRs keep their values (FS base,
+// the SYSCALL MSRs, KERNEL_GS_BASE through SWAPGS).
 #include "tests/guests/runtime/guest.hpp"
 
 using namespace guest;
@@ -46,6 +47,26 @@ int guest_main(uint32_t)
 
     wrmsr(0xc0000100, 0x123456789000ull);  // FS base: pass-through
     check(rdmsr(0xc0000100) == 0x123456789000ull, "FS base round trip");
+
+    // The SYSCALL MSRs and KERNEL_GS_BASE: the guest's own (Linux's entry
+    // code relies on them; hv switches them in the VMCB or lazily on VMX).
+    const struct {
+        uint32_t msr;
+        uint64_t value;
+    } syscall_msrs[] = {{0xc0000081, 0x0023001000000000ull}, {0xc0000082, 0xffffffff81000040ull},
+                        {0xc0000083, 0xffffffff81000080ull}, {0xc0000084, 0x47700ull},
+                        {0xc0000102, 0xffff888000001000ull}};
+    bool kept = true;
+    for (const auto& m : syscall_msrs) {
+        wrmsr(m.msr, m.value);
+        kept &= rdmsr(m.msr) == m.value;
+    }
+    check(kept, "STAR, LSTAR, CSTAR, SFMASK and KERNEL_GS_BASE round trip");
+    uint64_t gs = rdmsr(0xc0000101);
+    asm volatile("swapgs" ::: "memory");
+    uint64_t swapped = rdmsr(0xc0000101), kgs = rdmsr(0xc0000102);
+    asm volatile("swapgs" ::: "memory");
+    check(swapped == 0xffff888000001000ull && kgs == gs, "SWAPGS exchanges GS base and KERNEL_GS_BASE");
 
     uint64_t t0 = rdmsr(0x10);
     wrmsr(0x10, 1ull << 40);

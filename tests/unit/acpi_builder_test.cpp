@@ -248,6 +248,32 @@ TEST(Aml, DeviceUsesExtOpPrefix)
     EXPECT_EQ(b, (Bytes{0x5b, 0x82, 0x0b, 'C', 'O', 'M', '1', 0x08, '_', 'U', 'I', 'D', 0x01}));
 }
 
+TEST(Aml, MethodIfNotify)
+{
+    Bytes b = emit([](aml::Emitter& e) {
+        auto m = e.begin_method("_EVT", 1);
+        auto i = e.begin_if();
+        e.lequal();
+        e.arg(0);
+        e.integer(16);
+        e.notify("\\_SB.PWRB", 0x80);
+        e.end(i);
+        e.end(m);
+    });
+    // Method (_EVT, 1) { If (LEqual (Arg0, 0x10)) { Notify (\_SB.PWRB, 0x80) } }
+    EXPECT_EQ(b, (Bytes{0x14, 0x19, '_', 'E', 'V', 'T', 0x01, 0xa0, 0x12, 0x93, 0x68, 0x0a, 0x10, 0x86, '\\', 0x2e,
+                        '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80}));
+    // More than 7 arguments, Arg7: refused.
+    uint8_t buf[64];
+    aml::Emitter e(buf, sizeof buf);
+    auto m = e.begin_method("_EVT", 8);
+    e.end(m);
+    EXPECT_FALSE(e.status().ok());
+    aml::Emitter f(buf, sizeof buf);
+    f.arg(7);
+    EXPECT_FALSE(f.status().ok());
+}
+
 TEST(Aml, ResourceTemplateEndTag)
 {
     Bytes b = emit([](aml::Emitter& e) {
@@ -666,6 +692,8 @@ TEST(AcpiBuilder, BadInputsWriteNothing)
          Error::invalid},
         {"LAPIC above 4 GiB", with([](AcpiPlatform& p) { p.lapic_base = 1ull << 32; }), bios_base, bios_size, ram,
          Error::invalid},
+        {"power button past the I/O APIC's pins", with([](AcpiPlatform& p) { p.power_button_gsi = 24; }), bios_base,
+         bios_size, ram, Error::invalid},
     };
     for (auto& c : cases) {
         SCOPED_TRACE(c.what);
@@ -802,6 +830,7 @@ TEST(AcpiBuilder, IaslDisassemblesTheTables)
 
     VecMemory mem;
     AcpiPlatform p = q35ish(3);
+    p.power_button_gsi = 16;
     AcpiLayout l = build_ok(p, mem);
     char dir[] = "/tmp/acpi_builder_test.XXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
@@ -827,7 +856,10 @@ TEST(AcpiBuilder, IaslDisassemblesTheTables)
                              "DWordMemory (ResourceProducer", "0xFEBFFFFF", "QWordMemory (ResourceProducer",
                              "0x0000008000000000", "Device (MRES)", "Name (_HID, EisaId (\"PNP0C02\")",
                              "DWordMemory (ResourceConsumer", "0xBFFFFFFF", "Device (COM1)",
-                             "Name (_HID, EisaId (\"PNP0501\")", "0x03F8", "IRQNoFlags ()", "{4}"})
+                             "Name (_HID, EisaId (\"PNP0501\")", "0x03F8", "IRQNoFlags ()", "{4}",
+                             "Device (PWRB)", "Name (_HID, EisaId (\"PNP0C0C\")", "Device (GED0)",
+                             "Name (_HID, \"ACPI0013\"", "If ((Arg0 == 0x10))", "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive",
+                             "0x00000010,", "Method (_EVT, 1,", "Notify (\\_SB.PWRB, 0x80"})
         EXPECT_NE(dsl.find(want), std::string::npos) << "missing: " << want << "\n" << dsl;
     EXPECT_EQ(dsl.find("Error"), std::string::npos) << dsl;
 

@@ -401,3 +401,27 @@ TEST(Uart16550, Interrupts)
     EXPECT_FALSE(uart.irq_line());
     EXPECT_EQ(out, "ab");
 }
+
+// lsr_snapshot is what hv answers for LSR reads without asking Dom0 (a
+// latched port): it must equal what a real LSR read gives, and be refused
+// whenever a read has a side effect (a pending break clears BI) or a queued
+// THR write could change the answer (loopback feeds THR into RBR).
+TEST_F(UartTest, LsrSnapshotMatchesARealReadOrIsRefused)
+{
+    uint8_t v = 0;
+    ASSERT_TRUE(uart.lsr_snapshot(v));
+    EXPECT_EQ(v, uart.read(LSR));
+    uart.receive('x');
+    ASSERT_TRUE(uart.lsr_snapshot(v));
+    EXPECT_EQ(v, 0x61);  // THRE | TEMT | DR
+    EXPECT_EQ(v, uart.read(LSR));
+    uart.send_break();
+    EXPECT_FALSE(uart.lsr_snapshot(v));
+    EXPECT_EQ(uart.read(LSR) & 0x10, 0x10);  // the read takes BI away
+    ASSERT_TRUE(uart.lsr_snapshot(v));
+    EXPECT_EQ(v, uart.read(LSR));
+    uart.write(MCR, 0x10);  // loopback
+    EXPECT_FALSE(uart.lsr_snapshot(v));
+    uart.write(MCR, 0x00);
+    EXPECT_TRUE(uart.lsr_snapshot(v));
+}

@@ -183,6 +183,24 @@ public:
         out.print("[console of %u]\n", id);
         return console_result;
     }
+    // Only `power` is answered here (xl shutdown -F); the rest keeps
+    // Backend's default (unsupported), which TriggerAndSysrqArguments relies on.
+    Status power_status = Status::ok;
+    int stops_after_sleeps = -1;  // the domain shows 's' after this many sleeps (-1: never)
+    Status trigger(uint32_t id, lib::StrView what, uint32_t vcpu) override
+    {
+        if (what != "power") return Backend::trigger(id, what, vcpu);
+        calls.push_back("power " + std::to_string(id));
+        return power_status;
+    }
+    void sleep_ms(uint64_t) override
+    {
+        ++sleeps;
+        if (stops_after_sleeps >= 0 && sleeps >= stops_after_sleeps)
+            for (auto& d : doms)
+                if (d.id == 1) d.state[3] = 's';
+    }
+    int sleeps = 0;
 };
 
 struct XlTest : ::testing::Test {
@@ -894,19 +912,47 @@ TEST_F(XlTest, SchedCreditErrors)
 
 TEST_F(XlTest, ShutdownAndReboot)
 {
+    // As Xen's xl for a guest without PV control: -F is needed.
     EXPECT_EQ(xl("xl shutdown web"), 1);
-    EXPECT_EQ(out.s, "xl: domain 1 has no way to be asked to shut down (no ACPI power button or PV control yet); "
-                     "use xl destroy\n");
-    EXPECT_EQ(xl("xl reboot 7"), 1);
-    EXPECT_EQ(out.s, "xl: domain 7 has no way to be asked to reboot (no ACPI power button or PV control yet); "
-                     "use xl destroy\n");
+    EXPECT_EQ(out.s, "PV control interface not available: external graceful shutdown not possible.\n"
+                     "Use \"-F\" to fallback to ACPI power event.\n");
     EXPECT_TRUE(be.calls.empty());
+    EXPECT_EQ(xl("xl shutdown -F web"), 0);
+    EXPECT_EQ(out.s, "");
+    EXPECT_EQ(be.calls, (std::vector<std::string>{"power 1"}));
+    // -w: waits (polling the domain list) until it shows shut down.
+    be.calls.clear();
+    be.stops_after_sleeps = 3;
+    EXPECT_EQ(xl("xl shutdown -w -F web"), 0);
+    EXPECT_EQ(out.s, "Waiting for 1 domains\nDomain 1 has been shut down\n");
+    EXPECT_EQ(be.sleeps, 3);
+    // A guest that ignores its button: -w gives up (after 120 s of polls).
+    be.sleeps = 0;
+    be.stops_after_sleeps = -1;
+    for (auto& d : be.doms)
+        if (d.id == 1) d.state[3] = '-';
+    EXPECT_EQ(xl("xl shutdown -F -w 1"), 1);
+    EXPECT_EQ(out.s, "Waiting for 1 domains\nxl: domain 1 is still running after 120 s; it may ignore its power button\n");
+    EXPECT_EQ(be.sleeps, 1200);
+    // No ACPI (a Multiboot test guest), or the call failing.
+    be.power_status = Status::unsupported;
+    EXPECT_EQ(xl("xl shutdown -F db"), 1);
+    EXPECT_EQ(out.s, "xl: domain 7 has no ACPI power button (not a PC-platform guest); use xl destroy\n");
+    be.power_status = Status::not_found;
+    EXPECT_EQ(xl("xl shutdown -F db"), 1);
+    EXPECT_EQ(out.s, "xl: cannot press domain 7's power button: no such object\n");
+    EXPECT_EQ(xl("xl reboot 7"), 1);
+    EXPECT_EQ(out.s, "xl: domain 7 has no way to be asked to reboot (no PV control); use xl trigger 7 reset\n");
     EXPECT_EQ(xl("xl shutdown nosuch"), 1);
     EXPECT_EQ(out.s, unknown_nosuch);
     EXPECT_EQ(xl("xl reboot nosuch"), 1);
     EXPECT_EQ(out.s, unknown_nosuch);
+    // Bad command lines: no domain, two domains, an unknown flag, a flag after the domain.
     EXPECT_EQ(xl("xl shutdown"), 2);
-    EXPECT_EQ(out.s, "Usage: xl shutdown <Domain>\n");
+    EXPECT_EQ(out.s, "Usage: xl shutdown [-w] [-F] <Domain>\n");
+    EXPECT_EQ(xl("xl shutdown -F"), 2);
+    EXPECT_EQ(xl("xl shutdown -a web"), 2);
+    EXPECT_EQ(xl("xl shutdown web -F"), 2);
     EXPECT_EQ(xl("xl reboot web db"), 2);
     EXPECT_EQ(out.s, "Usage: xl reboot <Domain>\n");
 }
@@ -1054,16 +1100,19 @@ namespace {
 // fake backend keeps Backend's defaults, which answer "unsupported").
 TEST_F(XlTest, TriggerAndSysrqArguments)
 {
-    EXPECT_EQ(xl("xl trigger web power"), 2);
-    EXPECT_EQ(out.s, "xl: trigger 'power' is not supported (nmi and reset are)\n");
+    EXPECT_EQ(xl("xl trigger web sleep"), 2);
+    EXPECT_EQ(out.s, "xl: trigger 'sleep' is not supported (nmi, reset and power are)\n");
     EXPECT_EQ(xl("xl trigger web"), 2);
-    EXPECT_EQ(out.s, "Usage: xl trigger <Domain> <nmi|reset> [VCPU]\n");
+    EXPECT_EQ(out.s, "Usage: xl trigger <Domain> <nmi|reset|power> [VCPU]\n");
     EXPECT_EQ(xl("xl trigger web nmi x"), 2);
-    EXPECT_EQ(out.s, "Usage: xl trigger <Domain> <nmi|reset> [VCPU]\n");
+    EXPECT_EQ(out.s, "Usage: xl trigger <Domain> <nmi|reset|power> [VCPU]\n");
     EXPECT_EQ(xl("xl trigger nosuch nmi"), 1);
     EXPECT_EQ(out.s, "xl: domain 'nosuch' does not exist\n");
     EXPECT_EQ(xl("xl trigger web nmi"), 1);
     EXPECT_EQ(out.s, "xl: cannot send nmi to domain 1: unsupported\n");
+    be.power_status = Status::unsupported;
+    EXPECT_EQ(xl("xl trigger web power"), 1);
+    EXPECT_EQ(out.s, "xl: domain 1 has no ACPI power button (not a PC-platform guest)\n");
     EXPECT_EQ(xl("xl sysrq web hh"), 2);
     EXPECT_EQ(out.s, "Usage: xl sysrq <Domain> <letter>\n");
     EXPECT_EQ(xl("xl sysrq web"), 2);

@@ -272,6 +272,30 @@ void dsdt_body(aml::Emitter& e, const AcpiPlatform& p)
         e.end(crs);
         e.end(com);
     }
+    if (p.power_button_gsi) {
+        auto btn = e.begin_device("PWRB");
+        e.name_eisaid("_HID", "PNP0C0C");
+        e.name_integer("_UID", 0);
+        e.end(btn);
+        // §5.6.9.2: the GED calls _EVT with the interrupt's GSI.
+        auto ged = e.begin_device("GED0");
+        e.name_string_value("_HID", "ACPI0013");
+        e.name_integer("_UID", 0);
+        e.name("_CRS");
+        auto crs = e.begin_resource_template();
+        uint32_t gsi = p.power_button_gsi;
+        e.interrupt(aml::Trigger::edge, aml::Polarity::active_high, false, &gsi, 1);
+        e.end(crs);
+        auto evt = e.begin_method("_EVT", 1);
+        auto when = e.begin_if();
+        e.lequal();
+        e.arg(0);
+        e.integer(gsi);
+        e.notify("\\_SB.PWRB", 0x80);  // §5.6.6: 0x80, the button was pressed
+        e.end(when);
+        e.end(evt);
+        e.end(ged);
+    }
     e.end(sb);
 }
 
@@ -287,6 +311,8 @@ const char* check_platform(const AcpiPlatform& p, lib::Error& e)
         return "the local APIC base must be page-aligned and below 4 GiB";
     if (p.ioapic_base == 0 || p.ioapic_base >= four_gib || p.ioapic_base % 1024)
         return "the I/O APIC base must be 1 KiB-aligned and below 4 GiB";
+    if (p.power_button_gsi && (p.power_button_gsi < p.ioapic_gsi_base || p.power_button_gsi - p.ioapic_gsi_base >= 24))
+        return "the power button's GSI must be one of the I/O APIC's 24 pins";
     if ((p.sleep_control_port == 0) != (p.sleep_status_port == 0))
         return "the sleep control and status ports come together (both set or both 0)";
     if (!pci_present(p)) {

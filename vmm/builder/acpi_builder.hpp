@@ -70,6 +70,11 @@ struct AcpiPlatform {
     uint64_t mmio64_size = 0;
 
     bool com1 = true;  // \_SB.COM1: 0x3F8-0x3FF, ISA IRQ 4
+    // A power button (PNP0C0C) behind a Generic Event Device (ACPI0013,
+    // §5.6.9): an edge on this GSI runs GED's _EVT, which notifies the button
+    // (0x80: pressed), as hardware-reduced ACPI has no fixed power button.
+    // 0: none.
+    uint32_t power_button_gsi = 0;
 
     // Header OEM fields (§5.2.6), space-padded when shorter.
     const char* oem_id = "HV";             // 6 characters

@@ -9,6 +9,7 @@ constexpr uint8_t byte_prefix = 0x0a, word_prefix = 0x0b, dword_prefix = 0x0c, s
                   qword_prefix = 0x0e;
 constexpr uint8_t scope_op = 0x10, buffer_op = 0x11, package_op = 0x12;
 constexpr uint8_t ext_op_prefix = 0x5b, device_op = 0x82;
+constexpr uint8_t method_op = 0x14, if_op = 0xa0, notify_op = 0x86, arg0_op = 0x68;
 // §20.2.2 name prefixes.
 constexpr uint8_t root_char = '\\', parent_prefix = '^', dual_name_prefix = 0x2e, multi_name_prefix = 0x2f;
 
@@ -214,6 +215,35 @@ Emitter::Mark Emitter::begin_resource_template()
 {
     byte(buffer_op);
     return open(k_template);
+}
+
+Emitter::Mark Emitter::begin_method(lib::StrView path, uint8_t args)
+{
+    byte(method_op);
+    Mark m = open(k_method);
+    name_string(path);
+    if (args > 7) fail(lib::Error::invalid);
+    byte(uint8_t(args & 7));
+    return m;
+}
+
+Emitter::Mark Emitter::begin_if()
+{
+    byte(if_op);
+    return open(k_if);
+}
+
+void Emitter::arg(uint8_t n)
+{
+    if (n > 6) return fail(lib::Error::invalid);
+    byte(uint8_t(arg0_op + n));
+}
+
+void Emitter::notify(lib::StrView object, uint64_t value)
+{
+    byte(notify_op);
+    name_string(object);
+    integer(value);
 }
 
 void Emitter::end(Mark m)

@@ -103,7 +103,20 @@ public:
     Mark begin_package(uint8_t count);
     Mark begin_buffer();
     Mark begin_resource_template();
+    // DefMethod (§20.2.5.2): NameString, MethodFlags (argument count 0-7,
+    // not serialized, sync level 0), then the method's terms.
+    Mark begin_method(lib::StrView path, uint8_t args);
+    // DefIfElse without the else (§20.2.5.3): the predicate follows, then
+    // the terms run when it is true.
+    Mark begin_if();
     void end(Mark m);
+
+    // Terms for method bodies (§20.2.5.4, §20.2.6).
+    void arg(uint8_t n);  // Arg0Op..Arg6Op
+    // LEqual (a, b): the two operands follow.
+    void lequal() { byte(0x93); }
+    // Notify (object, value): the object's NameString and the value.
+    void notify(lib::StrView object, uint64_t value);
 
     // Small resource descriptors (§6.4.2), only inside a resource template.
     // I/O Port Descriptor (§6.4.2.5) with 16-bit decode.
@@ -125,7 +138,7 @@ public:
     void interrupt(Trigger t, Polarity p, bool shared, const uint32_t* gsis, size_t n);
 
 private:
-    enum Kind : uint8_t { k_scope, k_device, k_package, k_buffer, k_template };
+    enum Kind : uint8_t { k_scope, k_device, k_package, k_buffer, k_template, k_method, k_if };
     Mark open(Kind k);
     void insert(size_t at, const uint8_t* p, size_t n);
     void fail(lib::Error e);

@@ -179,6 +179,23 @@ int run_abi_selftest(xl::Output& out)
         expect("ioevent_bind_mmio outside every forwarded range", hc::ioevent_bind_mmio(h, 0xfe001000),
                Status::out_of_range);
         expect("ioevent_bind of port 0x10000", hc::call(Call::ioevent_bind, h, 0x10000), Status::out_of_range);
+        // Buffered writes and latched reads: only on ports the caller forwards.
+        expect("ioport_buffer of ports nobody forwards", hc::ioport_buffer(h, 0x2f8, 1), Status::out_of_range);
+        expect("ioport_forward of COM2's ports", hc::ioport_forward(h, 0x2f8, 8), Status::ok);
+        expect("ioport_buffer of COM2's THR", hc::ioport_buffer(h, 0x2f8, 1), Status::ok);
+        expect("ioport_buffer over the buffered THR again", hc::ioport_buffer(h, 0x2f8, 2), Status::exists);
+        expect("ioport_buffer of a range half forwarded", hc::ioport_buffer(h, 0x2f0, 0x10), Status::out_of_range);
+        hv::abi::BufferedWrite writes[4]{};
+        expect("ioport_drain of an empty ring", hc::ioport_drain(h, writes, 4), Status::ok);
+        expect("ioport_drain with room for none", hc::ioport_drain(h, writes, 0), Status::out_of_range);
+        expect("ioport_drain of more than the ring holds", hc::ioport_drain(h, writes, 257), Status::out_of_range);
+        expect("ioport_drain into the kernel half",
+               hc::call(Call::ioport_drain, h, kernel_va, 4), Status::bad_address);
+        expect("ioport_latch of a value wider than a byte", hc::ioport_latch(h, 0x2fd, 0x100), Status::invalid);
+        expect("ioport_latch of a port nobody forwards", hc::ioport_latch(h, 0x3fd, 0x60), Status::out_of_range);
+        expect("ioport_latch of port 0x10000", hc::call(Call::ioport_latch, h, 0x10000, 0x60), Status::out_of_range);
+        expect("ioport_latch of COM2's LSR", hc::ioport_latch(h, 0x2fd, 0x60), Status::ok);
+        expect("ioport_latch withdrawn", hc::ioport_latch(h, 0x2fd, ~0ull), Status::ok);
         expect("domain_sched with weight 70000", hc::domain_sched(h, 70000, ~0ull), Status::out_of_range);
         expect("domain_pause of a domain that never ran", hc::domain_pause(h), Status::busy);
         // Memory after creation: populate and release (ballooning), frame-exact.
@@ -258,6 +275,7 @@ int run_abi_selftest(xl::Output& out)
     expect("device_ports for hv's console UART (0x3f8)", hc::device_ports(control, 0x3f8, 8), Status::denied);
     expect("device_ports for the PCI configuration ports", hc::device_ports(control, 0xcf8, 8), Status::denied);
     expect("device_ports for the 8259 PIC", hc::device_ports(control, 0x20, 2), Status::denied);
+    expect("device_ports for the CMOS RTC", hc::device_ports(control, 0x70, 2), Status::denied);
     expect("device_ports past port 0xffff", hc::device_ports(control, 0xfff8, 16), Status::out_of_range);
     expect("device_mmio_map over RAM", hc::device_mmio_map(control, 0x100000, 4096, window), Status::denied);
     expect("device_mmio_map over the local APIC", hc::device_mmio_map(control, 0xfee00000, 4096, window),

@@ -258,6 +258,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         ap.mmio32_size = platform::pci_mmio_size;
         ap.sleep_control_port = platform::sleep_control_port;
         ap.sleep_status_port = platform::sleep_status_port;
+        ap.power_button_gsi = platform::power_button_gsi;
         auto acpi = builder::build_acpi(ap, window, platform::acpi_base, platform::acpi_limit, &why);
         if (!acpi) {
             out.print("xl: domain '%s': ACPI tables: %s\n", c.name, why);
@@ -287,6 +288,12 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (pc && base == reset_port) continue;  // inside the PCI configuration ports, below
         if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok()) return fail("forwarding its ports", s.status);
     }
+    for (unsigned i = 0; i < 2; ++i) {
+        auto ev = hc::ioport_buffer(g.handle, i == 0 ? com1_base : post_port, 1);
+        if (!ev.ok()) return fail("buffering its serial output", ev.status);
+        g.iobuf_events[i] = uint32_t(ev.value);
+    }
+    uart_updated(g);
     if (pc) {
         for (auto [base, count] : {std::pair<uint16_t, uint32_t>{pci::HostBridge::config_address_port, 8},
                                    {platform::sleep_control_port, 2},
@@ -660,14 +667,25 @@ Status Domains::reset(uint32_t id)
     return r.status;
 }
 
+Status Domains::power_button(uint32_t id)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g) return Status::not_found;
+    if (!g->pc) return Status::unsupported;
+    g->pc->press_power_button();
+    return Status::ok;
+}
+
 Status Domains::sysrq(uint32_t id, char key)
 {
     LockGuard l(lock_);
     GuestDomain* g = by_id(id);
     if (!g) return Status::not_found;
+    drain_buffered(*g);
     g->uart.send_break();
     bool ok = g->uart.receive(key);
-    if (g->pc) g->pc->uart_changed(g->uart);
+    uart_updated(*g);
     return ok ? Status::ok : Status::busy;  // busy: its receive FIFO is full
 }
 
@@ -697,9 +715,37 @@ bool Domains::send_console_input(uint32_t id, char c)
     LockGuard l(lock_);
     GuestDomain* g = by_id(id);
     if (!g) return false;
+    drain_buffered(*g);
     bool ok = g->uart.receive(c);
-    if (g->pc) g->pc->uart_changed(g->uart);
+    uart_updated(*g);
     return ok;
+}
+
+void Domains::drain_buffered(GuestDomain& g)
+{
+    // COM1's THR and the POST port (whose writes go nowhere).
+    bool queued = false;
+    for (uint32_t port : g.iobuf_events) queued |= port && events().take(port);
+    if (!queued) return;  // nothing since the last drain
+    hv::abi::BufferedWrite w[64];
+    for (;;) {
+        auto n = hc::ioport_drain(g.handle, w, 64);
+        if (!n.ok()) return;
+        for (uint64_t i = 0; i < n.value; ++i)
+            if (w[i].port >= com1_base && w[i].port < com1_base + 8u)
+                g.uart.write(unsigned(w[i].port - com1_base), uint8_t(w[i].value));
+        if (n.value < 64) break;
+    }
+    uart_updated(g);
+}
+
+void Domains::uart_updated(GuestDomain& g)
+{
+    if (g.pc) g.pc->uart_changed(g.uart);
+    uint8_t lsr = 0;
+    int now = g.uart.lsr_snapshot(lsr) ? int(lsr) : -1;
+    if (now == g.lsr_latched) return;
+    if (hc::ioport_latch(g.handle, com1_base + 5, now < 0 ? ~0ull : uint64_t(now)).ok()) g.lsr_latched = now;
 }
 
 void Domains::handle_ioreq(const hv::abi::IoRequest& r)
@@ -712,6 +758,7 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
         GuestDomain* g = by_id(r.domain);
         if (!g) return;  // destroyed meanwhile: hv dropped its requests
         handle = g->handle;
+        drain_buffered(*g);  // the guest's earlier writes first
         platform::Stop stop = platform::Stop::none;
         uint32_t v32 = uint32_t(r.value);
         if (g->pc && r.kind == hv::abi::IoKind::mmio) {
@@ -721,7 +768,7 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
             unsigned reg = unsigned(r.addr - com1_base);
             if (r.in) value = g->uart.read(reg);
             else g->uart.write(reg, uint8_t(r.value));
-            g->pc->uart_changed(g->uart);
+            uart_updated(*g);
         } else if (g->pc && g->pc->port(uint16_t(r.addr), r.size, r.in, v32, stop)) {
             value = v32;
             if (stop == platform::Stop::reboot) {
@@ -742,6 +789,7 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
             unsigned reg = unsigned(r.addr - com1_base);
             if (r.in) value = g->uart.read(reg);
             else g->uart.write(reg, uint8_t(r.value));
+            uart_updated(*g);
         } else if (r.addr >= debug_exit_port && r.addr < debug_exit_port + 4u) {
             if (r.in) value = 0xffffffffu;
             else {
@@ -784,6 +832,7 @@ void Domains::handle_events()
     {
         LockGuard l(lock_);
         for (GuestDomain* g : slots_) {
+            if (g) drain_buffered(*g);
             if (!g || !g->doorbell_port) continue;
             bool rung = events().take(g->doorbell_port);
             rung |= g->doorbell_mmio_port && events().take(g->doorbell_mmio_port);

@@ -31,6 +31,12 @@ struct GuestDomain final : platform::PlatformHost {
     char console_storage[console_bytes];
     console::ConsoleRing console{console_storage, console_bytes, 16 * 1024};
     devices::Uart16550 uart{nullptr, nullptr};
+    // Writes that need no answer go without round trips: COM1's THR and the
+    // POST port are buffered by hv (one of iobuf_events is raised when some
+    // are queued), and COM1's LSR reads are latched (lsr_latched: the value
+    // published, -1 while withdrawn).
+    uint32_t iobuf_events[2] = {};
+    int lsr_latched = -1;
     devices::MmioScratch scratch;
     bool stop_handled = false;  // its on_poweroff/on_reboot/on_crash ran
     bool reboot_requested = false;  // it wrote the reset port: on_reboot applies
@@ -97,6 +103,9 @@ public:
     hv::abi::Status pin(uint32_t id, uint32_t vcpu, uint32_t cpu);
     hv::abi::Status nmi(uint32_t id, uint32_t vcpu);
     hv::abi::Status reset(uint32_t id);
+    // The ACPI power button (xl trigger power, xl shutdown -F): unsupported
+    // for a domain without the PC platform (no ACPI).
+    hv::abi::Status power_button(uint32_t id);
     hv::abi::Status sysrq(uint32_t id, char key);
 
     // The device-model thread's body (never returns).
@@ -106,6 +115,12 @@ private:
     GuestDomain* by_id(uint32_t id);
     GuestDomain* console_of(uint32_t id);
     void handle_ioreq(const hv::abi::IoRequest& r);
+    // Applies the writes hv queued (before anything else the guest did
+    // later); uart_updated, after every change of COM1's state, raises or
+    // lowers its interrupt and republishes (or withdraws) the LSR latch.
+    // Under lock_.
+    void drain_buffered(GuestDomain& g);
+    void uart_updated(GuestDomain& g);
     void handle_events();
     void check_lifecycle();
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);

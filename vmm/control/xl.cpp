@@ -82,11 +82,11 @@ const Command commands[] = {
     {"vcpu-pin", &Shell::cmd_vcpu_pin, "<Domain> <VCPU|all> <CPUs|all>", "Set which CPUs a VCPU can use"},
     {"sched-credit", &Shell::cmd_sched_credit, "[-d <Domain> [-w[=WEIGHT]|-c[=CAP]]]",
      "Get/set credit scheduler parameters"},
-    {"shutdown", &Shell::cmd_shutdown, "<Domain>", "Issue a shutdown signal to a domain"},
+    {"shutdown", &Shell::cmd_shutdown, "[-w] [-F] <Domain>", "Issue a shutdown signal to a domain"},
     {"reboot", &Shell::cmd_shutdown, "<Domain>", "Issue a reboot signal to a domain"},
     {"top", &Shell::cmd_top, "[-d SECONDS] [-i ITERATIONS]",
      "Monitor domains: CPU use and VM exits per second by reason (like xentop -b)"},
-    {"trigger", &Shell::cmd_trigger, "<Domain> <nmi|reset> [VCPU]", "Send a trigger to a domain"},
+    {"trigger", &Shell::cmd_trigger, "<Domain> <nmi|reset|power> [VCPU]", "Send a trigger to a domain"},
     {"sysrq", &Shell::cmd_sysrq, "<Domain> <letter>", "Send a sysrq to a domain (a break and the key on its serial line)"},
     {"block-list", &Shell::cmd_block_list, "<Domain(s)>", "List virtual block devices for a domain"},
     {"selftest", &Shell::cmd_selftest, "", "Check that the hypervisor refuses malformed and unauthorised hypercalls"},
@@ -511,11 +511,55 @@ int Shell::cmd_sched_credit(size_t argc, const char* const* argv)
 
 int Shell::cmd_shutdown(size_t argc, const char* const* argv)
 {
-    if (argc != 2) return usage(argv[0]);
+    // As Xen's xl: there is no PV control interface, so a graceful shutdown
+    // needs -F, the ACPI power button (the guest decides what to do with it:
+    // Linux with acpid powers off). -w waits until the domain has stopped.
+    bool reboot = eq(argv[0], "reboot");
+    bool fallback = false, wait = false;
+    size_t i = 1;
+    for (; i < argc && argv[i][0] == '-'; ++i) {
+        if (eq(argv[i], "-F")) fallback = true;
+        else if (eq(argv[i], "-w")) wait = true;
+        else return usage(argv[0]);
+    }
+    if (i + 1 != argc) return usage(argv[0]);
     uint32_t id;
-    if (!resolve(argv[1], id)) return 1;
-    out_.print("xl: domain %u has no way to be asked to %s (no ACPI power button or PV control yet); "
-               "use xl destroy\n", id, eq(argv[0], "reboot") ? "reboot" : "shut down");
+    if (!resolve(argv[i], id)) return 1;
+    if (reboot) {
+        out_.print("xl: domain %u has no way to be asked to reboot (no PV control); "
+                   "use xl trigger %u reset\n", id, id);
+        return 1;
+    }
+    if (!fallback) {
+        out_.print("PV control interface not available: external graceful shutdown not possible.\n"
+                   "Use \"-F\" to fallback to ACPI power event.\n");
+        return 1;
+    }
+    auto s = backend_.trigger(id, "power", 0);
+    if (s == hv::abi::Status::unsupported) {
+        out_.print("xl: domain %u has no ACPI power button (not a PC-platform guest); use xl destroy\n", id);
+        return 1;
+    }
+    if (s != hv::abi::Status::ok) {
+        out_.print("xl: cannot press domain %u's power button: %s\n", id, hv::abi::status_name(s));
+        return 1;
+    }
+    if (!wait) return 0;
+    out_.print("Waiting for 1 domains\n");
+    constexpr uint64_t limit_ms = 120'000;  // a guest that ignores the button does not hold the shell forever
+    for (uint64_t waited = 0; waited < limit_ms; waited += 100) {
+        DomainRow rows[64];
+        size_t n = backend_.list_domains(rows, 64);
+        bool running = false;
+        for (size_t k = 0; k < n; ++k)
+            if (rows[k].id == id) running = rows[k].state[3] != 's' && rows[k].state[4] != 'c' && rows[k].state[5] != 'd';
+        if (!running) {
+            out_.print("Domain %u has been shut down\n", id);
+            return 0;
+        }
+        backend_.sleep_ms(100);
+    }
+    out_.print("xl: domain %u is still running after %lu s; it may ignore its power button\n", id, limit_ms / 1000);
     return 1;
 }
 
@@ -655,8 +699,8 @@ int Shell::cmd_trigger(size_t argc, const char* const* argv)
     uint32_t id;
     if (!resolve(argv[1], id)) return 1;
     lib::StrView what(argv[2]);
-    if (what != "nmi" && what != "reset") {
-        out_.print("xl: trigger '%s' is not supported (nmi and reset are)\n", argv[2]);
+    if (what != "nmi" && what != "reset" && what != "power") {
+        out_.print("xl: trigger '%s' is not supported (nmi, reset and power are)\n", argv[2]);
         return 2;
     }
     uint32_t vcpu = 0;
@@ -666,6 +710,10 @@ int Shell::cmd_trigger(size_t argc, const char* const* argv)
         vcpu = uint32_t(*v);
     }
     auto s = backend_.trigger(id, what, vcpu);
+    if (s == hv::abi::Status::unsupported && what == "power") {
+        out_.print("xl: domain %u has no ACPI power button (not a PC-platform guest)\n", id);
+        return 1;
+    }
     if (s == hv::abi::Status::out_of_range) {
         out_.print("xl: domain %u has no vCPU %u\n", id, vcpu);
         return 1;

@@ -47,6 +47,16 @@ bool Uart16550::irq_line() const { return (mcr_ & mcr_out2) && !(mcr_ & mcr_loop
 
 uint32_t Uart16550::baud() const { return divisor_ ? 115200u / divisor_ : 0; }
 
+// Transmission is instant: the holding and shift registers are always empty.
+uint8_t Uart16550::line_status() const { return uint8_t(lsr_thre | lsr_temt | (rx_count_ ? lsr_dr : 0)); }
+
+bool Uart16550::lsr_snapshot(uint8_t& value) const
+{
+    if (break_pending_ || (mcr_ & mcr_loop)) return false;
+    value = line_status();
+    return true;
+}
+
 uint8_t Uart16550::read(unsigned reg)
 {
     switch (reg) {
@@ -67,7 +77,7 @@ uint8_t Uart16550::read(unsigned reg)
     case lcr: return lcr_;
     case mcr: return mcr_;
     case lsr: {
-        uint8_t v = lsr_thre | lsr_temt | (rx_count_ ? lsr_dr : 0);
+        uint8_t v = line_status();
         if (break_pending_) {
             v |= lsr_bi;
             break_pending_ = false;  // cleared by reading LSR

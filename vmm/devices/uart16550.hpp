@@ -36,9 +36,15 @@ public:
     // and break.
     bool irq_line() const;
     uint32_t baud() const;  // from the divisor latch (115200 / divisor)
+    // What a read of LSR would give, when such a read changes nothing and
+    // no transmitted byte could change it (no break pending, no loopback):
+    // then a hypervisor may answer LSR reads itself (a latched port) while
+    // THR writes are queued for later (buffered). False otherwise.
+    bool lsr_snapshot(uint8_t& value) const;
 
 private:
     void push_rx(uint8_t c);
+    uint8_t line_status() const;  // LSR without the break bit
 
     Sink sink_;
     void* ctx_;

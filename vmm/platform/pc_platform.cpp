@@ -148,4 +148,10 @@ void PcPlatform::uart_changed(const devices::Uart16550& uart)
     host_.irq_line(com1_gsi, line);
 }
 
+void PcPlatform::press_power_button()
+{
+    host_.irq_line(power_button_gsi, true);
+    host_.irq_line(power_button_gsi, false);
+}
+
 }  // namespace vmm::platform

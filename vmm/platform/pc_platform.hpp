@@ -34,6 +34,9 @@ inline constexpr uint16_t sleep_status_port = 0x601;
 inline constexpr uint16_t reset_port = 0xcf9;
 inline constexpr uint16_t system_control_b_port = 0x61;  // NMI status and speaker (8255 port B on the PC)
 inline constexpr unsigned com1_gsi = 4;  // ISA IRQ 4, edge, active high (no override in the MADT)
+// The ACPI power button's Generic Event Device interrupt (edge, active high):
+// the last I/O APIC pin, clear of ISA IRQs and of future PCI INTx routes.
+inline constexpr unsigned power_button_gsi = 23;
 inline constexpr unsigned console_slot = 1;  // virtio-console at 00:01.0
 inline constexpr unsigned max_virtio_functions = 16;  // attach_virtio(): disks and other devices
 
@@ -85,6 +88,10 @@ public:
     // Re-reads the UART's interrupt output and moves GSI 4 if it changed:
     // call after every UART access and after console input or a break.
     void uart_changed(const devices::Uart16550& uart);
+
+    // Presses the ACPI power button (xl shutdown -F, xl trigger power): an
+    // edge on power_button_gsi, which the guest's GED turns into a Notify.
+    void press_power_button();
 
     // Host console input for the virtio console (false: its FIFO is full).
     bool console_input(char c) { return console_.receive(&c, 1) == 1; }

@@ -111,6 +111,16 @@ inline Ret evtchn_send(uint32_t port) { return call(hv::abi::Call::evtchn_send, 
 inline Ret evtchn_close(uint32_t port) { return call(hv::abi::Call::evtchn_close, port); }
 inline Ret ioevent_bind(uint32_t d, uint16_t ioport) { return call(hv::abi::Call::ioevent_bind, d, ioport); }
 inline Ret ioevent_bind_mmio(uint32_t d, uint64_t gpa) { return call(hv::abi::Call::ioevent_bind_mmio, d, gpa); }
+inline Ret ioport_buffer(uint32_t d, uint16_t base, uint32_t count)
+{
+    return call(hv::abi::Call::ioport_buffer, d, base, count);
+}
+inline Ret ioport_drain(uint32_t d, hv::abi::BufferedWrite* out, size_t cap)
+{
+    return call(hv::abi::Call::ioport_drain, d, reinterpret_cast<uint64_t>(out), cap);
+}
+// value 0-255 publishes it for 1-byte reads of port; ~0 withdraws it.
+inline Ret ioport_latch(uint32_t d, uint16_t port, uint64_t value) { return call(hv::abi::Call::ioport_latch, d, port, value); }
 inline Ret evtchn_bind_vector(uint32_t d, uint32_t vcpu, uint8_t vector)
 {
     return call(hv::abi::Call::evtchn_bind_vector, d, vcpu, vector);

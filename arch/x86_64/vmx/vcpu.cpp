@@ -140,6 +140,11 @@ public:
         msr_bitmap_phys_ = TRY(alloc_vmx_frame());
         msr_bitmap_ = phys_to_virt<uint8_t>(msr_bitmap_phys_);
         memset(msr_bitmap_, 0xff, page_size);  // every MSR exits until hv opens it
+        // The SYSCALL MSRs and KERNEL_GS_BASE are switched lazily (above):
+        // the guest owns them without exits. TSC_AUX stays intercepted while
+        // RDTSCP is hidden.
+        for (unsigned i = 0; i < lazy_msr_count; ++i)
+            if (lazy_msrs[i] != msr_tsc_aux) set_msr_intercept(lazy_msrs[i], false, false);
         // VMCS region: revision identifier, then a VMCLEAR makes it clear and
         // initializes the implementation-specific data (25.11.3).
         *phys_to_virt<uint32_t>(vmcs_phys_) = config.basic.revision;
