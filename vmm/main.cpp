@@ -76,6 +76,7 @@ public:
     bool console(uint32_t id, xl::Output& out) override;
     int selftest(xl::Output& out) override { return run_abi_selftest(out); }
     bool exits(uint32_t id, hv::abi::ExitCounts& out) override { return domains().exits(id, out); }
+    size_t list_disks(uint32_t id, xl::DiskRow* rows, size_t cap) override { return domains().disks(id, rows, cap); }
     hv::abi::Status pin_vcpu(uint32_t id, uint32_t vcpu, uint32_t cpu) override { return domains().pin(id, vcpu, cpu); }
     hv::abi::Status trigger(uint32_t id, lib::StrView what, uint32_t vcpu) override
     {

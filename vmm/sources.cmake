@@ -13,11 +13,14 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/devices/uart16550.cpp
   vmm/control/xl.cpp
   vmm/files/cpio.cpp
+  vmm/block/archive/cpio_opener.cpp
   vmm/console/console_ring.cpp
   vmm/control/xl_cfg.cpp
+  vmm/control/domain_disks.cpp
   vmm/pci/config_space.cpp
   vmm/pci/msix.cpp
   vmm/pci/host_bridge.cpp
+  vmm/virtio/virtio_blk.cpp
   vmm/virtio/virtqueue.cpp
   vmm/virtio/virtio_pci.cpp
   vmm/virtio/virtio_console.cpp

@@ -1114,6 +1114,46 @@ TEST_F(XlCfgTest, DiskErrors)
                      ",ta...\"");
 }
 
+// The two forms Dom0's virtio-blk disks are written in (docs/storage.md),
+// and QEMU's name for VHD.
+TEST_F(XlCfgTest, DiskFormsForVirtioBlk)
+{
+    ASSERT_TRUE(parse_disk("format=qcow2, vdev=xvda, access=ro, target=guests/disks/pattern.qcow2").ok()) << error();
+    const DiskConfig& d = cfg.disks[0];
+    EXPECT_STREQ(d.target, "guests/disks/pattern.qcow2");
+    EXPECT_EQ(d.format, DiskFormat::qcow2);
+    EXPECT_STREQ(d.vdev, "xvda");
+    EXPECT_FALSE(d.readwrite);
+    EXPECT_FALSE(d.cdrom);
+    ASSERT_TRUE(parse_disk("guests/disks/pattern.qcow2,qcow2,xvda,r").ok()) << error();
+    EXPECT_STREQ(cfg.disks[0].target, "guests/disks/pattern.qcow2");
+    EXPECT_EQ(cfg.disks[0].format, DiskFormat::qcow2);
+    EXPECT_FALSE(cfg.disks[0].readwrite);
+    for (const char* spec : {"a.vhd,vpc,xvdb,ro", "format=vpc,vdev=xvdb,access=ro,target=a.vhd", "a.vhd,vhd,xvdb,r"}) {
+        ASSERT_TRUE(parse_disk(spec).ok()) << spec << ": " << error();
+        EXPECT_EQ(cfg.disks[0].format, DiskFormat::vhd) << spec;
+        EXPECT_FALSE(cfg.disks[0].readwrite) << spec;
+    }
+    ASSERT_TRUE(parse_disk("a.img,raw,xvdc,w").ok()) << error();
+    EXPECT_TRUE(cfg.disks[0].readwrite);
+    ASSERT_TRUE(parse_disk("format=raw, vdev=xvdc, access=rw, devtype=disk, target=a.img").ok()) << error();
+    EXPECT_TRUE(cfg.disks[0].readwrite);
+    EXPECT_FALSE(cfg.disks[0].cdrom);
+    // Malformed: unknown key, unknown format or access, no target, no vdev.
+    expect_error("disk = [ 'format=qcow2, vdev=xvda, mode=ro, target=a' ]\n", lib::Error::invalid,
+                 "config line 1: disk: unknown parameter: near \"mode=ro\" in \"format=qcow2, vdev=xvda, mode=ro, target...\"");
+    expect_error("disk = [ 'format=vmdk, vdev=xvda, target=a' ]\n", lib::Error::invalid,
+                 "config line 1: disk: unknown value for format: near \"vmdk\" in \"format=vmdk, vdev=xvda, target=a\"");
+    expect_error("disk = [ 'format=raw, vdev=xvda, access=readonly, target=a' ]\n", lib::Error::invalid,
+                 "config line 1: disk: unknown value for access: near \"readonly\" in \"format=raw, vdev=xvda, "
+                 "access=readonly, ...\"");
+    expect_error("disk = [ 'format=qcow2, vdev=xvda, access=ro' ]\n", lib::Error::invalid,
+                 "config line 1: disk: no target specified (and device not removable) in \"format=qcow2, vdev=xvda, "
+                 "access=ro\"");
+    expect_error("disk = [ 'format=qcow2, access=ro, target=a' ]\n", lib::Error::invalid,
+                 "config line 1: disk: no vdev specified in \"format=qcow2, access=ro, target=a\"");
+}
+
 // --------------------------------------- xl-network-configuration(5)
 
 TEST_F(XlCfgTest, VifManPageExamples)

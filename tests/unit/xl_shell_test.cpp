@@ -31,6 +31,7 @@
 using hv::abi::Status;
 using lib::Error;
 using vmm::xl::Backend;
+using vmm::xl::DiskRow;
 using vmm::xl::DomainRow;
 using vmm::xl::Output;
 using vmm::xl::Shell;
@@ -93,6 +94,7 @@ public:
     std::vector<std::string> created_overrides;
     bool created_paused = false;
     bool console_result = true;
+    std::vector<DiskRow> disks;
 
     lib::Result<hv::abi::SystemInfo> system_info() override
     {
@@ -166,6 +168,13 @@ public:
         size_t n = 0;
         for (const auto& v : vcpus)
             if (v.domid == id && n < cap) rows[n++] = v;
+        return n;
+    }
+    size_t list_disks(uint32_t id, DiskRow* rows, size_t cap) override
+    {
+        size_t n = 0;
+        for (const auto& d : disks)
+            if (d.frontend == id && n < cap) rows[n++] = d;
         return n;
     }
     bool console(uint32_t id, Output& out) override
@@ -430,6 +439,27 @@ TEST_F(XlTest, DmesgErrors)
     EXPECT_EQ(out.s, "xl: cannot read the hypervisor log: I/O error\n");
 }
 
+// ---- xl block-list ------------------------------------------------------------
+
+TEST_F(XlTest, BlockListInXensColumns)
+{
+    DiskRow a{51712, 0, 1, 4, "virtio-blk 00:10.0 qcow2 ro guests/disks/a.qcow2"};
+    DiskRow b{51728, 0, 1, 1, "virtio-blk 00:11.0 raw ro guests/b.img"};
+    be.disks = {a, b};
+    EXPECT_EQ(xl("xl block-list web"), 0);
+    EXPECT_EQ(out.s,
+              "Vdev  BE  handle state evt-ch ring-ref BE-path                       \n"
+              "51712 0   1      4     -1     -1       virtio-blk 00:10.0 qcow2 ro guests/disks/a.qcow2\n"
+              "51728 0   1      1     -1     -1       virtio-blk 00:11.0 raw ro guests/b.img\n");
+    // A domain without disks: the header only; a missing one: xl's message.
+    EXPECT_EQ(xl("xl block-list db"), 0);
+    EXPECT_EQ(out.s, "Vdev  BE  handle state evt-ch ring-ref BE-path                       \n");
+    EXPECT_EQ(xl("xl block-list nosuch"), 1);
+    EXPECT_NE(out.s.find("xl: domain 'nosuch' does not exist"), std::string::npos) << out.s;
+    EXPECT_EQ(xl("xl block-list"), 2);
+    EXPECT_EQ(out.s, "Usage: xl block-list <Domain(s)>\n");
+}
+
 // ---- xl help, usage, unknown commands ----------------------------------------
 
 TEST_F(XlTest, HelpListsEveryCommand)
@@ -455,6 +485,7 @@ TEST_F(XlTest, HelpListsEveryCommand)
               " top                 Monitor domains: CPU use and VM exits per second by reason (like xentop -b)\n"
               " trigger             Send a trigger to a domain\n"
               " sysrq               Send a sysrq to a domain (a break and the key on its serial line)\n"
+              " block-list          List virtual block devices for a domain\n"
               " selftest            Check that the hypervisor refuses malformed and unauthorised hypercalls\n");
 }
 
@@ -480,7 +511,8 @@ TEST_F(XlTest, HelpForOneCommandAndDashH)
     EXPECT_TRUE(be.calls.empty());
     // Every command has a usage line and -h runs nothing.
     for (const char* c : {"help", "info", "dmesg", "list", "create", "destroy", "pause", "unpause", "console",
-                          "vcpu-list", "vcpu-pin", "sched-credit", "shutdown", "reboot", "top", "selftest"}) {
+                          "vcpu-list", "vcpu-pin", "sched-credit", "shutdown", "reboot", "top", "selftest",
+                          "block-list"}) {
         SCOPED_TRACE(c);
         EXPECT_EQ(xl(std::string("xl ") + c + " -h"), 0);
         EXPECT_EQ(out.s.rfind(std::string("Usage: xl ") + c, 0), 0u) << out.s;

@@ -1,9 +1,10 @@
 # Block backends (raw, qcow2, VHD) and their helpers: portable freestanding
-# code, built for the host as hv_block and later into Dom0.
+# code, built for the host as hv_block and into Dom0.
 set(HV_BLOCK_SOURCES
   vmm/block/file.cpp
   vmm/block/device.cpp
   vmm/block/image.cpp
+  vmm/block/archive/memory_file.cpp
   vmm/block/inflate/inflate.cpp
   vmm/block/raw/raw.cpp
   vmm/block/qcow2/cache.cpp

@@ -218,8 +218,9 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     hv::abi::DomainInfo info{};
     (void)hc::domain_info(g.handle, info);
     g.id = info.id;
+    // what == nullptr: the reason was already printed.
     auto fail = [&](const char* what, Status s) -> lib::Status {
-        out.print("xl: domain '%s': %s: %s\n", c.name, what, hv::abi::status_name(s));
+        if (what) out.print("xl: domain '%s': %s: %s\n", c.name, what, hv::abi::status_name(s));
         release_devices(g);  // Dom0's mapping of its RAM first: hv refuses to destroy a mapped domain
         (void)hc::domain_destroy(g.handle);
         return lib::err(lib::Error::io);
@@ -314,6 +315,14 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (!mem) return fail("allocating its devices", Status::no_memory);
         g.pc = new (mem) platform::PcPlatform(g, g.ram, g.ram_size, virtio_console_sink, &g);
         if (!g.pc->init().ok()) return fail("setting up its PCI devices", Status::invalid);
+        if (c.disk_count) {
+            void* dm = heap().allocate(sizeof(DomainDisks), alignof(DomainDisks));
+            if (!dm) return fail("allocating its disks", Status::no_memory);
+            g.disks = new (dm) DomainDisks(*files_, heap());
+            if (!g.disks->attach(c, *g.pc, out).ok()) return fail(nullptr, Status::invalid);
+        }
+    } else if (c.disk_count) {
+        out.print("xl: warning: disk=: a Multiboot kernel gets no disks (only Linux kernels get the PC platform)\n");
     }
     // cpus=: each vCPU on one CPU (the lowest of its set; a vCPU does not
     // float among several CPUs here).
@@ -425,6 +434,11 @@ void Domains::release_devices(GuestDomain& g)
         g.pc->~PcPlatform();
         heap().deallocate(g.pc, sizeof(platform::PcPlatform));
         g.pc = nullptr;
+    }
+    if (g.disks) {  // after the platform, whose virtio functions use them
+        g.disks->~DomainDisks();
+        heap().deallocate(g.disks, sizeof(DomainDisks));
+        g.disks = nullptr;
     }
     if (g.ram) {
         (void)hc::unmap(reinterpret_cast<uint64_t>(g.ram), g.ram_size);
@@ -560,6 +574,27 @@ size_t Domains::vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap)
         if (vi.state == 2) lib::copy_cstr(r.state, sizeof r.state, "r--");  // runnable: waiting for its CPU
         r.time_ns = vi.time_ns;
         r.affinity = vi.affinity;
+    }
+    return n;
+}
+
+size_t Domains::disks(uint32_t id, xl::DiskRow* rows, size_t cap)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g || !g->disks || !g->pc) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < g->disks->count() && n < cap; ++i) {
+        const DomainDisks::Disk& d = g->disks->disk(i);
+        xl::DiskRow& r = rows[n++];
+        r = xl::DiskRow{};
+        r.devid = d.devid;
+        r.backend = 0;
+        r.frontend = g->id;
+        virtio::VirtioPci* f = g->pc->virtio_function(d.slot);
+        r.state = f && f->live() ? 4 : 1;  // XenbusStateConnected once the driver is up
+        lib::format(r.path, sizeof r.path, "virtio-blk 00:%02x.0 %s %s %s", d.slot, d.dev->format_name(),
+                    d.dev->read_only() ? "ro" : "rw", d.target);
     }
     return n;
 }

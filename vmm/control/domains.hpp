@@ -11,6 +11,7 @@
 #include "lib/result.hpp"
 #include "lib/str.hpp"
 #include "vmm/console/console_ring.hpp"
+#include "vmm/control/domain_disks.hpp"
 #include "vmm/control/xl.hpp"
 #include "vmm/control/xl_cfg.hpp"
 #include "vmm/devices/mmio_scratch.hpp"
@@ -61,6 +62,7 @@ struct GuestDomain final : platform::PlatformHost {
     // Linux domains (PVH, bzImage and plain ELF kernels): the PC platform
     // and the window onto the guest's RAM its virtio devices use.
     platform::PcPlatform* pc = nullptr;
+    DomainDisks* disks = nullptr;  // its disk= images, as virtio-blk functions of pc
     uint8_t* ram = nullptr;
     uint64_t ram_size = 0;
 
@@ -87,6 +89,7 @@ public:
     hv::abi::Status sched(uint32_t id, uint64_t weight, uint64_t cap);
     size_t list(xl::DomainRow* rows, size_t cap);
     size_t vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap);
+    size_t disks(uint32_t id, xl::DiskRow* rows, size_t cap);
     // xl console: attach (false if no such domain), read from `cursor`
     // (returns the next cursor; *gone once the domain is destroyed and
     // everything it printed was read), detach.

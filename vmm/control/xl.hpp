@@ -40,6 +40,18 @@ struct VcpuRow {
     uint64_t affinity;  // CPUs 0..63
 };
 
+// One row of `xl block-list`: Xen's columns, where this hypervisor has
+// them. There is no Xen PV ring: a disk is a virtio-blk PCI function, so
+// evt-ch and ring-ref are -1 and BE-path says what serves it instead of a
+// xenstore path.
+struct DiskRow {
+    uint32_t devid;     // Xen's device number of the vdev (xvda = 51712)
+    uint32_t backend;   // the serving domain: 0
+    uint32_t frontend;  // the guest's domain id ("handle" in xl's header)
+    uint32_t state;     // XenbusState: 1 initialising (driver not up), 4 connected
+    char path[128];     // "virtio-blk 00:10.0 qcow2 ro guests/disk.qcow2"
+};
+
 // What xl needs from the hypervisor and Dom0's registry.
 class Backend {
 public:
@@ -75,6 +87,8 @@ public:
     // `xl selftest`: malformed and unauthorised hypercalls, each expected to
     // be refused with a given status. Returns the number that were not.
     virtual int selftest(Output& out);
+    // A guest domain's disks (xl block-list); returns how many were written.
+    virtual size_t list_disks(uint32_t id, DiskRow* rows, size_t cap);
 
 protected:
     ~Backend() = default;
@@ -122,6 +136,7 @@ public:
     int cmd_top(size_t argc, const char* const* argv);
     int cmd_trigger(size_t argc, const char* const* argv);
     int cmd_sysrq(size_t argc, const char* const* argv);
+    int cmd_block_list(size_t argc, const char* const* argv);
 
 private:
     int usage(const char* command);

@@ -756,7 +756,7 @@ private:
         if (v.empty() || v == "raw") f = DiskFormat::raw;
         else if (v == "qcow") f = DiskFormat::qcow;
         else if (v == "qcow2") f = DiskFormat::qcow2;
-        else if (v == "vhd") f = DiskFormat::vhd;
+        else if (v == "vhd" || v == "vpc") f = DiskFormat::vhd;  // vpc: QEMU's name for VHD
         else if (v == "empty") f = DiskFormat::empty;
         else if (v == "qed") f = DiskFormat::qed;
         else return fail(Error::invalid, "unknown value for format", v);

@@ -14,6 +14,16 @@ constexpr unsigned intx_gsi(unsigned slot) { return 16 + (slot & 7); }
 
 }  // namespace
 
+struct PcPlatform::Function {
+    Function(virtio::VirtioDevice& dev, RamWindow& ram, PlatformHost& host, unsigned slot)
+        : irq(host, intx_gsi(slot)), pci(dev, ram, irq), slot(slot)
+    {
+    }
+    Irq irq;
+    virtio::VirtioPci pci;
+    unsigned slot;
+};
+
 PcPlatform::PcPlatform(PlatformHost& host, uint8_t* ram, uint64_t ram_size, virtio::VirtioConsole::Sink console_out,
                        void* ctx)
     : host_(host),
@@ -24,18 +34,60 @@ PcPlatform::PcPlatform(PlatformHost& host, uint8_t* ram, uint64_t ram_size, virt
 {
 }
 
+PcPlatform::~PcPlatform()
+{
+    for (Function*& f : functions_) {
+        if (!f) continue;
+        f->~Function();
+        function_alloc_->deallocate(f, sizeof(Function));
+        f = nullptr;
+    }
+}
+
 lib::Status PcPlatform::init()
 {
     TRY(console_pci_.init());
     unsigned slot = TRY(bridge_.attach(console_pci_, console_slot));
-    // Firmware's work: the BAR at the start of the window, memory decoding
-    // and bus mastering on, the interrupt line register set.
-    uint64_t bar = pci_mmio_base;
+    return place(slot, pci_mmio_base);
+}
+
+lib::Status PcPlatform::place(unsigned slot, uint64_t bar)
+{
+    // Firmware's work: the BAR (naturally aligned), memory decoding and bus
+    // mastering on, the interrupt line register set.
+    static_assert(virtio_bar(pci::HostBridge::num_slots - 1) + virtio::VirtioPci::bar_size <=
+                  pci_mmio_base + pci_mmio_size);
+    static_assert(virtio::VirtioPci::bar_size <= virtio_bar(1) - pci_mmio_base);
     bridge_.config_write(0, slot, 0, 0x10 + 4 * virtio::VirtioPci::bar, 4, uint32_t(bar));
     bridge_.config_write(0, slot, 0, 0x14 + 4 * virtio::VirtioPci::bar, 4, uint32_t(bar >> 32));
     bridge_.config_write(0, slot, 0, 0x3c, 1, intx_gsi(slot));
     bridge_.config_write(0, slot, 0, 0x04, 2, 0x0006);
     return {};
+}
+
+lib::Status PcPlatform::attach_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a)
+{
+    if (function_alloc_ && function_alloc_ != &a) return lib::err(lib::Error::invalid);
+    size_t i = 0;
+    while (i < max_virtio_functions && functions_[i]) ++i;
+    if (i == max_virtio_functions) return lib::err(lib::Error::no_memory);
+    if (slot == 0 || slot >= pci::HostBridge::num_slots || bridge_.device(slot)) return lib::err(lib::Error::exists);
+    void* mem = a.allocate(sizeof(Function), alignof(Function));
+    if (!mem) return lib::err(lib::Error::no_memory);
+    function_alloc_ = &a;
+    auto* f = new (mem) Function(dev, ram_, host_, slot);
+    functions_[i] = f;  // freed with the platform from here on, whatever fails below
+    TRY(f->pci.init());
+    TRY(bridge_.attach(f->pci, slot));
+    return place(slot, virtio_bar(slot));
+}
+
+virtio::VirtioPci* PcPlatform::virtio_function(unsigned slot)
+{
+    if (slot == console_slot) return &console_pci_;
+    for (Function* f : functions_)
+        if (f && f->slot == slot) return &f->pci;
+    return nullptr;
 }
 
 bool PcPlatform::port(uint16_t port, unsigned size, bool in, uint32_t& value, Stop& stop)

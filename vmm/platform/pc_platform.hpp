@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lib/allocator.hpp"
 #include "lib/result.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/pci/host_bridge.hpp"
@@ -37,6 +38,7 @@ inline constexpr unsigned com1_gsi = 4;  // ISA IRQ 4, edge, active high (no ove
 // the last I/O APIC pin, clear of ISA IRQs and of future PCI INTx routes.
 inline constexpr unsigned power_button_gsi = 23;
 inline constexpr unsigned console_slot = 1;  // virtio-console at 00:01.0
+inline constexpr unsigned max_virtio_functions = 16;  // attach_virtio(): disks and other devices
 
 // What the platform needs from Dom0: interrupts into the domain.
 class PlatformHost {
@@ -71,6 +73,7 @@ public:
     PcPlatform(PlatformHost& host, uint8_t* ram, uint64_t ram_size, virtio::VirtioConsole::Sink console_out, void* ctx);
     PcPlatform(const PcPlatform&) = delete;
     PcPlatform& operator=(const PcPlatform&) = delete;
+    ~PcPlatform();
 
     // Plugs the devices in and places their BARs in the PCI window, as
     // firmware would (memory decoding on), so the guest finds them ready.
@@ -96,6 +99,15 @@ public:
     pci::HostBridge& bridge() { return bridge_; }
     virtio::VirtioPci& console_pci() { return console_pci_; }
 
+    // Plugs a further virtio device in (after init()) as a virtio-pci
+    // function at `slot` with MSI-X, its BAR at virtio_bar(slot). The transport comes from `a` and is the
+    // platform's; the device stays the caller's and must outlive it.
+    lib::Status attach_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a);
+    virtio::VirtioPci* virtio_function(unsigned slot);
+    // Where a slot's BAR4 goes: 1 MiB of the PCI window per slot (the
+    // console's, at the window's start, is below slot 1's).
+    static constexpr uint64_t virtio_bar(unsigned slot) { return pci_mmio_base + uint64_t(slot) * 0x100000; }
+
 private:
     class Irq final : public pci::IrqSink {
     public:
@@ -115,6 +127,11 @@ private:
     Irq console_irq_;
     virtio::VirtioPci console_pci_;
     bool uart_line_ = false;
+    // attach_virtio()'s functions and where the next BAR goes.
+    struct Function;
+    Function* functions_[max_virtio_functions] = {};
+    lib::Allocator* function_alloc_ = nullptr;
+    lib::Status place(unsigned slot, uint64_t bar);
 };
 
 }  // namespace vmm::platform

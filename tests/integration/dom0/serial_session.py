@@ -13,6 +13,7 @@ a TCP socket). SCRIPT is a file of steps, one per line:
   sendraw HEX           type raw bytes (e.g. 1d for Ctrl-])
   absent REGEX          the output since the last command must not match
   capture NAME REGEX    like expect; group 1 is kept as ${NAME} for later steps
+  sha256 NAME FILE      ${NAME} is the SHA-256 (hex) of FILE in BUILD_DIR, computed here
   repeat N ... end      the steps in between, N times
   sleep SECONDS         let the guests run (output keeps being collected)
   # ...                 comment
@@ -21,6 +22,7 @@ Every `send` first waits for the prompt. The verdict is printed as
 "serial_session: PASS" or "serial_session: FAIL: <why>", followed by the tail
 of the serial log. Only the Python standard library is used.
 """
+import hashlib
 import os
 import re
 import select
@@ -190,6 +192,10 @@ def main():
                     verdict = "line %d: expected /%s/ in the output" % (lineno, subst(pattern))
                 elif name:
                     variables[name] = m.group(1)
+            elif op == "sha256":
+                name, _, path = arg.partition(" ")
+                with open(os.path.join(build, path.strip()), "rb") as f:
+                    variables[name] = hashlib.sha256(f.read()).hexdigest()
             elif op == "sleep":
                 end = time.time() + float(arg)
                 while time.time() < end:

@@ -1,0 +1,72 @@
+// A domain's disks: the xl.cfg disk= entries opened as images among Dom0's
+// files (vmm/block over the boot cpio archive, read-only) and plugged into
+// its PC platform as virtio-blk functions, one PCI slot per disk.
+//
+// The vdev picks the slot, so the guest's disk order follows the names and
+// not the order of the list: xvda (or hda, sda, d0) is disk 0 at 00:10.0,
+// xvdb disk 1 at 00:11.0, up to 8 disks (xvdh; slots 8-15 are left to the
+// vifs' virtio-net functions). Linux calls them vda, vdb,
+// ... in slot order. Partition vdevs (xvda1), CD-ROMs, driver domains
+// (backend=) and hotplug scripts (script=) are refused with a message, as is
+// access=rw: the archive is read-only. Portable (messages go to an
+// xl::Output, memory comes from an Allocator), host-tested.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lib/allocator.hpp"
+#include "lib/result.hpp"
+#include "vmm/block/archive/cpio_opener.hpp"
+#include "vmm/block/device.hpp"
+#include "vmm/control/xl.hpp"
+#include "vmm/control/xl_cfg.hpp"
+#include "vmm/files/cpio.hpp"
+#include "vmm/platform/pc_platform.hpp"
+#include "vmm/virtio/virtio_blk.hpp"
+
+namespace vmm {
+
+class DomainDisks {
+public:
+    static constexpr unsigned first_slot = 16;  // disk 0 at 00:10.0
+    static constexpr unsigned max_disks = 8;    // slots 16-23
+    static constexpr unsigned max_queues = 4;  // request queues per disk: one per vCPU up to this
+
+    struct Disk {
+        char vdev[xl_vdev_size] = "";
+        char target[xl_path_size] = "";
+        unsigned index = 0;  // 0 for xvda/hda/sda/d0, 1 for xvdb, ...
+        unsigned slot = 0;
+        uint32_t devid = 0;  // Xen's device number (xen-vbd-interface(7)), as xl block-list shows it
+        block::BlockDevice* dev = nullptr;
+        virtio::VirtioBlk* blk = nullptr;
+    };
+
+    DomainDisks(const files::CpioArchive& files, lib::Allocator& a) : opener_(files, a), alloc_(a) {}
+    DomainDisks(const DomainDisks&) = delete;
+    DomainDisks& operator=(const DomainDisks&) = delete;
+    ~DomainDisks() { close(); }
+
+    // Opens every disk of cfg and attaches it to pc. On failure, says why
+    // on `out` in xl's words; what was opened stays until close().
+    lib::Status attach(const DomainConfig& cfg, platform::PcPlatform& pc, xl::Output& out);
+    // Closes the images. The platform that uses their devices must be gone.
+    void close();
+
+    size_t count() const { return count_; }
+    const Disk& disk(size_t i) const { return disks_[i]; }
+    size_t open_files() const { return opener_.open_files(); }
+
+    // xvda -> 0, xvdb -> 1, hdc -> 2, sdb -> 1, d3 -> 3; false for partitions
+    // and names past max_disks. `devid` gets Xen's device number.
+    static bool disk_index(lib::StrView vdev, unsigned& index, uint32_t& devid);
+
+private:
+    block::CpioOpener opener_;
+    lib::Allocator& alloc_;
+    Disk disks_[max_disks];
+    size_t count_ = 0;
+};
+
+}  // namespace vmm
