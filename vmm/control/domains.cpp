@@ -299,6 +299,10 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (!mem) return fail("allocating its devices", Status::no_memory);
         g.pc = new (mem) platform::PcPlatform(g, g.ram, g.ram_size, virtio_console_sink, &g);
         if (!g.pc->init().ok()) return fail("setting up its PCI devices", Status::invalid);
+        if (!attach_vifs(g, out).ok()) return fail("attaching its vifs", Status::invalid);
+    } else if (c.vif_count) {
+        out.print("xl: warning: vif: '%s' is a %s kernel: only Linux domains have a PCI bus for virtio-net; no vif\n",
+                  c.kernel, builder::kernel_kind_name(kind));
     }
     // cpus=: each vCPU on one CPU (the lowest of its set; a vCPU does not
     // float among several CPUs here).
@@ -406,11 +410,18 @@ lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView*
 
 void Domains::release_devices(GuestDomain& g)
 {
+    detach_vifs(g);  // off the bridge before the platform that holds them goes
     if (g.pc) {
         g.pc->~PcPlatform();
         heap().deallocate(g.pc, sizeof(platform::PcPlatform));
         g.pc = nullptr;
     }
+    for (size_t i = 0; i < g.vif_count; ++i) {
+        g.vifs[i]->~NetFunction();
+        heap().deallocate(g.vifs[i], sizeof(platform::NetFunction));
+        g.vifs[i] = nullptr;
+    }
+    g.vif_count = 0;
     if (g.ram) {
         (void)hc::unmap(reinterpret_cast<uint64_t>(g.ram), g.ram_size);
         ram_window_used[(reinterpret_cast<uint64_t>(g.ram) - ram_windows) / ram_window_size] = false;

@@ -2,13 +2,6 @@
 
 namespace vmm::net {
 
-Bridge::Bridge(const char* name)
-{
-    size_t i = 0;
-    for (; name && name[i] && i + 1 < name_size; ++i) name_[i] = name[i];
-    name_[i] = '\0';
-}
-
 lib::Result<unsigned> Bridge::attach(BridgePort& p, const char* name)
 {
     for (unsigned i = 0; i < max_ports; ++i) {

@@ -51,7 +51,14 @@ public:
     static constexpr uint64_t default_ageing_ns = 300'000'000'000ull;
     static constexpr size_t name_size = 16;
 
-    explicit Bridge(const char* name);
+    // constexpr, so a bridge can be a constinit global (no static
+    // constructor runs in Dom0).
+    constexpr explicit Bridge(const char* name)
+    {
+        size_t i = 0;
+        for (; name && name[i] && i + 1 < name_size; ++i) name_[i] = name[i];
+        name_[i] = '\0';
+    }
 
     const char* name() const { return name_; }
     // Adds a port; its number stays valid until detach(). no_memory when
@@ -94,7 +101,7 @@ private:
     void learn(const uint8_t* mac, unsigned port, uint64_t now);
     void send(unsigned port, const Frame& f);
 
-    char name_[name_size];
+    char name_[name_size] = {};
     PortSlot ports_[max_ports];
     Entry fdb_[fdb_size] = {};
     uint64_t ageing_ns_ = default_ageing_ns;
