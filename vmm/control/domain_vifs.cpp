@@ -107,6 +107,10 @@ lib::Status Domains::attach_vifs(GuestDomain& g, xl::Output& out)
 
 void Domains::detach_vifs(GuestDomain& g)
 {
+    // The bridge is used under lock_ by the device-model thread. Callers
+    // that hold lock_ (forget() at the end of destroy()) come after the vifs
+    // are gone: nothing to detach, no lock taken.
+    if (g.vif_count == 0) return;
     LockGuard l(lock_);
     for (size_t i = 0; i < g.vif_count; ++i) {
         if (!g.vifs[i]) continue;

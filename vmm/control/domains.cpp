@@ -385,17 +385,22 @@ lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView*
         forget(g);
         return lib::err(b.error());
     }
+    bool full = false;
     {
         LockGuard l(lock_);
         size_t i = 0;
         while (i < max_domains && slots_[i]) ++i;
-        if (i == max_domains) {
-            (void)hc::domain_destroy(g->handle);
-            out.print("xl: too many domains (%zu)\n", max_domains);
-            forget(g);
-            return lib::err(lib::Error::no_memory);
-        }
-        slots_[i] = g;
+        if (i == max_domains) full = true;
+        else slots_[i] = g;
+    }
+    if (full) {
+        // Its devices (and Dom0's mapping of its RAM) go first, outside the
+        // lock: detaching vifs takes it.
+        out.print("xl: too many domains (%zu)\n", max_domains);
+        release_devices(*g);
+        (void)hc::domain_destroy(g->handle);
+        forget(g);
+        return lib::err(lib::Error::no_memory);
     }
     if (!paused) {
         if (auto u = hc::domain_unpause(g->handle); !u.ok()) {

@@ -118,7 +118,8 @@ private:
     void forget(GuestDomain* g);
     void release_devices(GuestDomain& g);
     // vif=: builds the virtio-net functions, plugs them into g.pc and joins
-    // them to xenbr0; detach_vifs undoes it (domain_vifs.cpp).
+    // them to xenbr0; detach_vifs undoes it (domain_vifs.cpp). Both take
+    // lock_: call them without it while the domain has vifs.
     lib::Status attach_vifs(GuestDomain& g, xl::Output& out);
     void detach_vifs(GuestDomain& g);
 
