@@ -73,6 +73,7 @@ public:
     hv::abi::Status pause_domain(uint32_t id, bool pause) override { return domains().pause(id, pause); }
     hv::abi::Status sched_credit(uint32_t id, uint64_t w, uint64_t c) override { return domains().sched(id, w, c); }
     size_t list_vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap) override { return domains().vcpus(id, rows, cap); }
+    size_t list_vifs(uint32_t id, xl::VifRow* rows, size_t cap) override { return domains().network(id, rows, cap); }
     bool console(uint32_t id, xl::Output& out) override;
     int selftest(xl::Output& out) override { return run_abi_selftest(out); }
     bool exits(uint32_t id, hv::abi::ExitCounts& out) override { return domains().exits(id, out); }

@@ -24,5 +24,9 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/virtio/virtqueue.cpp
   vmm/virtio/virtio_pci.cpp
   vmm/virtio/virtio_console.cpp
+  vmm/virtio/virtio_net.cpp
+  vmm/net/checksum.cpp
+  vmm/net/tso.cpp
+  vmm/net/bridge.cpp
   vmm/platform/pc_platform.cpp
 )

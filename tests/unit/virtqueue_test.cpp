@@ -13,7 +13,8 @@
 // 17 and outside RAM, loops and out-of-range next inside an indirect table,
 // chains longer than Chain::max_segments, more than 4 GiB in one chain; and
 // bad layouts for enable (size 0, 3, 2048, misaligned rings, rings outside
-// RAM), push of heads not in flight.
+// RAM), push of heads not in flight, unpop of heads not in flight or on a
+// broken queue, and a chain changed while given back by unpop.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -467,4 +468,42 @@ TEST_F(VqTest, DeviceMarksBroken)
     q.set_broken(Fault::loop);  // the first verdict stays
     EXPECT_EQ(q.fault(), Fault::device);
     EXPECT_FALSE(q.pop(c).ok());
+}
+
+// unpop gives chains back in reverse order: they are popped again, checked
+// again, and nothing counts them in flight meanwhile; a head not in flight
+// cannot be given back.
+TEST_F(VqTest, UnpopGivesChainsBack)
+{
+    enable(true);
+    const uint16_t h0 = drv.add({{data, 100, true}});
+    const uint16_t h1 = drv.add({{data + 0x1000, 200, true}});
+    ASSERT_TRUE(q.pop(c).value());
+    EXPECT_EQ(c.head, h0);
+    ASSERT_TRUE(q.pop(c).value());
+    EXPECT_EQ(c.head, h1);
+    EXPECT_FALSE(q.pop(c).value());
+    EXPECT_EQ(q.in_flight(), 2u);
+    EXPECT_TRUE(q.unpop(h1).ok());
+    EXPECT_TRUE(q.unpop(h0).ok());
+    EXPECT_EQ(q.in_flight(), 0u);
+    EXPECT_EQ(q.last_avail(), 0);
+    EXPECT_FALSE(q.unpop(h0).ok());  // not in flight any more
+    EXPECT_FALSE(q.broken());
+    // The driver adds a third meanwhile; all three come in order.
+    const uint16_t h2 = drv.add({{data + 0x2000, 300, true}});
+    for (uint16_t want : {h0, h1, h2}) {
+        ASSERT_TRUE(q.pop(c).value());
+        EXPECT_EQ(c.head, want);
+        EXPECT_TRUE(q.push(c.head, 1).ok());
+    }
+    // A chain changed by the driver while given back is checked again.
+    const uint16_t h3 = drv.add({{data + 0x3000, 64, true}});
+    ASSERT_TRUE(q.pop(c).value());
+    ASSERT_TRUE(q.unpop(h3).ok());
+    drv.set_desc(h3, data, 0, desc_f_write, 0);
+    EXPECT_FALSE(q.pop(c).ok());
+    EXPECT_EQ(q.fault(), Fault::zero_len);
+    EXPECT_FALSE(q.unpop(h3).ok());  // a broken queue gives nothing back
+    expect_other_queue_works();
 }

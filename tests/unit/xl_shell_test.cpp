@@ -37,6 +37,7 @@ using vmm::xl::Output;
 using vmm::xl::Shell;
 using vmm::xl::split_words;
 using vmm::xl::VcpuRow;
+using vmm::xl::VifRow;
 
 namespace {
 
@@ -175,6 +176,14 @@ public:
         size_t n = 0;
         for (const auto& d : disks)
             if (d.frontend == id && n < cap) rows[n++] = d;
+        return n;
+    }
+    std::vector<std::pair<uint32_t, VifRow>> vifs;
+    size_t list_vifs(uint32_t id, VifRow* rows, size_t cap) override
+    {
+        size_t n = 0;
+        for (const auto& [d, v] : vifs)
+            if (d == id && n < cap) rows[n++] = v;
         return n;
     }
     bool console(uint32_t id, Output& out) override
@@ -486,6 +495,7 @@ TEST_F(XlTest, HelpListsEveryCommand)
               " trigger             Send a trigger to a domain\n"
               " sysrq               Send a sysrq to a domain (a break and the key on its serial line)\n"
               " block-list          List virtual block devices for a domain\n"
+              " network-list        List virtual network interfaces for a domain\n"
               " selftest            Check that the hypervisor refuses malformed and unauthorised hypercalls\n");
 }
 
@@ -1121,3 +1131,48 @@ TEST_F(XlTest, TriggerAndSysrqArguments)
 }
 
 }  // namespace
+
+// ---- xl network-list -------------------------------------------------------
+
+TEST_F(XlTest, NetworkList)
+{
+    VifRow v{};
+    v.idx = 0;
+    const uint8_t mac[6] = {0x00, 0x16, 0x3e, 0x12, 0xab, 0x01};
+    std::memcpy(v.mac, mac, 6);
+    v.state = 4;
+    v.pci_slot = 8;
+    strcpy(v.bridge, "xenbr0");
+    strcpy(v.vifname, "vif1.0");
+    v.rx_packets = 12;
+    v.rx_bytes = 3456;
+    v.rx_dropped = 1;
+    v.tx_packets = 10;
+    v.tx_bytes = 2048;
+    be.vifs.push_back({1, v});
+    v.idx = 1;
+    v.state = 1;
+    v.pci_slot = 9;
+    strcpy(v.vifname, "web-lan");
+    v.rx_packets = v.rx_bytes = v.rx_dropped = v.tx_packets = v.tx_bytes = 0;
+    be.vifs.push_back({1, v});
+    const std::string header = "Idx BE Mac Addr.         handle state PCI     bridge   vifname      RX-pkts    RX-bytes "
+                               "RX-drop    TX-pkts    TX-bytes TX-drop\n";
+    EXPECT_EQ(xl("xl network-list web"), 0);
+    EXPECT_EQ(out.s, header +
+                         "0   0  00:16:3e:12:ab:01      0     4 00:08.0 xenbr0   vif1.0            12        3456       "
+                         "1         10        2048       0\n"
+                         "1   0  00:16:3e:12:ab:01      1     1 00:09.0 xenbr0   web-lan            0           0       "
+                         "0          0           0       0\n");
+    // A domain without vifs: the header alone; several domains, one table each.
+    EXPECT_EQ(xl("network-list db"), 0);
+    EXPECT_EQ(out.s, header);
+    EXPECT_EQ(xl("network-list db 1"), 0);
+    EXPECT_EQ(out.s.find(header), 0u);
+    EXPECT_NE(out.s.find(header, 1), std::string::npos);
+    // Errors: no domain given, an unknown one (the others still listed).
+    EXPECT_EQ(xl("network-list"), 2);
+    EXPECT_EQ(out.s, "Usage: xl network-list <Domain(s)>\n");
+    EXPECT_EQ(xl("network-list nosuch db"), 1);
+    EXPECT_EQ(out.s, std::string(unknown_nosuch) + header);
+}

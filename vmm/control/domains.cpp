@@ -321,8 +321,13 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
             g.disks = new (dm) DomainDisks(*files_, heap());
             if (!g.disks->attach(c, *g.pc, out).ok()) return fail(nullptr, Status::invalid);
         }
-    } else if (c.disk_count) {
-        out.print("xl: warning: disk=: a Multiboot kernel gets no disks (only Linux kernels get the PC platform)\n");
+        if (!attach_vifs(g, out).ok()) return fail("attaching its vifs", Status::invalid);
+    } else {
+        if (c.disk_count)
+            out.print("xl: warning: disk=: a Multiboot kernel gets no disks (only Linux kernels get the PC platform)\n");
+        if (c.vif_count)
+            out.print("xl: warning: vif: '%s' is a %s kernel: only Linux domains have a PCI bus for virtio-net; no vif\n",
+                      c.kernel, builder::kernel_kind_name(kind));
     }
     // cpus=: each vCPU on one CPU (the lowest of its set; a vCPU does not
     // float among several CPUs here).
@@ -405,17 +410,22 @@ lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView*
         forget(g);
         return lib::err(b.error());
     }
+    bool full = false;
     {
         LockGuard l(lock_);
         size_t i = 0;
         while (i < max_domains && slots_[i]) ++i;
-        if (i == max_domains) {
-            (void)hc::domain_destroy(g->handle);
-            out.print("xl: too many domains (%zu)\n", max_domains);
-            forget(g);
-            return lib::err(lib::Error::no_memory);
-        }
-        slots_[i] = g;
+        if (i == max_domains) full = true;
+        else slots_[i] = g;
+    }
+    if (full) {
+        // Its devices (and Dom0's mapping of its RAM) go first, outside the
+        // lock: detaching vifs takes it.
+        out.print("xl: too many domains (%zu)\n", max_domains);
+        release_devices(*g);
+        (void)hc::domain_destroy(g->handle);
+        forget(g);
+        return lib::err(lib::Error::no_memory);
     }
     if (!paused) {
         if (auto u = hc::domain_unpause(g->handle); !u.ok()) {
@@ -430,6 +440,7 @@ lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView*
 
 void Domains::release_devices(GuestDomain& g)
 {
+    detach_vifs(g);  // off the bridge before the platform that holds them goes
     if (g.pc) {
         g.pc->~PcPlatform();
         heap().deallocate(g.pc, sizeof(platform::PcPlatform));
@@ -440,6 +451,12 @@ void Domains::release_devices(GuestDomain& g)
         heap().deallocate(g.disks, sizeof(DomainDisks));
         g.disks = nullptr;
     }
+    for (size_t i = 0; i < g.vif_count; ++i) {
+        g.vifs[i]->~NetFunction();
+        heap().deallocate(g.vifs[i], sizeof(platform::NetFunction));
+        g.vifs[i] = nullptr;
+    }
+    g.vif_count = 0;
     if (g.ram) {
         (void)hc::unmap(reinterpret_cast<uint64_t>(g.ram), g.ram_size);
         ram_window_used[(reinterpret_cast<uint64_t>(g.ram) - ram_windows) / ram_window_size] = false;

@@ -17,6 +17,7 @@
 #include "vmm/devices/mmio_scratch.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/files/cpio.hpp"
+#include "vmm/platform/net_function.hpp"
 #include "vmm/platform/pc_platform.hpp"
 #include "vmm/rt/lock.hpp"
 
@@ -65,6 +66,11 @@ struct GuestDomain final : platform::PlatformHost {
     DomainDisks* disks = nullptr;  // its disk= images, as virtio-blk functions of pc
     uint8_t* ram = nullptr;
     uint64_t ram_size = 0;
+    // Its vifs (vif= of a Linux domain): virtio-net functions on its PCI
+    // bus, each a port of xenbr0 (vmm/control/domain_vifs.cpp).
+    platform::NetFunction* vifs[xl_max_vifs] = {};
+    unsigned vif_ports[xl_max_vifs] = {};
+    size_t vif_count = 0;
 
     // platform::PlatformHost: interrupts into this domain.
     void irq_line(unsigned gsi, bool level) override;
@@ -108,6 +114,8 @@ public:
     // for a domain without the PC platform (no ACPI).
     hv::abi::Status power_button(uint32_t id);
     hv::abi::Status sysrq(uint32_t id, char key);
+    // xl network-list: its vifs and their bridge counters.
+    size_t network(uint32_t id, xl::VifRow* rows, size_t cap);
 
     // The device-model thread's body (never returns).
     [[noreturn]] void serve();
@@ -128,6 +136,11 @@ private:
     lib::Status build(GuestDomain& g, xl::Output& out);
     void forget(GuestDomain* g);
     void release_devices(GuestDomain& g);
+    // vif=: builds the virtio-net functions, plugs them into g.pc and joins
+    // them to xenbr0; detach_vifs undoes it (domain_vifs.cpp). Both take
+    // lock_: call them without it while the domain has vifs.
+    lib::Status attach_vifs(GuestDomain& g, xl::Output& out);
+    void detach_vifs(GuestDomain& g);
 
     Lock lock_;
     const files::CpioArchive* files_ = nullptr;

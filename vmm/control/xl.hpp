@@ -52,6 +52,20 @@ struct DiskRow {
     char path[128];     // "virtio-blk 00:10.0 qcow2 ro guests/disk.qcow2"
 };
 
+// One row of `xl network-list`: a vif and its bridge port's counters, seen
+// from the guest (rx: frames delivered to it; tx: frames it sent).
+struct VifRow {
+    uint32_t idx;
+    uint32_t backend;  // the backend domain: always Dom0 (0)
+    uint8_t mac[6];
+    uint8_t state;     // XenbusState numbers: 1 initialising, 4 connected, 6 closed (broken)
+    uint8_t pci_slot;  // 00:slot.0
+    char bridge[16];
+    char vifname[32];
+    uint64_t rx_packets, rx_bytes, rx_dropped;
+    uint64_t tx_packets, tx_bytes, tx_dropped;
+};
+
 // What xl needs from the hypervisor and Dom0's registry.
 class Backend {
 public:
@@ -84,6 +98,8 @@ public:
     // Waits (xl top's sampling interval).
     virtual void sleep_ms(uint64_t ms);
     virtual uint64_t now_ns();
+    // A domain's vifs (xl network-list); how many were written.
+    virtual size_t list_vifs(uint32_t id, VifRow* rows, size_t cap);
     // `xl selftest`: malformed and unauthorised hypercalls, each expected to
     // be refused with a given status. Returns the number that were not.
     virtual int selftest(Output& out);
@@ -137,6 +153,7 @@ public:
     int cmd_trigger(size_t argc, const char* const* argv);
     int cmd_sysrq(size_t argc, const char* const* argv);
     int cmd_block_list(size_t argc, const char* const* argv);
+    int cmd_network_list(size_t argc, const char* const* argv);
 
 private:
     int usage(const char* command);

@@ -1642,4 +1642,30 @@ CpuSet vcpu_hard_affinity(const DomainConfig& cfg, uint32_t vcpu)
     return vcpu < a.per_vcpu_count ? a.per_vcpu[vcpu] : all;
 }
 
+
+void default_vif_mac(lib::StrView domain_name, size_t vif_index, uint8_t out[6], unsigned attempt)
+{
+    // FNV-1a over the name, then the index and attempt as bytes.
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < domain_name.size(); ++i) h = (h ^ uint8_t(domain_name[i])) * 16777619u;
+    for (uint32_t v : {uint32_t(vif_index), uint32_t(attempt)})
+        for (int k = 0; k < 4; ++k) h = (h ^ uint8_t(v >> (8 * k))) * 16777619u;
+    h ^= h >> 16;  // fold the better-mixed high bits into the bytes kept
+    out[0] = 0x00;
+    out[1] = 0x16;
+    out[2] = 0x3e;
+    out[3] = uint8_t(h >> 16) & 0x7f;  // as libxl: the top bit of the fourth byte clear
+    out[4] = uint8_t(h >> 8);
+    out[5] = uint8_t(h);
+}
+
+void vif_mac(const DomainConfig& cfg, size_t i, uint8_t out[6])
+{
+    if (i < cfg.vif_count && cfg.vifs[i].has_mac) {
+        __builtin_memcpy(out, cfg.vifs[i].mac, 6);
+        return;
+    }
+    default_vif_mac(lib::StrView(cfg.name), i, out);
+}
+
 }  // namespace vmm

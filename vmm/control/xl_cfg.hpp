@@ -303,6 +303,21 @@ size_t format_cfg_message(const CfgMessage& msg, char* buf, size_t n);
 // vCPU `vcpu`'s hard affinity: every CPU when it is not pinned.
 CpuSet vcpu_hard_affinity(const DomainConfig& cfg, uint32_t vcpu);
 
+// The bridge a vif joins when bridge= is absent (Xen's default too).
+inline constexpr const char* xl_default_bridge = "xenbr0";
+
+// A vif's MAC when mac= is absent. Xen's toolstack takes its OUI 00:16:3e
+// and three random bytes with the top bit clear; here the three bytes are
+// derived from the domain's name and the vif's index instead, so a domain
+// keeps its MACs across restarts and the same config gives the same MAC on
+// every boot. Names are unique on a host, but 23 bits of hash can collide:
+// the integrator checks the MACs in use and asks again with a higher
+// `attempt` (0 first).
+void default_vif_mac(lib::StrView domain_name, size_t vif_index, uint8_t out[6], unsigned attempt = 0);
+
+// vif i's MAC: mac= when given, else default_vif_mac(name, i).
+void vif_mac(const DomainConfig& cfg, size_t i, uint8_t out[6]);
+
 const char* domain_type_name(DomainType t);
 const char* shutdown_action_name(ShutdownAction a);
 const char* disk_format_name(DiskFormat f);

@@ -241,6 +241,18 @@ lib::Status Virtqueue::push(uint16_t head, uint32_t written)
     return {};
 }
 
+lib::Status Virtqueue::unpop(uint16_t head)
+{
+    if (!enabled_ || broken()) return lib::err(lib::Error::invalid);
+    if (head >= size_ || !is_in_flight(head) || in_flight_ == 0) return lib::err(lib::Error::invalid);
+    // The driver cannot have reused the ring slot: the chain was never
+    // returned, so its slot is still among the outstanding ones (2.7.6).
+    --last_avail_;
+    inflight_[head / 64] &= ~(1ull << (head % 64));
+    --in_flight_;
+    return {};
+}
+
 bool Virtqueue::should_interrupt()
 {
     if (!enabled_) return false;

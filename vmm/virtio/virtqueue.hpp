@@ -154,6 +154,12 @@ public:
     // Returns chain `head` with `written` bytes written: the element first,
     // then (release order) the used index. invalid if head is not in flight.
     lib::Status push(uint16_t head, uint32_t written);
+    // Gives back the chain popped last (chains are given back in the
+    // reverse order of pop()): it stays available and the next pop() reads
+    // and checks it again. For a device that needs several chains for one
+    // request and finds too few (virtio-net's mergeable receive buffers).
+    // invalid if head is not in flight.
+    lib::Status unpop(uint16_t head);
     // After one or more push(): true when the driver wants an interrupt for
     // the used buffers added since the last call (2.7.7).
     bool should_interrupt();

@@ -1,0 +1,157 @@
+// vif=: each entry of a Linux domain's vif list becomes a virtio-net
+// function on its PCI bus (00:08.0 for the first) and a port of xenbr0,
+// Dom0's one bridge, which joins the vifs of all domains. Frames between
+// guests are switched here, on the device-model thread, under the
+// registry's lock: a guest's transmit kick (a forwarded MMIO write) runs
+// its transmit queue, the bridge copies each frame into the receive
+// buffers of the guest(s) it is for and raises their MSI-X interrupts.
+// Dom0 only.
+#include <new>
+
+#include "lib/format.hpp"
+#include "lib/log.hpp"
+#include "vmm/control/domains.hpp"
+#include "vmm/net/bridge.hpp"
+#include "vmm/rt/hypercall.hpp"
+#include "vmm/rt/runtime.hpp"
+
+namespace vmm {
+namespace {
+
+constinit net::Bridge xenbr0{xl_default_bridge};
+
+uint64_t bridge_clock(void*) { return hc::clock_ns(); }
+
+bool mac_in_use(GuestDomain* const* slots, size_t n, const GuestDomain& g, const uint8_t* mac)
+{
+    for (size_t d = 0; d < n; ++d) {
+        const GuestDomain* o = slots[d];
+        if (!o) continue;
+        for (size_t i = 0; i < o->vif_count; ++i)
+            if (net::mac_equal(o->vifs[i]->net().mac(), mac)) return true;
+    }
+    for (size_t i = 0; i < g.vif_count; ++i)
+        if (net::mac_equal(g.vifs[i]->net().mac(), mac)) return true;
+    return false;
+}
+
+}  // namespace
+
+lib::Status Domains::attach_vifs(GuestDomain& g, xl::Output& out)
+{
+    const DomainConfig& c = g.cfg;
+    for (size_t i = 0; i < c.vif_count; ++i) {
+        const VifConfig& v = c.vifs[i];
+        // What this Dom0 can give: one bridge, backends in Dom0 itself,
+        // virtio-net whatever model= says.
+        if (v.bridge[0] && lib::StrView(v.bridge) != xl_default_bridge) {
+            out.print("xl: vif %zu: bridge '%s' does not exist (Dom0 has one bridge, %s)\n", i, v.bridge,
+                      xl_default_bridge);
+            return lib::err(lib::Error::not_found);
+        }
+        if (v.backend[0] && lib::StrView(v.backend) != "0" && lib::StrView(v.backend) != "Domain-0") {
+            out.print("xl: vif %zu: backend '%s': only Domain-0 runs network backends\n", i, v.backend);
+            return lib::err(lib::Error::unsupported);
+        }
+        const lib::StrView model(v.model);
+        if (!model.empty() && model != "virtio" && model != "virtio-net")
+            out.print("xl: warning: vif %zu: model=%s is not emulated; the domain gets a virtio-net device\n", i,
+                      v.model);
+        if (v.script[0]) out.print("xl: warning: vif %zu: script=%s is not run (Dom0 has no hotplug scripts)\n", i, v.script);
+        uint8_t mac[6];
+        {
+            LockGuard l(lock_);
+            if (v.has_mac) {
+                __builtin_memcpy(mac, v.mac, 6);
+                if (mac_in_use(slots_, max_domains, g, mac)) {
+                    out.print("xl: vif %zu: MAC address %02x:%02x:%02x:%02x:%02x:%02x is already in use on %s\n", i,
+                              mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], xl_default_bridge);
+                    return lib::err(lib::Error::exists);
+                }
+            } else {
+                unsigned attempt = 0;
+                do default_vif_mac(lib::StrView(c.name), i, mac, attempt++);
+                while (mac_in_use(slots_, max_domains, g, mac) && attempt < 16);
+            }
+        }
+        const unsigned slot = platform::first_vif_slot + unsigned(i);
+        const unsigned pairs = c.vcpus < 4 ? c.vcpus : 4;  // one queue pair per vCPU, up to 4
+        void* mem = heap().allocate(sizeof(platform::NetFunction), alignof(platform::NetFunction));
+        if (!mem) {
+            out.print("xl: vif %zu: out of memory in Dom0\n", i);
+            return lib::err(lib::Error::no_memory);
+        }
+        auto* fn = new (mem) platform::NetFunction(*g.pc, mac, slot, pairs);
+        g.vifs[g.vif_count] = fn;
+        g.vif_ports[g.vif_count++] = net::Bridge::max_ports;  // no port yet
+        if (auto s = g.pc->plug(fn->pci(), slot); !s.ok()) {
+            out.print("xl: vif %zu: cannot plug it into PCI slot %u: %s\n", i, slot, lib::error_name(s.error()));
+            return s;
+        }
+        char name[32];
+        if (v.vifname[0]) lib::copy_cstr(name, sizeof name, v.vifname);
+        else lib::format(name, sizeof name, "vif%u.%zu", g.id, i);
+        LockGuard l(lock_);
+        auto port = xenbr0.attach(fn->net(), name);
+        if (!port) {
+            out.print("xl: vif %zu: %s has no free port\n", i, xenbr0.name());
+            return lib::err(port.error());
+        }
+        g.vif_ports[g.vif_count - 1] = *port;
+        fn->net().connect(&xenbr0, *port, bridge_clock, nullptr);
+        LOG_INFO("domain %u: vif %zu %02x:%02x:%02x:%02x:%02x:%02x at 00:%02x.0 on %s port %u (%s)", g.id, i, mac[0],
+                 mac[1], mac[2], mac[3], mac[4], mac[5], slot, xenbr0.name(), *port, name);
+    }
+    return {};
+}
+
+void Domains::detach_vifs(GuestDomain& g)
+{
+    // The bridge is used under lock_ by the device-model thread. Callers
+    // that hold lock_ (forget() at the end of destroy()) come after the vifs
+    // are gone: nothing to detach, no lock taken.
+    if (g.vif_count == 0) return;
+    LockGuard l(lock_);
+    for (size_t i = 0; i < g.vif_count; ++i) {
+        if (!g.vifs[i]) continue;
+        g.vifs[i]->net().connect(nullptr, 0, nullptr, nullptr);
+        const unsigned p = g.vif_ports[i];
+        if (xenbr0.attached(p)) xenbr0.detach(p);
+    }
+}
+
+size_t Domains::network(uint32_t id, xl::VifRow* rows, size_t cap)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < g->vif_count && n < cap; ++i) {
+        platform::NetFunction& fn = *g->vifs[i];
+        xl::VifRow& r = rows[n++];
+        r = xl::VifRow{};
+        r.idx = uint32_t(i);
+        r.backend = 0;
+        __builtin_memcpy(r.mac, fn.net().mac(), 6);
+        const uint8_t st = fn.pci().device_status();
+        r.state = (st & (virtio::status::device_needs_reset | virtio::status::failed)) ? 6
+                  : (st & virtio::status::driver_ok)                                      ? 4
+                                                                                          : 1;
+        r.pci_slot = uint8_t(fn.slot());
+        lib::copy_cstr(r.bridge, sizeof r.bridge, xenbr0.name());
+        const unsigned p = g->vif_ports[i];
+        lib::copy_cstr(r.vifname, sizeof r.vifname, xenbr0.port_name(p));
+        // The bridge counts from its side: what it delivered to the port is
+        // what the guest received.
+        const net::PortStats& s = xenbr0.stats(p);
+        r.rx_packets = s.tx_packets;
+        r.rx_bytes = s.tx_bytes;
+        r.rx_dropped = s.tx_dropped;
+        r.tx_packets = s.rx_packets;
+        r.tx_bytes = s.rx_bytes;
+        r.tx_dropped = s.rx_dropped + fn.net().stats().tx_malformed;
+    }
+    return n;
+}
+
+}  // namespace vmm
