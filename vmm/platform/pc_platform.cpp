@@ -9,8 +9,10 @@ constexpr uint32_t slp_en = 1u << 5;
 constexpr uint32_t slp_typ_s5 = 5;
 constexpr uint8_t reset_cpu = 1u << 2;  // 0xCF9 bit 2: reset, as PC chipsets decode it
 
-// PCI INTx of slot s (pin A) on GSI 16 + s, as the DSDT's routing will say.
-constexpr unsigned intx_gsi(unsigned slot) { return 16 + (slot & 7); }
+// PCI INTx of slot s (pin A) on GSIs 16-22 (16 + s mod 7), as the DSDT's
+// routing will say; GSI 23 is the power button's.
+constexpr unsigned intx_gsi(unsigned slot) { return 16 + slot % 7; }
+static_assert(intx_gsi(6) != power_button_gsi && intx_gsi(13) != power_button_gsi);
 
 }  // namespace
 
