@@ -16,12 +16,14 @@
 // Findings besides crashes and sanitizer reports: a used request whose
 // status byte is not OK/IOERR/UNSUPP, a read-only disk that changed, a
 // queue error that did not break the queue.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "tests/unit/virtio_fake.hpp"
 #include "vmm/block/raw/raw.hpp"
 #include "vmm/virtio/virtio_blk.hpp"
 
@@ -41,18 +43,7 @@ constexpr uint64_t disk_size = 64 * 512;
     std::abort();
 }
 
-struct Ram final : GuestRam {
-    uint8_t mem[ram_size];
-    uint8_t* span(uint64_t gpa, uint64_t len) override
-    {
-        if (gpa < ram_base || len > ram_size || gpa - ram_base > ram_size - len) return nullptr;
-        return mem + (gpa - ram_base);
-    }
-    uint8_t* at(uint64_t gpa) { return mem + (gpa - ram_base); }
-    void put16(uint64_t gpa, uint16_t v) { std::memcpy(at(gpa), &v, 2); }
-    void put32(uint64_t gpa, uint32_t v) { std::memcpy(at(gpa), &v, 4); }
-    void put64(uint64_t gpa, uint64_t v) { std::memcpy(at(gpa), &v, 8); }
-};
+using Ram = virtio_fake::FakeRam;  // guest RAM over a vector, as in the unit tests
 
 // A writable file in memory under the raw backend.
 struct RamFile final : vmm::block::File {
@@ -107,7 +98,7 @@ struct Transport final : VirtioTransport {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
     if (size < 1) return 0;
-    static Ram ram;
+    static Ram ram(ram_base, ram_size);
     static RamFile file;
     static Heap heap;
     static Opener opener;
@@ -117,7 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     if (data[0] & 2) features |= blk_feature::discard | blk_feature::write_zeroes;
     for (uint64_t i = 0; i < disk_size; ++i) file.bytes[i] = uint8_t(i * 7 + 3);
     file.rw = writable;
-    std::memset(ram.mem, 0, sizeof ram.mem);
+    std::fill(ram.mem.begin(), ram.mem.end(), 0);
     auto dev = vmm::block::RawDevice::open(heap, opener, file, writable);
     if (!dev) finding("raw open failed");
     VirtioBlk blk(**dev, "fuzz", 1);

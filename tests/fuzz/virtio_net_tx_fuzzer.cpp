@@ -28,6 +28,7 @@
 #include <cstring>
 #include <vector>
 
+#include "tests/unit/virtio_fake.hpp"
 #include "vmm/net/bridge.hpp"
 #include "vmm/virtio/virtio_net.hpp"
 
@@ -41,22 +42,7 @@ using namespace vmm::virtio;
     std::abort();
 }
 
-struct Ram final : GuestRam {
-    uint64_t base;
-    std::vector<uint8_t> mem;
-    Ram(uint64_t b, size_t n) : base(b), mem(n) {}
-    uint8_t* span(uint64_t gpa, uint64_t len) override
-    {
-        if (gpa < base || len > mem.size() || gpa - base > mem.size() - len) return nullptr;
-        return mem.data() + (gpa - base);
-    }
-    uint8_t* at(uint64_t gpa) { return mem.data() + (gpa - base); }
-    void put16(uint64_t gpa, uint16_t v) { std::memcpy(at(gpa), &v, 2); }
-    void put32(uint64_t gpa, uint32_t v) { std::memcpy(at(gpa), &v, 4); }
-    void put64(uint64_t gpa, uint64_t v) { std::memcpy(at(gpa), &v, 8); }
-    uint16_t get16(uint64_t gpa) { uint16_t v; std::memcpy(&v, at(gpa), 2); return v; }
-    uint32_t get32(uint64_t gpa) { uint32_t v; std::memcpy(&v, at(gpa), 4); return v; }
-};
+using Ram = virtio_fake::FakeRam;  // guest RAM over a vector, as in the unit tests
 
 // The transport as VirtioPci presents it to a device, without PCI.
 struct Transport final : VirtioTransport {

@@ -81,10 +81,10 @@ lib::Status Domains::attach_vifs(GuestDomain& g, xl::Output& out)
             out.print("xl: vif %zu: out of memory in Dom0\n", i);
             return lib::err(lib::Error::no_memory);
         }
-        auto* fn = new (mem) platform::NetFunction(*g.pc, mac, slot, pairs);
+        auto* fn = new (mem) platform::NetFunction(mac, slot, pairs);
         g.vifs[g.vif_count] = fn;
         g.vif_ports[g.vif_count++] = net::Bridge::max_ports;  // no port yet
-        if (auto s = g.pc->plug(fn->pci(), slot); !s.ok()) {
+        if (auto s = g.pc->attach_virtio(fn->net(), slot, heap()); !s.ok()) {
             out.print("xl: vif %zu: cannot plug it into PCI slot %u: %s\n", i, slot, lib::error_name(s.error()));
             return s;
         }
@@ -133,7 +133,8 @@ size_t Domains::network(uint32_t id, xl::VifRow* rows, size_t cap)
         r.idx = uint32_t(i);
         r.backend = 0;
         __builtin_memcpy(r.mac, fn.net().mac(), 6);
-        const uint8_t st = fn.pci().device_status();
+        const virtio::VirtioPci* pci = g->pc ? g->pc->virtio_function(fn.slot()) : nullptr;
+        const uint8_t st = pci ? pci->device_status() : 0;
         r.state = (st & (virtio::status::device_needs_reset | virtio::status::failed)) ? 6
                   : (st & virtio::status::driver_ok)                                      ? 4
                                                                                           : 1;

@@ -795,7 +795,7 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
         if (g->pc && r.kind == hv::abi::IoKind::mmio) {
             if (!r.in) value = r.value;
             if (!g->pc->mmio(r.addr, r.size, r.in, value) && r.in) value = ~0ull;
-        } else if (g->pc && r.addr >= com1_base && r.addr < com1_base + 8u) {
+        } else if (r.kind == hv::abi::IoKind::port && r.addr >= com1_base && r.addr < com1_base + 8u) {
             unsigned reg = unsigned(r.addr - com1_base);
             if (r.in) value = g->uart.read(reg);
             else g->uart.write(reg, uint8_t(r.value));
@@ -816,11 +816,6 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
             uint64_t off = r.addr - devices::MmioScratch::base;
             if (r.in) value = g->scratch.read(off, r.size);
             else g->scratch.write(off, r.size, r.value);
-        } else if (r.addr >= com1_base && r.addr < com1_base + 8u) {
-            unsigned reg = unsigned(r.addr - com1_base);
-            if (r.in) value = g->uart.read(reg);
-            else g->uart.write(reg, uint8_t(r.value));
-            uart_updated(*g);
         } else if (r.addr >= debug_exit_port && r.addr < debug_exit_port + 4u) {
             if (r.in) value = 0xffffffffu;
             else {

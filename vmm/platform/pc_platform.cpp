@@ -92,19 +92,6 @@ virtio::VirtioPci* PcPlatform::virtio_function(unsigned slot)
     return nullptr;
 }
 
-lib::Status PcPlatform::plug(virtio::VirtioPci& fn, unsigned slot)
-{
-    static_assert(plugged_bar(pci::HostBridge::num_slots - 1) + virtio::VirtioPci::bar_size <= pci_mmio_base + pci_mmio_size);
-    TRY(fn.init());
-    slot = TRY(bridge_.attach(fn, slot));
-    const uint64_t bar = plugged_bar(slot);
-    bridge_.config_write(0, slot, 0, 0x10 + 4 * virtio::VirtioPci::bar, 4, uint32_t(bar));
-    bridge_.config_write(0, slot, 0, 0x14 + 4 * virtio::VirtioPci::bar, 4, uint32_t(bar >> 32));
-    bridge_.config_write(0, slot, 0, 0x3c, 1, intx_gsi(slot));
-    bridge_.config_write(0, slot, 0, 0x04, 2, 0x0006);
-    return {};
-}
-
 bool PcPlatform::port(uint16_t port, unsigned size, bool in, uint32_t& value, Stop& stop)
 {
     if (port == reset_port && size == 1) {

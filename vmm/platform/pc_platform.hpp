@@ -96,17 +96,6 @@ public:
     // Host console input for the virtio console (false: its FIFO is full).
     bool console_input(char c) { return console_.receive(&c, 1) == 1; }
 
-    // Plugs a further virtio-pci function (a vif's virtio-net, built by
-    // the integrator, which keeps it alive while the platform exists) into
-    // `slot` and programs it as firmware would: BAR4 at plugged_bar(slot),
-    // decoding and bus mastering on.
-    lib::Status plug(virtio::VirtioPci& fn, unsigned slot);
-    // Each plugged slot's BAR gets 1 MiB of the window (the console's at
-    // its start is below slot 1's).
-    static constexpr uint64_t plugged_bar(unsigned slot) { return pci_mmio_base + uint64_t(slot) * 0x100000; }
-    PlatformHost& host() { return host_; }
-    virtio::GuestRam& ram() { return ram_; }
-
     pci::HostBridge& bridge() { return bridge_; }
     virtio::VirtioPci& console_pci() { return console_pci_; }
 

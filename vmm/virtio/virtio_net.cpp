@@ -14,6 +14,27 @@ inline uint16_t le16(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
 inline uint32_t le32(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
 inline void put_le16(uint8_t* p, uint16_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); }
 
+// Visits bytes [at, at + n) of a buffer scattered over segs in order, one
+// (host pointer, length) piece per segment it touches; stops when visit
+// returns false.
+template <typename Visit>
+void for_each_piece(const Segment* segs, unsigned nsegs, uint64_t at, uint64_t n, Visit visit)
+{
+    uint64_t pos = 0;
+    for (unsigned i = 0; i < nsegs && n; ++i) {
+        const Segment& s = segs[i];
+        if (at < pos + s.len) {
+            const uint64_t skip = at - pos;
+            uint64_t k = s.len - skip;
+            if (k > n) k = n;
+            if (!visit(s.host + skip, k)) return;
+            n -= k;
+            at += k;
+        }
+        pos += s.len;
+    }
+}
+
 VirtioNetHdr decode_hdr(const uint8_t* b)
 {
     return {b[0], b[1], le16(b + 2), le16(b + 4), le16(b + 6), le16(b + 8), le16(b + 10)};
@@ -326,60 +347,32 @@ BridgePort::Delivery VirtioNet::receive_packet(const uint8_t* prefix, uint32_t p
 
 void VirtioNet::rx_write(uint64_t at, const uint8_t* src, uint64_t n)
 {
-    uint64_t pos = 0;
-    for (unsigned i = 0; i < rx_nsegs_ && n; ++i) {
-        const Segment& s = rx_segs_[i];
-        if (at < pos + s.len) {
-            const uint64_t skip = at - pos;
-            uint64_t k = s.len - skip;
-            if (k > n) k = n;
-            __builtin_memcpy(s.host + skip, src, k);
-            src += k;
-            n -= k;
-            at += k;
-        }
-        pos += s.len;
-    }
+    for_each_piece(rx_segs_, rx_nsegs_, at, n, [&](uint8_t* dst, uint64_t k) {
+        __builtin_memcpy(dst, src, k);
+        src += k;
+        return true;
+    });
 }
 
 void VirtioNet::rx_write_frame(uint64_t at, const net::Frame& f, uint32_t from, uint32_t n)
 {
     // The one copy: from the sender's spans straight into our segments.
-    uint64_t pos = 0;
-    for (unsigned i = 0; i < rx_nsegs_ && n; ++i) {
-        const Segment& s = rx_segs_[i];
-        if (at < pos + s.len) {
-            const uint64_t skip = at - pos;
-            uint64_t k = s.len - skip;
-            if (k > n) k = n;
-            const size_t got = f.read(from, s.host + skip, size_t(k));
-            if (got != k) return;  // the frame is shorter than it said: cannot happen for a checked Frame
-            from += uint32_t(k);
-            n -= uint32_t(k);
-            at += k;
-        }
-        pos += s.len;
-    }
+    for_each_piece(rx_segs_, rx_nsegs_, at, n, [&](uint8_t* dst, uint64_t k) {
+        if (f.read(from, dst, size_t(k)) != k) return false;  // shorter than it said: cannot happen for a checked Frame
+        from += uint32_t(k);
+        return true;
+    });
 }
 
 uint32_t VirtioNet::rx_sum(uint64_t at, uint64_t n) const
 {
     uint32_t sum = 0;
     bool odd = false;
-    uint64_t pos = 0;
-    for (unsigned i = 0; i < rx_nsegs_ && n; ++i) {
-        const Segment& s = rx_segs_[i];
-        if (at < pos + s.len) {
-            const uint64_t skip = at - pos;
-            uint64_t k = s.len - skip;
-            if (k > n) k = n;
-            sum = net::sum_bytes(s.host + skip, size_t(k), sum, odd);
-            odd ^= (k & 1);
-            n -= k;
-            at += k;
-        }
-        pos += s.len;
-    }
+    for_each_piece(rx_segs_, rx_nsegs_, at, n, [&](const uint8_t* p, uint64_t k) {
+        sum = net::sum_bytes(p, size_t(k), sum, odd);
+        odd ^= (k & 1);
+        return true;
+    });
     return sum;
 }
 
