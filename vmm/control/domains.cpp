@@ -746,10 +746,10 @@ bool Domains::send_console_input(uint32_t id, char c)
     return ok;
 }
 
-void Domains::drain_buffered(GuestDomain& g)
+void Domains::drain_buffered(GuestDomain& g, bool force)
 {
     // COM1's THR, the POST port (whose writes go nowhere), CONFIG_ADDRESS.
-    bool queued = false;
+    bool queued = force;
     for (uint32_t port : g.iobuf_events) queued |= port && events().take(port);
     if (!queued) return;  // nothing since the last drain
     hv::abi::BufferedWrite w[64];
@@ -929,7 +929,9 @@ void Domains::check_lifecycle()
         if (!g || g->stop_handled) continue;
         hv::abi::DomainInfo info{};
         if (!hc::domain_info(g->handle, info).ok()) continue;
-        if (info.state == hv::abi::RunState::shutdown || info.state == hv::abi::RunState::crashed) apply_policy(*g, info);
+        if (info.state != hv::abi::RunState::shutdown && info.state != hv::abi::RunState::crashed) continue;
+        drain_buffered(*g, true);  // its last words: a stop from hv (a crash) follows no request of Dom0's
+        apply_policy(*g, info);
     }
 }
 

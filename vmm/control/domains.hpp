@@ -128,7 +128,7 @@ private:
     // later); uart_updated, after every change of COM1's state, raises or
     // lowers its interrupt and republishes (or withdraws) the LSR latch.
     // Under lock_.
-    void drain_buffered(GuestDomain& g);
+    void drain_buffered(GuestDomain& g, bool force = false);
     void uart_updated(GuestDomain& g);
     void handle_events();
     void check_lifecycle();
