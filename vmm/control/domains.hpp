@@ -65,7 +65,8 @@ struct GuestDomain final : platform::PlatformHost {
     platform::PcPlatform* pc = nullptr;
     DomainDisks* disks = nullptr;  // its disk= images, as virtio-blk functions of pc
     uint8_t* ram = nullptr;
-    uint64_t ram_size = 0;
+    uint64_t ram_size = 0;  // mapped at ram: its RAM below 3 GiB
+    uint64_t ram_high = 0;  // and at ram + 4 GiB: its RAM from 4 GiB (builder/e820.hpp)
     // Its vifs (vif= of a Linux domain): virtio-net functions on its PCI
     // bus, each a port of xenbr0 (vmm/control/domain_vifs.cpp).
     platform::NetFunction* vifs[xl_max_vifs] = {};
