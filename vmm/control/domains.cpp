@@ -877,6 +877,7 @@ void Domains::handle_events()
         LockGuard l(lock_);
         for (GuestDomain* g : slots_) {
             if (g) drain_buffered(*g);
+            if (g) ring_vifs(*g);
             if (!g || !g->doorbell_port) continue;
             bool rung = events().take(g->doorbell_port);
             rung |= g->doorbell_mmio_port && events().take(g->doorbell_mmio_port);

@@ -132,6 +132,8 @@ private:
     void drain_buffered(GuestDomain& g, bool force = false);
     void uart_updated(GuestDomain& g);
     void handle_events();
+    // Runs the vif queues whose doorbell ports are up (domain_vifs.cpp); under lock_.
+    void ring_vifs(GuestDomain& g);
     void check_lifecycle();
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
     lib::Status build(GuestDomain& g, xl::Output& out);
