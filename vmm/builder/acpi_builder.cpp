@@ -394,7 +394,8 @@ const char* check_platform(const AcpiPlatform& p, lib::Error& e)
         if (p.hotplug_port == 0 || p.hotplug_port > 0xffff - 11) return "the PCI hotplug registers need 12 I/O ports";
         if (p.hotplug_gsi < p.ioapic_gsi_base || p.hotplug_gsi - p.ioapic_gsi_base >= 24)
             return "the PCI hotplug GSI must be one of the I/O APIC's 24 pins";
-        if (p.hotplug_gsi == p.power_button_gsi) return "the PCI hotplug GSI must differ from the power button's";
+        if (p.power_button_gsi && p.hotplug_gsi == p.power_button_gsi)
+            return "the PCI hotplug GSI must differ from the power button's";
     }
     if ((p.sleep_control_port == 0) != (p.sleep_status_port == 0))
         return "the sleep control and status ports come together (both set or both 0)";
