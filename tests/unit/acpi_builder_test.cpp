@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -914,9 +915,9 @@ TEST(AcpiBuilder, IaslReadsThePciHotplugMethods)
     p.hotplug_port = 0xae00;
     p.hotplug_gsi = 22;
     AcpiLayout l = build_ok(p, mem);
-    char dir[] = "/tmp/acpi_builder_test.XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    std::string d = dir;
+    std::string tmpl = (std::filesystem::temp_directory_path() / "acpi_hotplug_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    std::string d = tmpl;
     auto len = mem.load<raw::SdtHeader>(l.dsdt_gpa).length;
     std::ofstream(d + "/dsdt.aml", std::ios::binary)
         .write(reinterpret_cast<const char*>(mem.bytes.data() + l.dsdt_gpa), len);
