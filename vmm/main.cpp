@@ -79,6 +79,21 @@ public:
     bool exits(uint32_t id, hv::abi::ExitCounts& out) override { return domains().exits(id, out); }
     size_t list_disks(uint32_t id, xl::DiskRow* rows, size_t cap) override { return domains().disks(id, rows, cap); }
     hv::abi::Status pin_vcpu(uint32_t id, uint32_t vcpu, uint32_t cpu) override { return domains().pin(id, vcpu, cpu); }
+    hv::abi::Status attach_disk(uint32_t id, const DiskConfig& d, xl::Output& out) override
+    {
+        return domains().attach_disk(id, d, out);
+    }
+    hv::abi::Status detach_disk(uint32_t id, uint32_t devid) override { return domains().detach_disk(id, devid); }
+    bool disk_present(uint32_t id, uint32_t devid) override { return domains().disk_present(id, devid); }
+    hv::abi::Status attach_vif(uint32_t id, const VifConfig& v, xl::Output& out, uint32_t* devid) override
+    {
+        return domains().attach_vif(id, v, out, devid);
+    }
+    hv::abi::Status detach_vif(uint32_t id, uint32_t devid, const uint8_t* mac, uint32_t* found) override
+    {
+        return domains().detach_vif(id, devid, mac, found);
+    }
+    bool vif_present(uint32_t id, uint32_t devid) override { return domains().vif_present(id, devid); }
     hv::abi::Status trigger(uint32_t id, lib::StrView what, uint32_t vcpu) override
     {
         if (what == "nmi") return domains().nmi(id, vcpu);

@@ -29,4 +29,5 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/net/tso.cpp
   vmm/net/bridge.cpp
   vmm/platform/pc_platform.cpp
+  vmm/platform/pci_hotplug.cpp
 )

@@ -157,6 +157,15 @@ Reply evtchn_close(Thread& t, uint64_t port)
         auto* d = static_cast<Domain*>(peer->table->owner());
         arch::SpinGuard dg(d->evtchn_lock);  // both tables: the Pd's (id 0) first
         if (auto s = pd.evtchn.close(uint32_t(port)); !s.ok()) return fail(s.error());
+        // A doorbell goes with its port: the address exits to the device
+        // model again (a device hot-plugged there later is not silenced),
+        // and neither the slot nor the guest's end is left behind.
+        for (size_t i = 0; i < d->ioevent_count; ++i) {
+            if (d->ioevents[i].port != peer->port) continue;
+            d->ioevents[i] = d->ioevents[--d->ioevent_count];
+            (void)d->evtchn.close(peer->port);
+            break;
+        }
         return {};
     }
     if (auto s = pd.evtchn.close(uint32_t(port)); !s.ok()) return fail(s.error());

@@ -5,7 +5,9 @@
 // escapes) instead of stopping at the first key. Each input is parsed as a
 // whole file, applied as an `xl create` override to a parsed configuration,
 // and parsed as a file followed by an override (split at the first '\n'),
-// and every result is validated and formatted. Besides crashes,
+// and every result is validated and formatted; the bytes after byte 0, split
+// at blanks, are also the words of `xl block-attach` and `xl
+// network-attach` (parse_disk_spec, parse_vif_spec). Besides crashes,
 // out-of-bounds accesses and UB, a finding is any broken invariant: a field
 // without its NUL, a count above its capacity, an error without a message
 // or a message without an error, or the parser's internal "corrupt" error.
@@ -146,6 +148,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
     s = apply_xl_cfg_override(input, cfg, diag, 1);
     check_result(s, cfg, diag);
     if (s.ok()) check_result(validate_domain_config(cfg, diag), cfg, diag);
+
+    // The words of xl block-attach / network-attach.
+    {
+        lib::StrView words[16];
+        size_t n = 0;
+        lib::StrView all(text + opening_len, rest);
+        while (!all.empty() && n < 16) {
+            lib::StrView w = all.split_first(' ');
+            if (!w.empty()) words[n++] = w;
+        }
+        static DiskConfig disk;
+        static VifConfig vif;
+        lib::Status ds = parse_disk_spec(words, n, disk, diag);
+        require(ds.ok() != diag.has_error && ds.error() != lib::Error::corrupt);
+        if (!ds.ok()) check_message(diag.error);
+        require(terminated(disk.target, sizeof disk.target) && terminated(disk.vdev, sizeof disk.vdev));
+        lib::Status vs = parse_vif_spec(words, n, vif, diag);
+        require(vs.ok() != diag.has_error && vs.error() != lib::Error::corrupt);
+        if (!vs.ok()) check_message(diag.error);
+        require(terminated(vif.bridge, sizeof vif.bridge) && terminated(vif.vifname, sizeof vif.vifname));
+    }
 
     // A file and one override: up to the first new line, and the rest.
     size_t nl = input.find('\n');

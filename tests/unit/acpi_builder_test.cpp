@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -694,6 +695,26 @@ TEST(AcpiBuilder, BadInputsWriteNothing)
          Error::invalid},
         {"power button past the I/O APIC's pins", with([](AcpiPlatform& p) { p.power_button_gsi = 24; }), bios_base,
          bios_size, ram, Error::invalid},
+        {"hotplug slots without PCI",
+         with([](AcpiPlatform& p) { p.ecam_base = 0, p.mmio32_size = p.mmio64_size = 0, p.hotplug_slots = 0x100,
+                                    p.hotplug_port = 0xae00, p.hotplug_gsi = 22; }),
+         bios_base, bios_size, ram, Error::invalid},
+        {"hotplug slot 0", with([](AcpiPlatform& p) { p.hotplug_slots = 1, p.hotplug_port = 0xae00, p.hotplug_gsi = 22; }),
+         bios_base, bios_size, ram, Error::invalid},
+        {"hotplug without registers",
+         with([](AcpiPlatform& p) { p.hotplug_slots = 0x100, p.hotplug_port = 0, p.hotplug_gsi = 22; }), bios_base,
+         bios_size, ram, Error::invalid},
+        {"hotplug registers past port 0xffff",
+         with([](AcpiPlatform& p) { p.hotplug_slots = 0x100, p.hotplug_port = 0xfffc, p.hotplug_gsi = 22; }), bios_base,
+         bios_size, ram, Error::invalid},
+        {"hotplug GSI past the pins",
+         with([](AcpiPlatform& p) { p.hotplug_slots = 0x100, p.hotplug_port = 0xae00, p.hotplug_gsi = 24; }), bios_base,
+         bios_size, ram, Error::invalid},
+        {"hotplug GSI shared with the power button",
+         with([](AcpiPlatform& p) {
+             p.hotplug_slots = 0x100, p.hotplug_port = 0xae00, p.hotplug_gsi = 23, p.power_button_gsi = 23;
+         }),
+         bios_base, bios_size, ram, Error::invalid},
     };
     for (auto& c : cases) {
         SCOPED_TRACE(c.what);
@@ -876,6 +897,49 @@ TEST(AcpiBuilder, IaslDisassemblesTheTables)
     EXPECT_NE(facp.find("8042 Present on ports 60/64 (V2) : 0"), std::string::npos) << facp;
     EXPECT_NE(facp.find("Hypervisor ID : 0000000056485648"), std::string::npos) << facp;
     EXPECT_NE(slurp(d + "/apic.dsl").find("PC-AT Compatibility : 0"), std::string::npos);
+    run("rm -rf " + d, &st);
+}
+
+// The PCI hotplug AML (what Linux's acpiphp uses), as iasl reads it back,
+// and compiled again from its disassembly without errors.
+TEST(AcpiBuilder, IaslReadsThePciHotplugMethods)
+{
+    int st = 0;
+    run("command -v iasl", &st);
+    if (st != 0) GTEST_SKIP() << "iasl (Debian package acpica-tools) is not installed";
+
+    VecMemory mem;
+    AcpiPlatform p = q35ish(2);
+    p.power_button_gsi = 23;
+    p.hotplug_slots = 0x00ffff00;  // what Linux domains get: slots 8-23
+    p.hotplug_port = 0xae00;
+    p.hotplug_gsi = 22;
+    AcpiLayout l = build_ok(p, mem);
+    std::string tmpl = (std::filesystem::temp_directory_path() / "acpi_hotplug_test.XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    std::string d = tmpl;
+    auto len = mem.load<raw::SdtHeader>(l.dsdt_gpa).length;
+    std::ofstream(d + "/dsdt.aml", std::ios::binary)
+        .write(reinterpret_cast<const char*>(mem.bytes.data() + l.dsdt_gpa), len);
+    std::string out = run("cd " + d + " && iasl -d dsdt.aml", &st);
+    ASSERT_EQ(st, 0) << out;
+    std::string dsl = slurp(d + "/dsdt.dsl");
+    for (const char* want :
+         {"OperationRegion (PHPR, SystemIO, 0xAE00, 0x0C)", "Field (PHPR, DWordAcc, NoLock, WriteAsZeros)",
+          "PCIU,   32,", "PCID,   32,", "PCEJ,   32", "Device (S08)", "Name (_ADR, 0x00080000)", "Name (_SUN, 0x08)",
+          "Device (S17)", "Name (_ADR, 0x00170000)", "Name (_SUN, 0x17)", "Method (_EJ0, 1,",
+          "\\_SB.PCI0.PCEJ = 0x00800000", "Method (PCNT, 0,", "Local0 = PCIU", "Local1 = PCID",
+          "If ((Local0 & 0x0100))", "Notify (S08, One)", "If ((Local1 & 0x00800000))", "Notify (S17, 0x03)",
+          "0x00000016,", "0x00000017,", "If ((Arg0 == 0x16))", "\\_SB.PCI0.PCNT ()", "Notify (\\_SB.PWRB, 0x80"})
+        EXPECT_NE(dsl.find(want), std::string::npos) << "missing: " << want << "\n" << dsl;
+    for (const char* absent : {"Device (S07)", "Device (S18)", "Device (S01)"})
+        EXPECT_EQ(dsl.find(absent), std::string::npos) << absent;
+    EXPECT_EQ(dsl.find("Error"), std::string::npos) << dsl;
+    // The disassembly compiles back without errors (its one warning is
+    // about PCI0's _HID with _ADR, which Linux's host bridge matching wants).
+    out = run("cd " + d + " && iasl -p re dsdt.dsl", &st);
+    EXPECT_EQ(st, 0) << out;
+    EXPECT_NE(out.find("Compilation successful. 0 Errors"), std::string::npos) << out;
     run("rm -rf " + d, &st);
 }
 

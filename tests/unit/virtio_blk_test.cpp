@@ -577,6 +577,76 @@ TEST_F(Dom0DiskTest, RefusedDisks)
     }
 }
 
+// xl block-attach / block-detach as DomainDisks does them: a disk added to
+// a running platform (hot-plugged: the guest is told through the hotplug
+// GSI), a vdev in use refused, the refusals of disk= kept, a failed attach
+// leaving nothing behind, and remove() after the guest's eject.
+TEST_F(Dom0DiskTest, HotAttachAndRemove)
+{
+    vmm::files::CpioArchive files(archive_bytes.data(), archive_bytes.size());
+    ASSERT_TRUE(files.validate().ok());
+    vmm::platform::PcPlatform pc(host, ram.mem.data(), vmm::builder::split_ram(ram.mem.size()), nullptr, nullptr);
+    ASSERT_TRUE(pc.init().ok());
+    vmm::DomainDisks disks(files, alloc);
+    auto spec = [](const char* text) {
+        vmm::DiskConfig d;
+        vmm::CfgDiagnostics diag;
+        lib::StrView w(text);
+        EXPECT_TRUE(vmm::parse_disk_spec(&w, 1, d, diag).ok()) << diag.error.text;
+        return d;
+    };
+    Text out;
+    ASSERT_TRUE(disks.hot_attach(spec("guests/raw.img,raw,xvdc,r"), 2, pc, out).ok()) << out.s;
+    ASSERT_EQ(disks.count(), 1u);
+    EXPECT_EQ(disks.disk(0).slot, 18u);
+    EXPECT_EQ(disks.find(51744), 0);
+    EXPECT_EQ(disks.find(51712), -1);
+    ASSERT_NE(pc.virtio_function(18), nullptr);
+    EXPECT_EQ(pc.bridge().ecam_read(18u << 15 | 0x20, 4) & ~0xfull, 0u) << "the guest assigns the BAR";
+
+    out.s.clear();
+    EXPECT_EQ(disks.hot_attach(spec("guests/disk.qcow2,qcow2,xvdc,r"), 2, pc, out).error(), lib::Error::exists);
+    EXPECT_NE(out.s.find("xl: xvdc: vdev in use: the domain has xvdc (guests/raw.img)"), std::string::npos) << out.s;
+    ASSERT_TRUE(pc.request_eject(18).ok());
+    out.s.clear();
+    EXPECT_FALSE(disks.hot_attach(spec("guests/disk.qcow2,qcow2,xvdc,r"), 2, pc, out).ok());
+    EXPECT_NE(out.s.find(", which is being detached"), std::string::npos) << out.s;
+    struct Bad {
+        const char* spec;
+        const char* message;
+    } bad[] = {
+        {"guests/disk.qcow2,qcow2,xvdd", "xl: xvdd: target 'guests/disk.qcow2' is one of Dom0's files"},
+        {"guests/none.raw,raw,xvdd,r", "xl: xvdd: cannot open 'guests/none.raw' as raw: no such file"},
+        {"guests/disk.qcow2,vhd,xvdd,r", "not a valid image"},
+        {"guests/disk.qcow2,qcow2,xvdd1,r", "whole disks only"},
+        {"guests/disk.qcow2,qcow2,xvdi,r", "whole disks only"},
+        {"guests/disk.qcow2,qcow2,xvdd,r,backend=dd", "backend="},
+    };
+    for (const Bad& b : bad) {
+        out.s.clear();
+        EXPECT_FALSE(disks.hot_attach(spec(b.spec), 2, pc, out).ok()) << b.spec;
+        EXPECT_NE(out.s.find(b.message), std::string::npos) << b.spec << " said: " << out.s;
+        EXPECT_EQ(disks.count(), 1u) << b.spec;
+        EXPECT_EQ(disks.open_files(), 1u) << b.spec;
+        EXPECT_EQ(pc.virtio_function(19), nullptr) << b.spec;
+    }
+
+    // The guest ejects slot 18: the platform drops the function, then the disk goes.
+    uint32_t v = 1u << 18;
+    vmm::platform::Stop stop = vmm::platform::Stop::none;
+    ASSERT_TRUE(pc.port(vmm::platform::hotplug_port + 8, 4, false, v, stop));
+    EXPECT_EQ(pc.take_ejected(), 1u << 18);
+    EXPECT_EQ(pc.virtio_function(18), nullptr);
+    disks.remove(size_t(disks.find(51744)));
+    EXPECT_EQ(disks.count(), 0u);
+    EXPECT_EQ(disks.open_files(), 0u);
+    // And the vdev can be attached again.
+    out.s.clear();
+    ASSERT_TRUE(disks.hot_attach(spec("format=qcow2, vdev=xvdc, access=ro, target=guests/disk.qcow2"), 2, pc, out).ok())
+        << out.s;
+    EXPECT_STREQ(disks.disk(0).dev->format_name(), "qcow2");
+}
+
 TEST_F(Dom0DiskTest, ArchiveFilesAreReadOnlyAndFindTheirBackingFiles)
 {
     // An overlay whose backing file is named relative to it, both inside

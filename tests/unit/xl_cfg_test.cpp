@@ -1511,3 +1511,68 @@ TEST_F(XlCfgTest, Modules)
     expect_error("modules = \"" + std::string(300, 'm') + "\"\n", lib::Error::out_of_range,
                  "config line 1: modules: value too long (300 bytes, at most 255)");
 }
+
+// The words of `xl block-attach` and `xl network-attach`: one specification
+// over several words, read as if joined with commas (a word that already
+// ends with one gets no second: no empty positional parameter), and the
+// same errors as in a config file, without a line.
+TEST(XlAttachSpecs, DiskWordsJoinLikeXlMultistring)
+{
+    auto disk = [](std::initializer_list<const char*> ws, DiskConfig& d, CfgDiagnostics& diag) {
+        std::vector<lib::StrView> v;
+        for (const char* w : ws) v.emplace_back(w);
+        return parse_disk_spec(v.data(), v.size(), d, diag);
+    };
+    DiskConfig d;
+    CfgDiagnostics diag;
+    ASSERT_TRUE(disk({"format=raw,", "vdev=xvdb,", "access=ro,", "target=a.raw"}, d, diag).ok()) << diag.error.text;
+    EXPECT_STREQ(d.vdev, "xvdb");
+    EXPECT_STREQ(d.target, "a.raw");
+    EXPECT_FALSE(d.readwrite);
+    ASSERT_TRUE(disk({"format=qcow2", "vdev=xvdc", "access=ro", "target=b.qcow2"}, d, diag).ok()) << diag.error.text;
+    EXPECT_EQ(d.format, DiskFormat::qcow2);
+    EXPECT_STREQ(d.target, "b.qcow2");
+    ASSERT_TRUE(disk({"c.img,raw,xvdd,r"}, d, diag).ok()) << diag.error.text;
+    EXPECT_STREQ(d.target, "c.img");
+    EXPECT_STREQ(d.vdev, "xvdd");
+    ASSERT_TRUE(disk({"c.img", "", "raw", "xvdd"}, d, diag).ok()) << "an empty word is skipped";
+    EXPECT_STREQ(d.vdev, "xvdd");
+    // target= takes the rest, as in a disk= entry: put it last.
+    EXPECT_FALSE(disk({"target=d.img", "vdev=xvde"}, d, diag).ok());
+    EXPECT_STREQ(d.target, "d.img,vdev=xvde");
+    EXPECT_NE(std::string(diag.error.text).find("no vdev specified"), std::string::npos) << diag.error.text;
+    EXPECT_FALSE(disk({}, d, diag).ok());
+    EXPECT_TRUE(diag.has_error);
+    EXPECT_FALSE(disk({"format=raw", "target=x"}, d, diag).ok());
+    EXPECT_STREQ(diag.error.text, "no vdev specified in \"format=raw,target=x\"");
+    EXPECT_EQ(diag.error.where.line, 0u);
+    std::string huge(600, 'a');
+    EXPECT_EQ(disk({"vdev=xvdb", huge.c_str()}, d, diag).error(), lib::Error::out_of_range);
+    EXPECT_NE(std::string(diag.error.text).find("too long"), std::string::npos) << diag.error.text;
+}
+
+TEST(XlAttachSpecs, VifWordsAndMacs)
+{
+    auto vif = [](std::initializer_list<const char*> ws, VifConfig& v, CfgDiagnostics& diag) {
+        std::vector<lib::StrView> w;
+        for (const char* s : ws) w.emplace_back(s);
+        return parse_vif_spec(w.data(), w.size(), v, diag);
+    };
+    VifConfig v;
+    CfgDiagnostics diag;
+    ASSERT_TRUE(vif({}, v, diag).ok()) << "no words: every default";
+    EXPECT_FALSE(v.has_mac);
+    ASSERT_TRUE(vif({"mac=00:16:3e:00:00:42", "bridge=xenbr0", "vifname=web-lan"}, v, diag).ok()) << diag.error.text;
+    EXPECT_TRUE(v.has_mac);
+    EXPECT_EQ(v.mac[5], 0x42);
+    EXPECT_STREQ(v.bridge, "xenbr0");
+    EXPECT_STREQ(v.vifname, "web-lan");
+    EXPECT_FALSE(vif({"mac=00:16:3e:00:00:42", "rate=10Mb/s"}, v, diag).ok());
+    EXPECT_NE(std::string(diag.error.text).find("rate=10Mb/s"), std::string::npos) << diag.error.text;
+    EXPECT_FALSE(vif({"mac=ff:ff:ff:ff:ff:ff"}, v, diag).ok());
+    uint8_t mac[6];
+    EXPECT_TRUE(parse_mac_address("00:16:3e:0a:Bc:01", mac));
+    EXPECT_EQ(mac[4], 0xbc);
+    EXPECT_FALSE(parse_mac_address("00:16:3e:0a:bc", mac));
+    EXPECT_FALSE(parse_mac_address("00-16-3e-0a-bc-01", mac));
+}

@@ -210,6 +210,69 @@ public:
                 if (d.id == 1) d.state[3] = 's';
     }
     int sleeps = 0;
+
+    // PCI hotplug: what was asked, and the devices still there.
+    Status attach_status = Status::ok, detach_status = Status::ok;
+    vmm::DiskConfig attached_disk;
+    vmm::VifConfig attached_vif;
+    std::vector<uint32_t> present_disks, present_vifs;
+    int ejects_after_sleeps = 0;  // the guest ejects after this many sleeps (-1: never)
+    Status attach_disk(uint32_t id, const vmm::DiskConfig& d, Output& out) override
+    {
+        calls.push_back("attach_disk " + std::to_string(id) + " " + d.vdev + " " + d.target);
+        attached_disk = d;
+        if (attach_status == Status::exists) out.print("xl: %s: vdev in use\n", d.vdev);
+        return attach_status;
+    }
+    Status detach_disk(uint32_t id, uint32_t devid) override
+    {
+        calls.push_back("detach_disk " + std::to_string(id) + " " + std::to_string(devid));
+        if (detach_status != Status::ok) return detach_status;
+        for (uint32_t d : present_disks)
+            if (d == devid) return Status::ok;
+        return Status::not_found;
+    }
+    bool disk_present(uint32_t, uint32_t devid) override
+    {
+        bool there = false;
+        for (uint32_t d : present_disks) there |= d == devid;
+        if (there && ejects_after_sleeps >= 0 && sleeps >= ejects_after_sleeps) {
+            std::erase(present_disks, devid);
+            there = false;
+        }
+        return there;
+    }
+    Status attach_vif(uint32_t id, const vmm::VifConfig& v, Output&, uint32_t* devid) override
+    {
+        calls.push_back("attach_vif " + std::to_string(id) + " " + v.bridge);
+        attached_vif = v;
+        *devid = 1;
+        return attach_status;
+    }
+    Status detach_vif(uint32_t id, uint32_t devid, const uint8_t* mac, uint32_t* found) override
+    {
+        char m[32] = "-";
+        if (mac) snprintf(m, sizeof m, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+        calls.push_back("detach_vif " + std::to_string(id) + " " + std::to_string(devid) + " " + m);
+        if (detach_status != Status::ok) return detach_status;
+        if (mac) devid = 1;  // the fake's one MAC-addressed vif
+        for (uint32_t d : present_vifs)
+            if (d == devid) {
+                *found = d;
+                return Status::ok;
+            }
+        return Status::not_found;
+    }
+    bool vif_present(uint32_t, uint32_t devid) override
+    {
+        bool there = false;
+        for (uint32_t d : present_vifs) there |= d == devid;
+        if (there && ejects_after_sleeps >= 0 && sleeps >= ejects_after_sleeps) {
+            std::erase(present_vifs, devid);
+            there = false;
+        }
+        return there;
+    }
 };
 
 struct XlTest : ::testing::Test {
@@ -496,6 +559,10 @@ TEST_F(XlTest, HelpListsEveryCommand)
               " sysrq               Send a sysrq to a domain (a break and the key on its serial line)\n"
               " block-list          List virtual block devices for a domain\n"
               " network-list        List virtual network interfaces for a domain\n"
+              " block-attach        Create a new virtual block device (hot-plugged into the running guest)\n"
+              " block-detach        Destroy a domain's virtual block device (the guest ejects it first)\n"
+              " network-attach      Create a new virtual network device (hot-plugged into the running guest)\n"
+              " network-detach      Destroy a domain's virtual network device (the guest ejects it first)\n"
               " selftest            Check that the hypervisor refuses malformed and unauthorised hypercalls\n");
 }
 
@@ -1176,3 +1243,153 @@ TEST_F(XlTest, NetworkList)
     EXPECT_EQ(xl("network-list nosuch db"), 1);
     EXPECT_EQ(out.s, std::string(unknown_nosuch) + header);
 }
+
+namespace {
+
+TEST_F(XlTest, BlockAttachParsesTheDiskSpec)
+{
+    // One spec over several words (xl's multistring), or in one word.
+    EXPECT_EQ(xl("xl block-attach web format=raw, vdev=xvdb, access=ro, target=guests/d.raw"), 0) << out.s;
+    EXPECT_EQ(out.s, "");
+    EXPECT_EQ(be.calls.back(), "attach_disk 1 xvdb guests/d.raw");
+    EXPECT_EQ(be.attached_disk.format, vmm::DiskFormat::raw);
+    EXPECT_FALSE(be.attached_disk.readwrite);
+    EXPECT_EQ(xl("block-attach 1 'guests/e.qcow2,qcow2,xvdc,r'"), 0) << out.s;
+    EXPECT_EQ(be.calls.back(), "attach_disk 1 xvdc guests/e.qcow2");
+    EXPECT_EQ(be.attached_disk.format, vmm::DiskFormat::qcow2);
+    EXPECT_EQ(xl("block-attach web format=vhd vdev=xvdd access=ro target=x.vhd"), 0) << out.s;
+    EXPECT_EQ(be.calls.back(), "attach_disk 1 xvdd x.vhd");
+
+    // Bad input: usage, an unknown domain, bad specs (nothing reaches the backend).
+    be.calls.clear();
+    EXPECT_EQ(xl("block-attach"), 2);
+    EXPECT_EQ(out.s, "Usage: xl block-attach <Domain> <disk-spec-component(s)>...\n");
+    EXPECT_EQ(xl("block-attach web"), 2);
+    EXPECT_EQ(xl("block-attach nosuch format=raw, vdev=xvdb, target=x"), 1);
+    EXPECT_EQ(out.s, unknown_nosuch);
+    EXPECT_EQ(xl("block-attach web format=floppy, vdev=xvdb, target=x"), 1);
+    EXPECT_NE(out.s.find("xl: block-attach: unknown value for format: near \"floppy\""), std::string::npos) << out.s;
+    EXPECT_EQ(xl("block-attach web target=x"), 1);
+    EXPECT_NE(out.s.find("xl: block-attach: no vdev specified"), std::string::npos) << out.s;
+    EXPECT_EQ(xl("block-attach web vdev=xvdb"), 1);
+    EXPECT_NE(out.s.find("no target specified"), std::string::npos) << out.s;
+    EXPECT_EQ(xl("block-attach web format=raw, vdev=xvdb, colo, target=x"), 1);
+    EXPECT_NE(out.s.find("unsupported parameter"), std::string::npos) << out.s;
+    EXPECT_EQ(xl("block-attach web bogus=1, vdev=xvdb, target=x"), 1);
+    EXPECT_NE(out.s.find("unknown parameter"), std::string::npos) << out.s;
+    EXPECT_TRUE(be.calls.empty());
+
+    // The backend's refusals.
+    be.attach_status = Status::exists;
+    EXPECT_EQ(xl("block-attach web vdev=xvdb, target=x"), 1);
+    EXPECT_EQ(out.s, "xl: xvdb: vdev in use\n");
+    be.attach_status = Status::unsupported;
+    EXPECT_EQ(xl("block-attach web vdev=xvdb, target=x"), 1);
+    EXPECT_EQ(out.s, "xl: domain 1 has no PCI bus for disks (only Linux domains get the PC platform)\n");
+}
+
+TEST_F(XlTest, BlockDetachWaitsForTheEject)
+{
+    be.present_disks = {51728, 51744};
+    be.ejects_after_sleeps = 3;
+    EXPECT_EQ(xl("xl block-detach web xvdb"), 0) << out.s;
+    EXPECT_EQ(out.s, "");
+    EXPECT_EQ(be.calls.back(), "detach_disk 1 51728");
+    EXPECT_EQ(be.sleeps, 3);
+    // Xen's device number works too; hd/sd names map to theirs.
+    EXPECT_EQ(xl("block-detach web 51744"), 0) << out.s;
+    EXPECT_EQ(be.calls.back(), "detach_disk 1 51744");
+    EXPECT_EQ(xl("block-detach web hdb"), 1);
+    EXPECT_EQ(be.calls.back(), "detach_disk 1 832");
+    EXPECT_EQ(out.s, "Error: Device hdb not connected.\n");
+
+    // Bad input.
+    be.calls.clear();
+    EXPECT_EQ(xl("block-detach web"), 2);
+    EXPECT_EQ(out.s, "Usage: xl block-detach <Domain> <DevId>\n");
+    EXPECT_EQ(xl("block-detach web xvdb extra"), 2);
+    EXPECT_EQ(xl("block-detach nosuch xvdb"), 1);
+    EXPECT_EQ(out.s, unknown_nosuch);
+    EXPECT_EQ(xl("block-detach web xvdb1"), 1);
+    EXPECT_EQ(out.s, "Error: Device xvdb1 not connected.\n");
+    EXPECT_EQ(xl("block-detach web floppy"), 1);
+    EXPECT_EQ(out.s, "Error: Device floppy not connected.\n");
+    EXPECT_TRUE(be.calls.empty());
+    EXPECT_EQ(xl("block-detach web xvdb"), 1);  // already gone
+    EXPECT_EQ(out.s, "Error: Device xvdb not connected.\n");
+    be.detach_status = Status::unsupported;
+    EXPECT_EQ(xl("block-detach web xvdb"), 1);
+    EXPECT_EQ(out.s, "xl: domain 1 has no PCI bus, so no disks to detach\n");
+
+    // A guest that never ejects: the shell gives up after the timeout.
+    be.detach_status = Status::ok;
+    be.present_disks = {51728};
+    be.ejects_after_sleeps = -1;
+    be.sleeps = 0;
+    EXPECT_EQ(xl("block-detach web xvdb"), 1);
+    EXPECT_EQ(out.s, "xl: block-detach: domain 1 did not eject xvdb within 10 s; it stays attached (state 5, "
+                     "closing) until the guest ejects it\n");
+    EXPECT_EQ(uint64_t(be.sleeps), Shell::detach_timeout_ms / 100);
+    EXPECT_EQ(be.present_disks.size(), 1u);
+}
+
+TEST_F(XlTest, NetworkAttachAndDetach)
+{
+    EXPECT_EQ(xl("xl network-attach web"), 0) << out.s;  // every default
+    EXPECT_EQ(be.calls.back(), "attach_vif 1 ");
+    EXPECT_FALSE(be.attached_vif.has_mac);
+    EXPECT_EQ(xl("network-attach web mac=00:16:3e:00:00:42 bridge=xenbr0 vifname=web-lan"), 0) << out.s;
+    EXPECT_EQ(be.calls.back(), "attach_vif 1 xenbr0");
+    EXPECT_TRUE(be.attached_vif.has_mac);
+    EXPECT_EQ(be.attached_vif.mac[5], 0x42);
+    EXPECT_STREQ(be.attached_vif.vifname, "web-lan");
+
+    be.calls.clear();
+    EXPECT_EQ(xl("network-attach"), 2);
+    EXPECT_EQ(out.s.rfind("Usage: xl network-attach <Domain>", 0), 0u) << out.s;
+    EXPECT_EQ(xl("network-attach nosuch"), 1);
+    EXPECT_EQ(out.s, unknown_nosuch);
+    EXPECT_EQ(xl("network-attach web mac=00:16:3e:00:00"), 1);
+    EXPECT_NE(out.s.find("xl: network-attach: invalid MAC address"), std::string::npos) << out.s;
+    EXPECT_EQ(xl("network-attach web mac=01:00:5e:00:00:01"), 1);
+    EXPECT_NE(out.s.find("multicast"), std::string::npos) << out.s;
+    EXPECT_EQ(xl("network-attach web rate=10Mb/s"), 1);
+    EXPECT_NE(out.s.find("unknown or unsupported vif parameter \"rate=10Mb/s\""), std::string::npos) << out.s;
+    EXPECT_EQ(xl("network-attach web type=tap"), 1);
+    EXPECT_NE(out.s.find("unknown vif type"), std::string::npos) << out.s;
+    EXPECT_TRUE(be.calls.empty());
+    be.attach_status = Status::unsupported;
+    EXPECT_EQ(xl("network-attach web"), 1);
+    EXPECT_EQ(out.s, "xl: domain 1 has no PCI bus for vifs (only Linux domains get the PC platform)\n");
+
+    // Detach by devid and by MAC; the guest ejects after two sleeps.
+    be.present_vifs = {0, 1};
+    be.ejects_after_sleeps = 2;
+    EXPECT_EQ(xl("network-detach web 0"), 0) << out.s;
+    EXPECT_EQ(be.calls.back(), "detach_vif 1 0 -");
+    EXPECT_EQ(xl("network-detach web 00:16:3e:00:00:42"), 0) << out.s;
+    EXPECT_EQ(be.calls.back(), "detach_vif 1 0 00:16:3e:00:00:42");
+    EXPECT_TRUE(be.present_vifs.empty());
+
+    be.calls.clear();
+    EXPECT_EQ(xl("network-detach web"), 2);
+    EXPECT_EQ(out.s, "Usage: xl network-detach <Domain> <DevId|mac>\n");
+    EXPECT_EQ(xl("network-detach web eth0"), 1);
+    EXPECT_EQ(out.s, "Unknown device eth0.\n");
+    EXPECT_EQ(xl("network-detach web 99"), 1);
+    EXPECT_EQ(out.s, "Unknown device 99.\n");
+    EXPECT_EQ(xl("network-detach web 00:16:3e:zz:00:01"), 1);
+    EXPECT_EQ(out.s, "Unknown device 00:16:3e:zz:00:01.\n");
+    EXPECT_TRUE(be.calls.empty());
+    EXPECT_EQ(xl("network-detach web 3"), 1);  // no such vif
+    EXPECT_EQ(out.s, "Unknown device 3.\n");
+
+    be.present_vifs = {1};
+    be.ejects_after_sleeps = -1;
+    be.sleeps = 0;
+    EXPECT_EQ(xl("network-detach web 1"), 1);
+    EXPECT_EQ(out.s, "xl: network-detach: domain 1 did not eject vif 1 within 10 s; it stays attached (state 5, "
+                     "closing) until the guest ejects it\n");
+}
+
+}  // namespace

@@ -202,6 +202,66 @@ void memory_range(aml::Emitter& e, uint64_t base, uint64_t size, bool producer)
     else e.qword_memory(base, last, aml::Cache::non_cacheable, producer);
 }
 
+// A 4-character name for PCI slot s's device: S00-S1F.
+void slot_name(char (&n)[5], unsigned s)
+{
+    constexpr char hex[] = "0123456789ABCDEF";
+    n[0] = 'S';
+    n[1] = hex[(s >> 4) & 0xf];
+    n[2] = hex[s & 0xf];
+    n[3] = 0;
+}
+
+// Inside \_SB.PCI0: the hotplug registers, a device per hotpluggable slot
+// and PCNT, which the GED's _EVT runs (see AcpiPlatform::hotplug_slots).
+void hotplug_body(aml::Emitter& e, const AcpiPlatform& p)
+{
+    e.operation_region_io("PHPR", p.hotplug_port, 12);
+    // §20.2.5.2 FieldFlags: DWordAcc (3), NoLock, WriteAsZeros (bits 6:5 = 2).
+    auto field = e.begin_field("PHPR", 0x03 | (2u << 5));
+    e.field_unit("PCIU", 32);
+    e.field_unit("PCID", 32);
+    e.field_unit("PCEJ", 32);
+    e.end(field);
+    for (unsigned s = 1; s < 32; ++s) {
+        if (!(p.hotplug_slots >> s & 1)) continue;
+        char n[5];
+        slot_name(n, s);
+        auto dev = e.begin_device(n);
+        e.name_integer("_ADR", uint64_t(s) << 16);  // §6.1.1: device in the high word, function 0
+        e.name_integer("_SUN", s);                 // §6.1.12: the slot's user-visible number
+        // §6.3.3 _EJ0: the guest has let the device go; tell the platform.
+        auto ej = e.begin_method("_EJ0", 1);
+        e.store();
+        e.integer(1u << s);
+        e.reference("\\_SB.PCI0.PCEJ");
+        e.end(ej);
+        e.end(dev);
+    }
+    auto pcnt = e.begin_method("PCNT", 0);
+    e.store();
+    e.reference("PCIU");
+    e.local(0);
+    e.store();
+    e.reference("PCID");
+    e.local(1);
+    // §5.6.6: 1 device check (something may be there now), 3 eject request.
+    for (unsigned pass = 0; pass < 2; ++pass)
+        for (unsigned s = 1; s < 32; ++s) {
+            if (!(p.hotplug_slots >> s & 1)) continue;
+            char n[5];
+            slot_name(n, s);
+            auto when = e.begin_if();
+            e.and_op();
+            e.local(uint8_t(pass));
+            e.integer(1u << s);
+            e.null_target();
+            e.notify(n, pass == 0 ? 1 : 3);
+            e.end(when);
+        }
+    e.end(pcnt);
+}
+
 // The DSDT's AML after its header.
 void dsdt_body(aml::Emitter& e, const AcpiPlatform& p)
 {
@@ -246,6 +306,7 @@ void dsdt_body(aml::Emitter& e, const AcpiPlatform& p)
         if (p.mmio32_size) memory_range(e, p.mmio32_base, p.mmio32_size, true);
         if (p.mmio64_size) memory_range(e, p.mmio64_base, p.mmio64_size, true);
         e.end(crs);
+        if (p.hotplug_slots) hotplug_body(e, p);
         e.end(pci);
 
         // The ECAM window as a motherboard resource (PNP0C02): Linux uses
@@ -277,22 +338,36 @@ void dsdt_body(aml::Emitter& e, const AcpiPlatform& p)
         e.name_eisaid("_HID", "PNP0C0C");
         e.name_integer("_UID", 0);
         e.end(btn);
-        // §5.6.9.2: the GED calls _EVT with the interrupt's GSI.
+    }
+    if (p.power_button_gsi || p.hotplug_slots) {
+        // §5.6.9.2: the GED calls _EVT with the interrupt's GSI. Linux
+        // takes the first GSI of each Interrupt descriptor: one each.
         auto ged = e.begin_device("GED0");
         e.name_string_value("_HID", "ACPI0013");
         e.name_integer("_UID", 0);
         e.name("_CRS");
         auto crs = e.begin_resource_template();
-        uint32_t gsi = p.power_button_gsi;
-        e.interrupt(aml::Trigger::edge, aml::Polarity::active_high, false, &gsi, 1);
+        const uint32_t gsis[2] = {p.power_button_gsi, p.hotplug_slots ? p.hotplug_gsi : 0};
+        for (uint32_t gsi : gsis)
+            if (gsi) e.interrupt(aml::Trigger::edge, aml::Polarity::active_high, false, &gsi, 1);
         e.end(crs);
         auto evt = e.begin_method("_EVT", 1);
-        auto when = e.begin_if();
-        e.lequal();
-        e.arg(0);
-        e.integer(gsi);
-        e.notify("\\_SB.PWRB", 0x80);  // §5.6.6: 0x80, the button was pressed
-        e.end(when);
+        if (p.power_button_gsi) {
+            auto when = e.begin_if();
+            e.lequal();
+            e.arg(0);
+            e.integer(p.power_button_gsi);
+            e.notify("\\_SB.PWRB", 0x80);  // §5.6.6: 0x80, the button was pressed
+            e.end(when);
+        }
+        if (p.hotplug_slots) {
+            auto when = e.begin_if();
+            e.lequal();
+            e.arg(0);
+            e.integer(p.hotplug_gsi);
+            e.reference("\\_SB.PCI0.PCNT");
+            e.end(when);
+        }
         e.end(evt);
         e.end(ged);
     }
@@ -313,6 +388,15 @@ const char* check_platform(const AcpiPlatform& p, lib::Error& e)
         return "the I/O APIC base must be 1 KiB-aligned and below 4 GiB";
     if (p.power_button_gsi && (p.power_button_gsi < p.ioapic_gsi_base || p.power_button_gsi - p.ioapic_gsi_base >= 24))
         return "the power button's GSI must be one of the I/O APIC's 24 pins";
+    if (p.hotplug_slots) {
+        if (!pci_present(p)) return "PCI hotplug slots without an ECAM window";
+        if (p.hotplug_slots & 1) return "slot 0 is the host bridge: it cannot be a hotplug slot";
+        if (p.hotplug_port == 0 || p.hotplug_port > 0xffff - 11) return "the PCI hotplug registers need 12 I/O ports";
+        if (p.hotplug_gsi < p.ioapic_gsi_base || p.hotplug_gsi - p.ioapic_gsi_base >= 24)
+            return "the PCI hotplug GSI must be one of the I/O APIC's 24 pins";
+        if (p.power_button_gsi && p.hotplug_gsi == p.power_button_gsi)
+            return "the PCI hotplug GSI must differ from the power button's";
+    }
     if ((p.sleep_control_port == 0) != (p.sleep_status_port == 0))
         return "the sleep control and status ports come together (both set or both 0)";
     if (!pci_present(p)) {

@@ -15,7 +15,8 @@
 // processor device per vCPU (\_SB.Cxxx, _UID = the MADT's processor UID),
 // the PCI host bridge \_SB.PCI0 and the motherboard resource \_SB.MRES that
 // reserves its ECAM window (when ECAM is configured), and \_SB.COM1 (when
-// present).
+// present), the Generic Event Device \_SB.GED0 with the power button
+// \_SB.PWRB and the PCI hotplug slots and methods when configured.
 #pragma once
 
 #include <cstddef>
@@ -75,6 +76,19 @@ struct AcpiPlatform {
     // (0x80: pressed), as hardware-reduced ACPI has no fixed power button.
     // 0: none.
     uint32_t power_button_gsi = 0;
+    // ACPI PCI hotplug, as Linux's acpiphp drives it: for each slot in
+    // hotplug_slots (bit n: slot n of bus 0; slot 0 is the host bridge) a
+    // device \_SB.PCI0.Snn (nn the slot in hex) with _ADR, _SUN (the slot
+    // number) and _EJ0; three 32-bit registers at the system-I/O port
+    // hotplug_port: +0 PCIU (slots to check for a new device), +4 PCID
+    // (slots whose device should be ejected), +8 PCEJ (written by _EJ0: the
+    // slot that was ejected); and an interrupt hotplug_gsi of the Generic
+    // Event Device whose _EVT runs \_SB.PCI0.PCNT, which reads PCIU and PCID
+    // and notifies each slot named there with 1 (device check) or 3 (eject
+    // request). hotplug_slots 0: none (needs PCI).
+    uint32_t hotplug_slots = 0;
+    uint16_t hotplug_port = 0;
+    uint32_t hotplug_gsi = 0;
 
     // Header OEM fields (§5.2.6), space-padded when shorter.
     const char* oem_id = "HV";             // 6 characters

@@ -9,7 +9,9 @@ constexpr uint8_t byte_prefix = 0x0a, word_prefix = 0x0b, dword_prefix = 0x0c, s
                   qword_prefix = 0x0e;
 constexpr uint8_t scope_op = 0x10, buffer_op = 0x11, package_op = 0x12;
 constexpr uint8_t ext_op_prefix = 0x5b, device_op = 0x82;
-constexpr uint8_t method_op = 0x14, if_op = 0xa0, notify_op = 0x86, arg0_op = 0x68;
+constexpr uint8_t method_op = 0x14, if_op = 0xa0, notify_op = 0x86, arg0_op = 0x68, local0_op = 0x60;
+constexpr uint8_t op_region_op = 0x80, field_op = 0x81;  // after ext_op_prefix
+constexpr uint8_t region_system_io = 1;
 // §20.2.2 name prefixes.
 constexpr uint8_t root_char = '\\', parent_prefix = '^', dual_name_prefix = 0x2e, multi_name_prefix = 0x2f;
 
@@ -237,6 +239,45 @@ void Emitter::arg(uint8_t n)
 {
     if (n > 6) return fail(lib::Error::invalid);
     byte(uint8_t(arg0_op + n));
+}
+
+void Emitter::local(uint8_t n)
+{
+    if (n > 7) return fail(lib::Error::invalid);
+    byte(uint8_t(local0_op + n));
+}
+
+void Emitter::operation_region_io(lib::StrView name, uint16_t base, uint16_t len)
+{
+    byte(ext_op_prefix);
+    byte(op_region_op);
+    name_string(name);
+    byte(region_system_io);
+    integer(base);
+    integer(len);
+}
+
+Emitter::Mark Emitter::begin_field(lib::StrView region, uint8_t flags)
+{
+    byte(ext_op_prefix);
+    byte(field_op);
+    Mark m = open(k_field);
+    name_string(region);
+    byte(flags);
+    return m;
+}
+
+void Emitter::field_unit(lib::StrView seg, uint32_t bits)
+{
+    // §20.2.5.2 NamedField := NameSeg FieldLength, the length a PkgLength
+    // encoding of the bit count. A NameSeg is exactly 4 characters here.
+    if (seg.size() != 4 || !lead_char(seg[0]) || !name_char(seg[1]) || !name_char(seg[2]) || !name_char(seg[3]))
+        return fail(lib::Error::invalid);
+    uint8_t pl[4];
+    size_t n = encode_pkg_length(bits, pl);
+    if (n == 0 || bits == 0) return fail(lib::Error::invalid);
+    bytes(seg.data(), 4);
+    bytes(pl, n);
 }
 
 void Emitter::notify(lib::StrView object, uint64_t value)

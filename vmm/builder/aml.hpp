@@ -111,8 +111,28 @@ public:
     Mark begin_if();
     void end(Mark m);
 
+    // DefOpRegion (§20.2.5.2) in system I/O space (RegionSpace 1): `len`
+    // bytes of ports from `base`.
+    void operation_region_io(lib::StrView name, uint16_t base, uint16_t len);
+    // DefField (§20.2.5.2) over `region` with the FieldFlags byte `flags`
+    // (bits 3:0 AccessType, bit 4 LockRule, bits 6:5 UpdateRule); the
+    // field units follow (field_unit), then end().
+    Mark begin_field(lib::StrView region, uint8_t flags);
+    // A NamedField: a 4-character NameSeg and its width in bits.
+    void field_unit(lib::StrView seg, uint32_t bits);
+
     // Terms for method bodies (§20.2.5.4, §20.2.6).
-    void arg(uint8_t n);  // Arg0Op..Arg6Op
+    void arg(uint8_t n);    // Arg0Op..Arg6Op
+    void local(uint8_t n);  // Local0Op..Local7Op
+    // Store (source, destination): the two operands follow.
+    void store() { byte(0x70); }
+    // And (a, b, target): the two operands and the target follow.
+    void and_op() { byte(0x7b); }
+    // A Target that stores nowhere (NullName).
+    void null_target() { byte(0x00); }
+    // A NameString as a term: a reference to a named object, or the call
+    // of a method without arguments.
+    void reference(lib::StrView path) { name_string(path); }
     // LEqual (a, b): the two operands follow.
     void lequal() { byte(0x93); }
     // Notify (object, value): the object's NameString and the value.
@@ -138,7 +158,7 @@ public:
     void interrupt(Trigger t, Polarity p, bool shared, const uint32_t* gsis, size_t n);
 
 private:
-    enum Kind : uint8_t { k_scope, k_device, k_package, k_buffer, k_template, k_method, k_if };
+    enum Kind : uint8_t { k_scope, k_device, k_package, k_buffer, k_template, k_method, k_if, k_field };
     Mark open(Kind k);
     void insert(size_t at, const uint8_t* p, size_t n);
     void fail(lib::Error e);

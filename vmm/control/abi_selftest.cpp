@@ -196,6 +196,14 @@ int run_abi_selftest(xl::Output& out)
         expect("ioport_latch of port 0x10000", hc::call(Call::ioport_latch, h, 0x10000, 0x60), Status::out_of_range);
         expect("ioport_latch of COM2's LSR", hc::ioport_latch(h, 0x2fd, 0x60), Status::ok);
         expect("ioport_latch withdrawn", hc::ioport_latch(h, 0x2fd, ~0ull), Status::ok);
+        // A doorbell goes with its port: once closed, its address is free.
+        auto bell = hc::ioevent_bind(h, 0x510);
+        expect("ioevent_bind of port 0x510", bell, Status::ok);
+        expect("ioevent_bind of port 0x510 again", hc::ioevent_bind(h, 0x510), Status::exists);
+        if (bell.ok()) expect("evtchn_close of that doorbell's port", hc::evtchn_close(uint32_t(bell.value)), Status::ok);
+        auto rebound = hc::ioevent_bind(h, 0x510);
+        expect("ioevent_bind of port 0x510 after its port was closed", rebound, Status::ok);
+        if (rebound.ok()) (void)hc::evtchn_close(uint32_t(rebound.value));
         expect("domain_sched with weight 70000", hc::domain_sched(h, 70000, ~0ull), Status::out_of_range);
         expect("domain_pause of a domain that never ran", hc::domain_pause(h), Status::busy);
         // Memory after creation: populate and release (ballooning), frame-exact.

@@ -8,7 +8,8 @@
 // vifs' virtio-net functions). Linux calls them vda, vdb,
 // ... in slot order. Partition vdevs (xvda1), CD-ROMs, driver domains
 // (backend=) and hotplug scripts (script=) are refused with a message, as is
-// access=rw: the archive is read-only. Portable (messages go to an
+// access=rw: the archive is read-only. xl block-attach adds a disk to a
+// running guest the same way (PCI hotplug), block-detach takes it out. Portable (messages go to an
 // xl::Output, memory comes from an Allocator), host-tested.
 #pragma once
 
@@ -51,6 +52,15 @@ public:
     // Opens every disk of cfg and attaches it to pc. On failure, says why
     // on `out` in xl's words; what was opened stays until close().
     lib::Status attach(const DomainConfig& cfg, platform::PcPlatform& pc, xl::Output& out);
+    // xl block-attach: opens one more disk and hot-plugs it into the running
+    // guest (PcPlatform::hotplug_virtio). On failure says why on `out` and
+    // leaves nothing of it behind; `exists` when its vdev is taken.
+    lib::Status hot_attach(const DiskConfig& d, uint32_t vcpus, platform::PcPlatform& pc, xl::Output& out);
+    // The disk with Xen's device number `devid`, or -1.
+    int find(uint32_t devid) const;
+    // Closes disk i and forgets it (later disks move down). Its virtio
+    // function must be gone from the platform.
+    void remove(size_t i);
     // Closes the images. The platform that uses their devices must be gone.
     void close();
 
@@ -63,6 +73,10 @@ public:
     static bool disk_index(lib::StrView vdev, unsigned& index, uint32_t& devid);
 
 private:
+    // One disk= entry: `label` names it in messages ("disk 1 (xvda)").
+    lib::Status attach_one(const DiskConfig& d, const char* label, uint32_t vcpus, platform::PcPlatform& pc,
+                           bool hot, xl::Output& out);
+
     block::CpioOpener opener_;
     lib::Allocator& alloc_;
     Disk disks_[max_disks];

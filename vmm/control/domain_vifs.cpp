@@ -33,10 +33,10 @@ bool mac_in_use(GuestDomain* const* slots, size_t n, const GuestDomain& g, const
         const GuestDomain* o = slots[d];
         if (!o) continue;
         for (size_t i = 0; i < o->vif_count; ++i)
-            if (net::mac_equal(o->vifs[i]->net().mac(), mac)) return true;
+            if (o->vifs[i] && net::mac_equal(o->vifs[i]->net().mac(), mac)) return true;
     }
     for (size_t i = 0; i < g.vif_count; ++i)
-        if (net::mac_equal(g.vifs[i]->net().mac(), mac)) return true;
+        if (g.vifs[i] && net::mac_equal(g.vifs[i]->net().mac(), mac)) return true;
     return false;
 }
 
@@ -53,6 +53,16 @@ void bind_doorbells(uint32_t domain, platform::NetFunction& fn, unsigned pairs)
         else LOG_WARN("vif at 00:%02x.0: queue %u notify stays forwarded (ioevent_bind_mmio: %s)", fn.slot(), q,
                       hv::abi::status_name(p.status));
     }
+}
+
+// Closing a doorbell's port also unbinds its address in hv.
+void close_doorbells(platform::NetFunction& fn)
+{
+    for (uint32_t& port : fn.bell)
+        if (port) {
+            (void)hc::evtchn_close(port);
+            port = 0;
+        }
 }
 
 }  // namespace
@@ -75,70 +85,98 @@ lib::Status Domains::attach_vifs(GuestDomain& g, xl::Output& out)
 {
     const DomainConfig& c = g.cfg;
     for (size_t i = 0; i < c.vif_count; ++i) {
-        const VifConfig& v = c.vifs[i];
-        // What this Dom0 can give: one bridge, backends in Dom0 itself,
-        // virtio-net whatever model= says.
-        if (v.bridge[0] && lib::StrView(v.bridge) != xl_default_bridge) {
-            out.print("xl: vif %zu: bridge '%s' does not exist (Dom0 has one bridge, %s)\n", i, v.bridge,
-                      xl_default_bridge);
-            return lib::err(lib::Error::not_found);
-        }
-        if (v.backend[0] && lib::StrView(v.backend) != "0" && lib::StrView(v.backend) != "Domain-0") {
-            out.print("xl: vif %zu: backend '%s': only Domain-0 runs network backends\n", i, v.backend);
-            return lib::err(lib::Error::unsupported);
-        }
-        const lib::StrView model(v.model);
-        if (!model.empty() && model != "virtio" && model != "virtio-net")
-            out.print("xl: warning: vif %zu: model=%s is not emulated; the domain gets a virtio-net device\n", i,
-                      v.model);
-        if (v.script[0]) out.print("xl: warning: vif %zu: script=%s is not run (Dom0 has no hotplug scripts)\n", i, v.script);
-        uint8_t mac[6];
-        {
-            LockGuard l(lock_);
-            if (v.has_mac) {
-                __builtin_memcpy(mac, v.mac, 6);
-                if (mac_in_use(slots_, max_domains, g, mac)) {
-                    out.print("xl: vif %zu: MAC address %02x:%02x:%02x:%02x:%02x:%02x is already in use on %s\n", i,
-                              mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], xl_default_bridge);
-                    return lib::err(lib::Error::exists);
-                }
-            } else {
-                unsigned attempt = 0;
-                do default_vif_mac(lib::StrView(c.name), i, mac, attempt++);
-                while (mac_in_use(slots_, max_domains, g, mac) && attempt < 16);
-            }
-        }
-        const unsigned slot = platform::first_vif_slot + unsigned(i);
-        const unsigned pairs = c.vcpus < 4 ? c.vcpus : 4;  // one queue pair per vCPU, up to 4
-        void* mem = heap().allocate(sizeof(platform::NetFunction), alignof(platform::NetFunction));
-        if (!mem) {
-            out.print("xl: vif %zu: out of memory in Dom0\n", i);
-            return lib::err(lib::Error::no_memory);
-        }
-        auto* fn = new (mem) platform::NetFunction(mac, slot, pairs);
-        fn->net().set_event_idx_offered(v.event_idx);
-        g.vifs[g.vif_count] = fn;
-        g.vif_ports[g.vif_count++] = net::Bridge::max_ports;  // no port yet
-        if (auto s = g.pc->attach_virtio(fn->net(), slot, heap()); !s.ok()) {
-            out.print("xl: vif %zu: cannot plug it into PCI slot %u: %s\n", i, slot, lib::error_name(s.error()));
-            return s;
-        }
-        char name[32];
-        if (v.vifname[0]) lib::copy_cstr(name, sizeof name, v.vifname);
-        else lib::format(name, sizeof name, "vif%u.%zu", g.id, i);
+        char label[16];
+        lib::format(label, sizeof label, "vif %zu", i);
         LockGuard l(lock_);
-        auto port = xenbr0.attach(fn->net(), name);
-        if (!port) {
-            out.print("xl: vif %zu: %s has no free port\n", i, xenbr0.name());
-            return lib::err(port.error());
-        }
-        g.vif_ports[g.vif_count - 1] = *port;
-        fn->net().connect(&xenbr0, *port, bridge_clock, nullptr);
-        if (v.ioevent) bind_doorbells(g.handle, *fn, pairs);
-        LOG_INFO("domain %u: vif %zu %02x:%02x:%02x:%02x:%02x:%02x at 00:%02x.0 on %s port %u (%s)", g.id, i, mac[0],
-                 mac[1], mac[2], mac[3], mac[4], mac[5], slot, xenbr0.name(), *port, name);
+        TRY(add_vif(g, c.vifs[i], unsigned(i), false, label, out));
     }
     return {};
+}
+
+lib::Status Domains::add_vif(GuestDomain& g, const VifConfig& v, unsigned devid, bool hot, const char* label,
+                             xl::Output& out)
+{
+    const DomainConfig& c = g.cfg;
+    // What this Dom0 can give: one bridge, backends in Dom0 itself,
+    // virtio-net whatever model= says.
+    if (v.bridge[0] && lib::StrView(v.bridge) != xl_default_bridge) {
+        out.print("xl: %s: bridge '%s' does not exist (Dom0 has one bridge, %s)\n", label, v.bridge,
+                  xl_default_bridge);
+        return lib::err(lib::Error::not_found);
+    }
+    if (v.backend[0] && lib::StrView(v.backend) != "0" && lib::StrView(v.backend) != "Domain-0") {
+        out.print("xl: %s: backend '%s': only Domain-0 runs network backends\n", label, v.backend);
+        return lib::err(lib::Error::unsupported);
+    }
+    const lib::StrView model(v.model);
+    if (!model.empty() && model != "virtio" && model != "virtio-net")
+        out.print("xl: warning: %s: model=%s is not emulated; the domain gets a virtio-net device\n", label, v.model);
+    if (v.script[0]) out.print("xl: warning: %s: script=%s is not run (Dom0 has no hotplug scripts)\n", label, v.script);
+    uint8_t mac[6];
+    if (v.has_mac) {
+        __builtin_memcpy(mac, v.mac, 6);
+        if (mac_in_use(slots_, max_domains, g, mac)) {
+            out.print("xl: %s: MAC address %02x:%02x:%02x:%02x:%02x:%02x is already in use on %s\n", label, mac[0],
+                      mac[1], mac[2], mac[3], mac[4], mac[5], xl_default_bridge);
+            return lib::err(lib::Error::exists);
+        }
+    } else {
+        unsigned attempt = 0;
+        do default_vif_mac(lib::StrView(c.name), devid, mac, attempt++);
+        while (mac_in_use(slots_, max_domains, g, mac) && attempt < 16);
+    }
+    const unsigned slot = platform::first_vif_slot + devid;
+    const unsigned pairs = c.vcpus < 4 ? c.vcpus : 4;  // one queue pair per vCPU, up to 4
+    void* mem = heap().allocate(sizeof(platform::NetFunction), alignof(platform::NetFunction));
+    if (!mem) {
+        out.print("xl: %s: out of memory in Dom0\n", label);
+        return lib::err(lib::Error::no_memory);
+    }
+    auto* fn = new (mem) platform::NetFunction(mac, slot, pairs);
+    fn->net().set_event_idx_offered(v.event_idx);
+    g.vifs[devid] = fn;
+    g.vif_ports[devid] = net::Bridge::max_ports;  // no port yet
+    if (devid >= g.vif_count) g.vif_count = devid + 1;
+    // The port first: a hot-plugged function is live for the guest at once.
+    char name[32];
+    if (v.vifname[0]) lib::copy_cstr(name, sizeof name, v.vifname);
+    else lib::format(name, sizeof name, "vif%u.%u", g.id, devid);
+    auto port = xenbr0.attach(fn->net(), name);
+    if (!port) {
+        out.print("xl: %s: %s has no free port\n", label, xenbr0.name());
+        if (hot) drop_vif(g, devid);
+        return lib::err(port.error());
+    }
+    g.vif_ports[devid] = *port;
+    fn->net().connect(&xenbr0, *port, bridge_clock, nullptr);
+    auto s = hot ? g.pc->hotplug_virtio(fn->net(), slot, heap()) : g.pc->attach_virtio(fn->net(), slot, heap());
+    if (!s.ok()) {
+        out.print("xl: %s: cannot plug it into PCI slot %u: %s\n", label, slot, lib::error_name(s.error()));
+        if (hot) drop_vif(g, devid);
+        return s;
+    }
+    // The doorbells need the notify register's address: where the platform
+    // puts BAR4 at boot. A hot-plugged function's BAR is the guest's choice,
+    // so its kicks stay forwarded.
+    if (v.ioevent && !hot) bind_doorbells(g.handle, *fn, pairs);
+    LOG_INFO("domain %u: vif %u %02x:%02x:%02x:%02x:%02x:%02x at 00:%02x.0 on %s port %u (%s)%s", g.id, devid, mac[0],
+             mac[1], mac[2], mac[3], mac[4], mac[5], slot, xenbr0.name(), *port, name, hot ? ", hot-plugged" : "");
+    return {};
+}
+
+void Domains::drop_vif(GuestDomain& g, unsigned devid)
+{
+    platform::NetFunction* fn = devid < xl_max_vifs ? g.vifs[devid] : nullptr;
+    if (!fn) return;
+    fn->net().connect(nullptr, 0, nullptr, nullptr);
+    close_doorbells(*fn);
+    const unsigned p = g.vif_ports[devid];
+    if (p < net::Bridge::max_ports && xenbr0.attached(p)) xenbr0.detach(p);
+    fn->~NetFunction();
+    heap().deallocate(fn, sizeof(platform::NetFunction));
+    g.vifs[devid] = nullptr;
+    g.vif_ports[devid] = net::Bridge::max_ports;
+    while (g.vif_count && !g.vifs[g.vif_count - 1]) --g.vif_count;
 }
 
 void Domains::detach_vifs(GuestDomain& g)
@@ -151,13 +189,9 @@ void Domains::detach_vifs(GuestDomain& g)
     for (size_t i = 0; i < g.vif_count; ++i) {
         if (!g.vifs[i]) continue;
         g.vifs[i]->net().connect(nullptr, 0, nullptr, nullptr);
-        for (uint32_t& port : g.vifs[i]->bell)
-            if (port) {
-                (void)hc::evtchn_close(port);
-                port = 0;
-            }
+        close_doorbells(*g.vifs[i]);
         const unsigned p = g.vif_ports[i];
-        if (xenbr0.attached(p)) xenbr0.detach(p);
+        if (p < net::Bridge::max_ports && xenbr0.attached(p)) xenbr0.detach(p);
     }
 }
 
@@ -168,6 +202,7 @@ size_t Domains::network(uint32_t id, xl::VifRow* rows, size_t cap)
     if (!g) return 0;
     size_t n = 0;
     for (size_t i = 0; i < g->vif_count && n < cap; ++i) {
+        if (!g->vifs[i]) continue;
         platform::NetFunction& fn = *g->vifs[i];
         xl::VifRow& r = rows[n++];
         r = xl::VifRow{};
@@ -176,7 +211,8 @@ size_t Domains::network(uint32_t id, xl::VifRow* rows, size_t cap)
         __builtin_memcpy(r.mac, fn.net().mac(), 6);
         const virtio::VirtioPci* pci = g->pc ? g->pc->virtio_function(fn.slot()) : nullptr;
         const uint8_t st = pci ? pci->device_status() : 0;
-        r.state = (st & (virtio::status::device_needs_reset | virtio::status::failed)) ? 6
+        r.state = g->pc && g->pc->eject_pending(fn.slot())                                  ? 5
+                  : (st & (virtio::status::device_needs_reset | virtio::status::failed)) ? 6
                   : (st & virtio::status::driver_ok)                                      ? 4
                                                                                           : 1;
         r.pci_slot = uint8_t(fn.slot());

@@ -275,6 +275,9 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         ap.sleep_control_port = platform::sleep_control_port;
         ap.sleep_status_port = platform::sleep_status_port;
         ap.power_button_gsi = platform::power_button_gsi;
+        ap.hotplug_slots = platform::hotplug_slots;
+        ap.hotplug_port = platform::hotplug_port;
+        ap.hotplug_gsi = platform::hotplug_gsi;
         auto acpi = builder::build_acpi(ap, window, platform::acpi_base, platform::acpi_limit, &why);
         if (!acpi) {
             out.print("xl: domain '%s': ACPI tables: %s\n", c.name, why);
@@ -313,6 +316,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     if (pc) {
         for (auto [base, count] : {std::pair<uint16_t, uint32_t>{pci::HostBridge::config_address_port, 8},
                                    {platform::sleep_control_port, 2},
+                                   {platform::hotplug_port, platform::PciHotplug::ports},
                                    {platform::system_control_b_port, 1}})
             if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok())
                 return fail("forwarding its ports", s.status);
@@ -468,6 +472,7 @@ void Domains::release_devices(GuestDomain& g)
         g.disks = nullptr;
     }
     for (size_t i = 0; i < g.vif_count; ++i) {
+        if (!g.vifs[i]) continue;
         g.vifs[i]->~NetFunction();
         heap().deallocate(g.vifs[i], sizeof(platform::NetFunction));
         g.vifs[i] = nullptr;
@@ -627,7 +632,9 @@ size_t Domains::disks(uint32_t id, xl::DiskRow* rows, size_t cap)
         r.backend = 0;
         r.frontend = g->id;
         virtio::VirtioPci* f = g->pc->virtio_function(d.slot);
-        r.state = f && f->live() ? 4 : 1;  // XenbusStateConnected once the driver is up
+        // XenbusState: Connected once the driver is up, Closing while an
+        // eject is asked and not done.
+        r.state = g->pc->eject_pending(d.slot) ? 5 : f && f->live() ? 4 : 1;
         lib::format(r.path, sizeof r.path, "virtio-blk 00:%02x.0 %s %s %s", d.slot, d.dev->format_name(),
                     d.dev->read_only() ? "ro" : "rw", d.target);
     }
@@ -820,6 +827,7 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
             uart_updated(*g);
         } else if (g->pc && g->pc->port(uint16_t(r.addr), r.size, r.in, v32, stop)) {
             value = v32;
+            if (uint32_t ejected = g->pc->take_ejected()) finish_ejects(*g, ejected);  // PCI hotplug: _EJ0
             if (stop == platform::Stop::reboot) {
                 reset = true;
                 g->reboot_requested = true;

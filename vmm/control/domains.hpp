@@ -68,7 +68,10 @@ struct GuestDomain final : platform::PlatformHost {
     uint64_t ram_size = 0;  // mapped at ram: its RAM below 3 GiB
     uint64_t ram_high = 0;  // and at ram + 4 GiB: its RAM from 4 GiB (builder/e820.hpp)
     // Its vifs (vif= of a Linux domain): virtio-net functions on its PCI
-    // bus, each a port of xenbr0 (vmm/control/domain_vifs.cpp).
+    // bus, each a port of xenbr0 (vmm/control/domain_vifs.cpp), indexed by
+    // devid (vif i of the config is devid i; network-attach takes the
+    // first free one, network-detach leaves a hole); vif_count is one past
+    // the highest in use.
     platform::NetFunction* vifs[xl_max_vifs] = {};
     unsigned vif_ports[xl_max_vifs] = {};
     size_t vif_count = 0;
@@ -118,6 +121,20 @@ public:
     // xl network-list: its vifs and their bridge counters.
     size_t network(uint32_t id, xl::VifRow* rows, size_t cap);
 
+    // PCI hotplug into a running Linux domain (domain_hotplug.cpp):
+    // xl block-attach and network-attach plug a device in (messages on
+    // `out`); the detaches ask the guest to eject it (not_found: no such
+    // device; unsupported: no PC platform) and the backend goes once the
+    // guest has ejected it, whenever that is (disk_present / vif_present
+    // turn false then).
+    hv::abi::Status attach_disk(uint32_t id, const DiskConfig& d, xl::Output& out);
+    hv::abi::Status detach_disk(uint32_t id, uint32_t devid);
+    bool disk_present(uint32_t id, uint32_t devid);
+    hv::abi::Status attach_vif(uint32_t id, const VifConfig& v, xl::Output& out, uint32_t* devid);
+    // By devid, or by MAC when mac is not null.
+    hv::abi::Status detach_vif(uint32_t id, uint32_t devid, const uint8_t* mac, uint32_t* found);
+    bool vif_present(uint32_t id, uint32_t devid);
+
     // The device-model thread's body (never returns).
     [[noreturn]] void serve();
 
@@ -144,6 +161,15 @@ private:
     // lock_: call them without it while the domain has vifs.
     lib::Status attach_vifs(GuestDomain& g, xl::Output& out);
     void detach_vifs(GuestDomain& g);
+    // One vif as devid (under lock_): plugged in at boot, or hot-plugged.
+    // drop_vif takes it off the bridge and frees it (its PCI function must
+    // be gone). `label` names it in messages.
+    lib::Status add_vif(GuestDomain& g, const VifConfig& v, unsigned devid, bool hot, const char* label,
+                        xl::Output& out);
+    void drop_vif(GuestDomain& g, unsigned devid);
+    // The guest ejected these slots (their functions are gone): their
+    // disks and vifs go too. Under lock_.
+    void finish_ejects(GuestDomain& g, uint32_t slots);
 
     Lock lock_;
     const files::CpioArchive* files_ = nullptr;

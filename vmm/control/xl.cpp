@@ -3,6 +3,7 @@
 #include <cstdarg>
 
 #include "lib/format.hpp"
+#include "vmm/control/domain_disks.hpp"
 
 namespace vmm::xl {
 namespace {
@@ -90,6 +91,14 @@ const Command commands[] = {
     {"sysrq", &Shell::cmd_sysrq, "<Domain> <letter>", "Send a sysrq to a domain (a break and the key on its serial line)"},
     {"block-list", &Shell::cmd_block_list, "<Domain(s)>", "List virtual block devices for a domain"},
     {"network-list", &Shell::cmd_network_list, "<Domain(s)>", "List virtual network interfaces for a domain"},
+    {"block-attach", &Shell::cmd_block_attach, "<Domain> <disk-spec-component(s)>...",
+     "Create a new virtual block device (hot-plugged into the running guest)"},
+    {"block-detach", &Shell::cmd_block_detach, "<Domain> <DevId>",
+     "Destroy a domain's virtual block device (the guest ejects it first)"},
+    {"network-attach", &Shell::cmd_network_attach, "<Domain> [mac=<mac>] [bridge=<bridge>] [vifname=<name>] ...",
+     "Create a new virtual network device (hot-plugged into the running guest)"},
+    {"network-detach", &Shell::cmd_network_detach, "<Domain> <DevId|mac>",
+     "Destroy a domain's virtual network device (the guest ejects it first)"},
     {"selftest", &Shell::cmd_selftest, "", "Check that the hypervisor refuses malformed and unauthorised hypercalls"},
 };
 
@@ -770,6 +779,170 @@ int Shell::cmd_sysrq(size_t argc, const char* const* argv)
         return 1;
     }
     return 0;
+}
+
+}  // namespace vmm::xl
+
+namespace vmm::xl {
+
+hv::abi::Status Backend::attach_disk(uint32_t, const DiskConfig&, Output&) { return hv::abi::Status::unsupported; }
+hv::abi::Status Backend::detach_disk(uint32_t, uint32_t) { return hv::abi::Status::unsupported; }
+bool Backend::disk_present(uint32_t, uint32_t) { return false; }
+hv::abi::Status Backend::attach_vif(uint32_t, const VifConfig&, Output&, uint32_t*)
+{
+    return hv::abi::Status::unsupported;
+}
+hv::abi::Status Backend::detach_vif(uint32_t, uint32_t, const uint8_t*, uint32_t*)
+{
+    return hv::abi::Status::unsupported;
+}
+bool Backend::vif_present(uint32_t, uint32_t) { return false; }
+
+template <typename F> bool Shell::wait_gone(F present)
+{
+    for (uint64_t waited = 0; present(); waited += 100) {
+        if (waited >= detach_timeout_ms) return false;
+        backend_.sleep_ms(100);
+    }
+    return true;
+}
+
+namespace {
+
+// The words from argv[first] on, as StrViews (at most 32: the shell's limit).
+size_t spec_words(size_t argc, const char* const* argv, size_t first, lib::StrView (&words)[32])
+{
+    size_t n = 0;
+    for (size_t i = first; i < argc && n < 32; ++i) words[n++] = lib::StrView(argv[i]);
+    return n;
+}
+
+}  // namespace
+
+int Shell::cmd_block_attach(size_t argc, const char* const* argv)
+{
+    // xl block-attach <Domain> <disk-spec-component(s)>...: the components
+    // are one disk= entry (xl-disk-configuration(5)), split over words.
+    if (argc < 3) return usage("block-attach");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    lib::StrView words[32];
+    const size_t n = spec_words(argc, argv, 2, words);
+    static DiskConfig disk;
+    static CfgDiagnostics diag;
+    if (!parse_disk_spec(words, n, disk, diag).ok()) {
+        out_.print("xl: block-attach: %s\n", diag.error.text);
+        return 1;
+    }
+    auto s = backend_.attach_disk(id, disk, out_);
+    if (s == hv::abi::Status::unsupported) {
+        out_.print("xl: domain %u has no PCI bus for disks (only Linux domains get the PC platform)\n", id);
+        return 1;
+    }
+    if (s == hv::abi::Status::not_found) {
+        out_.print("xl: domain '%s' does not exist\n", argv[1]);
+        return 1;
+    }
+    return s == hv::abi::Status::ok ? 0 : 1;
+}
+
+int Shell::cmd_block_detach(size_t argc, const char* const* argv)
+{
+    // xl block-detach <Domain> <DevId>: a vdev (xvdb) or Xen's device number
+    // (51728), as libxl_vdev_to_device_disk takes it.
+    if (argc != 3) return usage("block-detach");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    uint32_t devid = 0;
+    unsigned index = 0;
+    auto number = lib::parse_u64(argv[2]);
+    if (number && *number <= 0xffffffffull) devid = uint32_t(*number);
+    else if (!DomainDisks::disk_index(argv[2], index, devid)) {
+        out_.print("Error: Device %s not connected.\n", argv[2]);
+        return 1;
+    }
+    auto s = backend_.detach_disk(id, devid);
+    if (s == hv::abi::Status::not_found) {
+        out_.print("Error: Device %s not connected.\n", argv[2]);
+        return 1;
+    }
+    if (s == hv::abi::Status::unsupported) {
+        out_.print("xl: domain %u has no PCI bus, so no disks to detach\n", id);
+        return 1;
+    }
+    if (s != hv::abi::Status::ok) {
+        out_.print("xl: block-detach: cannot ask domain %u to eject %s: %s\n", id, argv[2], hv::abi::status_name(s));
+        return 1;
+    }
+    if (wait_gone([&] { return backend_.disk_present(id, devid); })) return 0;
+    out_.print("xl: block-detach: domain %u did not eject %s within %lu s; it stays attached (state 5, closing) "
+               "until the guest ejects it\n",
+               id, argv[2], detach_timeout_ms / 1000);
+    return 1;
+}
+
+int Shell::cmd_network_attach(size_t argc, const char* const* argv)
+{
+    // xl network-attach <Domain> [key=value ...]: one vif= entry
+    // (xl-network-configuration(5)), a word per key; none: all defaults.
+    if (argc < 2) return usage("network-attach");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    lib::StrView words[32];
+    const size_t n = spec_words(argc, argv, 2, words);
+    static VifConfig vif;
+    static CfgDiagnostics diag;
+    if (!parse_vif_spec(words, n, vif, diag).ok()) {
+        out_.print("xl: network-attach: %s\n", diag.error.text);
+        return 1;
+    }
+    uint32_t devid = 0;
+    auto s = backend_.attach_vif(id, vif, out_, &devid);
+    if (s == hv::abi::Status::unsupported) {
+        out_.print("xl: domain %u has no PCI bus for vifs (only Linux domains get the PC platform)\n", id);
+        return 1;
+    }
+    if (s == hv::abi::Status::not_found) {
+        out_.print("xl: domain '%s' does not exist\n", argv[1]);
+        return 1;
+    }
+    return s == hv::abi::Status::ok ? 0 : 1;
+}
+
+int Shell::cmd_network_detach(size_t argc, const char* const* argv)
+{
+    // xl network-detach <Domain> <DevId|mac>: a word with a colon is a MAC.
+    if (argc != 3) return usage("network-detach");
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    lib::StrView what(argv[2]);
+    uint8_t mac[6];
+    uint32_t devid = 0;
+    bool by_mac = what.find(':') != lib::StrView::npos;
+    if (by_mac ? !parse_mac_address(what, mac) : !lib::parse_u64(what) || *lib::parse_u64(what) >= xl_max_vifs) {
+        out_.print("Unknown device %s.\n", argv[2]);
+        return 1;
+    }
+    if (!by_mac) devid = uint32_t(*lib::parse_u64(what));
+    uint32_t found = devid;
+    auto s = backend_.detach_vif(id, devid, by_mac ? mac : nullptr, &found);
+    if (s == hv::abi::Status::not_found) {
+        out_.print("Unknown device %s.\n", argv[2]);
+        return 1;
+    }
+    if (s == hv::abi::Status::unsupported) {
+        out_.print("xl: domain %u has no PCI bus, so no vifs to detach\n", id);
+        return 1;
+    }
+    if (s != hv::abi::Status::ok) {
+        out_.print("xl: network-detach: cannot ask domain %u to eject %s: %s\n", id, argv[2], hv::abi::status_name(s));
+        return 1;
+    }
+    if (wait_gone([&] { return backend_.vif_present(id, found); })) return 0;
+    out_.print("xl: network-detach: domain %u did not eject vif %u within %lu s; it stays attached (state 5, "
+               "closing) until the guest ejects it\n",
+               id, found, detach_timeout_ms / 1000);
+    return 1;
 }
 
 }  // namespace vmm::xl

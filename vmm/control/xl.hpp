@@ -9,6 +9,7 @@
 #include "hv/abi/hypercall.hpp"
 #include "lib/result.hpp"
 #include "lib/str.hpp"
+#include "vmm/control/xl_cfg.hpp"
 
 namespace vmm::xl {
 
@@ -48,7 +49,7 @@ struct DiskRow {
     uint32_t devid;     // Xen's device number of the vdev (xvda = 51712)
     uint32_t backend;   // the serving domain: 0
     uint32_t frontend;  // the guest's domain id ("handle" in xl's header)
-    uint32_t state;     // XenbusState: 1 initialising (driver not up), 4 connected
+    uint32_t state;     // XenbusState: 1 initialising (driver not up), 4 connected, 5 closing (eject asked)
     char path[128];     // "virtio-blk 00:10.0 qcow2 ro guests/disk.qcow2"
 };
 
@@ -58,7 +59,7 @@ struct VifRow {
     uint32_t idx;
     uint32_t backend;  // the backend domain: always Dom0 (0)
     uint8_t mac[6];
-    uint8_t state;     // XenbusState numbers: 1 initialising, 4 connected, 6 closed (broken)
+    uint8_t state;     // XenbusState numbers: 1 initialising, 4 connected, 5 closing (eject asked), 6 closed (broken)
     uint8_t pci_slot;  // 00:slot.0
     char bridge[16];
     char vifname[32];
@@ -105,6 +106,18 @@ public:
     virtual int selftest(Output& out);
     // A guest domain's disks (xl block-list); returns how many were written.
     virtual size_t list_disks(uint32_t id, DiskRow* rows, size_t cap);
+    // PCI hotplug into a running guest (xl block-attach, block-detach,
+    // network-attach, network-detach). The attaches print why they fail
+    // on `out`; unsupported: the domain has no PCI bus. The detaches ask
+    // the guest to eject the device (not_found: there is none) and the
+    // *_present calls say when it is gone. A disk is named by Xen's device
+    // number, a vif by its devid or (mac not null) its MAC.
+    virtual hv::abi::Status attach_disk(uint32_t id, const DiskConfig& d, Output& out);
+    virtual hv::abi::Status detach_disk(uint32_t id, uint32_t devid);
+    virtual bool disk_present(uint32_t id, uint32_t devid);
+    virtual hv::abi::Status attach_vif(uint32_t id, const VifConfig& v, Output& out, uint32_t* devid);
+    virtual hv::abi::Status detach_vif(uint32_t id, uint32_t devid, const uint8_t* mac, uint32_t* found);
+    virtual bool vif_present(uint32_t id, uint32_t devid);
 
 protected:
     ~Backend() = default;
@@ -154,6 +167,14 @@ public:
     int cmd_sysrq(size_t argc, const char* const* argv);
     int cmd_block_list(size_t argc, const char* const* argv);
     int cmd_network_list(size_t argc, const char* const* argv);
+    int cmd_block_attach(size_t argc, const char* const* argv);
+    int cmd_block_detach(size_t argc, const char* const* argv);
+    int cmd_network_attach(size_t argc, const char* const* argv);
+    int cmd_network_detach(size_t argc, const char* const* argv);
+
+    // How long block-detach and network-detach wait for the guest to eject
+    // the device (Xen's xl waits 10 s for a backend to close).
+    static constexpr uint64_t detach_timeout_ms = 10'000;
 
 private:
     int usage(const char* command);
@@ -161,6 +182,8 @@ private:
     // there is none.
     bool resolve(const char* arg, uint32_t& id);
     int pause_common(size_t argc, const char* const* argv, bool pause);
+    // Waits until present() turns false, at most detach_timeout_ms.
+    template <typename F> bool wait_gone(F present);
 
     Backend& backend_;
     Output& out_;

@@ -1629,6 +1629,55 @@ lib::Status validate_domain_config(const DomainConfig& c, CfgDiagnostics& diag)
     return {};
 }
 
+namespace {
+
+// The words joined with commas into `buf`; false if they do not fit.
+bool join_words(const lib::StrView* words, size_t n, char* buf, size_t cap, size_t& len)
+{
+    // A word that already ends the parameter ("format=raw,") needs no
+    // second comma: that would be an empty (positional) parameter.
+    len = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (words[i].empty()) continue;
+        if (len + words[i].size() + 2 > cap) return false;
+        if (len && buf[len - 1] != ',') buf[len++] = ',';
+        __builtin_memcpy(buf + len, words[i].data(), words[i].size());
+        len += words[i].size();
+    }
+    buf[len] = '\0';
+    return true;
+}
+
+}  // namespace
+
+lib::Status parse_disk_spec(const lib::StrView* words, size_t n, DiskConfig& out, CfgDiagnostics& diag)
+{
+    diag.clear();
+    Ctx ctx(diag);
+    ctx.key = "disk";
+    static char buf[2 * xl_path_size];  // the shell thread is the only caller
+    size_t len = 0;
+    out = DiskConfig{};
+    if (!join_words(words, n, buf, sizeof buf, len))
+        return ctx.fail(0, Error::out_of_range, "disk specification too long (at most %zu bytes)", sizeof buf - 1);
+    return DiskSpecParser(StrView(buf, len), out, 0, ctx).parse();
+}
+
+lib::Status parse_vif_spec(const lib::StrView* words, size_t n, VifConfig& out, CfgDiagnostics& diag)
+{
+    diag.clear();
+    Ctx ctx(diag);
+    ctx.key = "vif";
+    static char buf[2 * xl_path_size];
+    size_t len = 0;
+    out = VifConfig{};
+    if (!join_words(words, n, buf, sizeof buf, len))
+        return ctx.fail(0, Error::out_of_range, "vif specification too long (at most %zu bytes)", sizeof buf - 1);
+    return parse_vif_spec(StrView(buf, len), out, 0, ctx);
+}
+
+bool parse_mac_address(lib::StrView s, uint8_t out[6]) { return parse_mac(s, out); }
+
 size_t format_cfg_message(const CfgMessage& m, char* buf, size_t n)
 {
     char where[48];

@@ -298,6 +298,15 @@ lib::Status apply_xl_cfg_override(lib::StrView key_equals_value, DomainConfig& o
 // the offending key.
 lib::Status validate_domain_config(const DomainConfig& cfg, CfgDiagnostics& diag);
 
+// The words after the domain of `xl block-attach` and `xl network-attach`:
+// one disk (xl-disk-configuration(5)) or vif (xl-network-configuration(5))
+// specification, read as if the words were joined with commas (as libxlu
+// and xl do). `out` is reset first; on error diag.error says why (no line).
+lib::Status parse_disk_spec(const lib::StrView* words, size_t n, DiskConfig& out, CfgDiagnostics& diag);
+lib::Status parse_vif_spec(const lib::StrView* words, size_t n, VifConfig& out, CfgDiagnostics& diag);
+// Six hex pairs separated by colons (00:16:3e:00:00:01).
+bool parse_mac_address(lib::StrView s, uint8_t out[6]);
+
 // One line for a message, without a trailing newline. Returns the length the
 // full line would have had (like lib::format).
 size_t format_cfg_message(const CfgMessage& msg, char* buf, size_t n);

@@ -35,6 +35,11 @@ lib::Result<unsigned> HostBridge::attach(PciDevice& dev, unsigned slot)
     return slot;
 }
 
+void HostBridge::detach(unsigned slot, const PciDevice& dev)
+{
+    if (slot > 0 && slot < num_slots && slots_[slot] == &dev) slots_[slot] = nullptr;
+}
+
 uint32_t HostBridge::config_read(unsigned bus, unsigned dev, unsigned fn, unsigned reg, unsigned size)
 {
     if (!size_ok(size) || (reg & 3) + size > 4) return ones(size);

@@ -43,6 +43,9 @@ public:
     // Puts dev in `slot` (1..31), or in the first free slot when slot is
     // 0. Returns the slot used; exists when taken, no_memory when full.
     lib::Result<unsigned> attach(PciDevice& dev, unsigned slot = 0);
+    // Takes dev out of `slot` (a hot unplug): the slot reads as empty from
+    // then on. Nothing happens unless dev is the device there.
+    void detach(unsigned slot, const PciDevice& dev);
     PciDevice* device(unsigned slot) const { return slot < num_slots ? slots_[slot] : nullptr; }
 
     // Port I/O at 0xCF8-0xCFF, size 1, 2 or 4. Only a dword access at

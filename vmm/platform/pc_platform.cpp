@@ -9,10 +9,11 @@ constexpr uint32_t slp_en = 1u << 5;
 constexpr uint32_t slp_typ_s5 = 5;
 constexpr uint8_t reset_cpu = 1u << 2;  // 0xCF9 bit 2: reset, as PC chipsets decode it
 
-// PCI INTx of slot s (pin A) on GSIs 16-22 (16 + s mod 7), as the DSDT's
-// routing will say; GSI 23 is the power button's.
-constexpr unsigned intx_gsi(unsigned slot) { return 16 + slot % 7; }
-static_assert(intx_gsi(6) != power_button_gsi && intx_gsi(13) != power_button_gsi);
+// PCI INTx of slot s (pin A) on GSIs 16-21 (16 + s mod 6), as the DSDT's
+// routing will say; GSI 22 is PCI hotplug's, 23 the power button's.
+constexpr unsigned intx_gsi(unsigned slot) { return 16 + slot % 6; }
+static_assert(intx_gsi(5) < hotplug_gsi && hotplug_gsi != power_button_gsi);
+static_assert(!(hotplug_slots & (1u << console_slot | 1u)));
 
 }  // namespace
 
@@ -67,7 +68,8 @@ lib::Status PcPlatform::place(unsigned slot, uint64_t bar)
     return {};
 }
 
-lib::Status PcPlatform::attach_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a)
+lib::Result<PcPlatform::Function*> PcPlatform::add_function(virtio::VirtioDevice& dev, unsigned slot,
+                                                              lib::Allocator& a)
 {
     if (function_alloc_ && function_alloc_ != &a) return lib::err(lib::Error::invalid);
     size_t i = 0;
@@ -78,10 +80,61 @@ lib::Status PcPlatform::attach_virtio(virtio::VirtioDevice& dev, unsigned slot, 
     if (!mem) return lib::err(lib::Error::no_memory);
     function_alloc_ = &a;
     auto* f = new (mem) Function(dev, ram_, host_, slot);
-    functions_[i] = f;  // freed with the platform from here on, whatever fails below
-    TRY(f->pci.init());
-    TRY(bridge_.attach(f->pci, slot));
+    lib::Status s = f->pci.init();
+    if (s.ok()) {
+        if (auto at = bridge_.attach(f->pci, slot); !at) s = lib::err(at.error());
+    }
+    if (!s.ok()) {
+        f->~Function();
+        a.deallocate(f, sizeof(Function));
+        return lib::err(s.error());
+    }
+    functions_[i] = f;  // freed with the platform, or by remove_virtio
+    return f;
+}
+
+lib::Status PcPlatform::attach_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a)
+{
+    TRY(add_function(dev, slot, a));
     return place(slot, virtio_bar(slot));
+}
+
+lib::Status PcPlatform::hotplug_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a)
+{
+    if (slot >= 32 || !(hotplug_.slots() >> slot & 1)) return lib::err(lib::Error::invalid);
+    TRY(add_function(dev, slot, a));
+    // Only the interrupt line, which firmware would also have written: the
+    // guest assigns the BAR from the host bridge's window itself.
+    bridge_.config_write(0, slot, 0, 0x3c, 1, intx_gsi(slot));
+    ejected_ &= ~(1u << slot);
+    hotplug_.insert(slot);
+    pulse_hotplug();
+    return {};
+}
+
+lib::Status PcPlatform::request_eject(unsigned slot)
+{
+    if (!virtio_function(slot) || slot == console_slot) return lib::err(lib::Error::invalid);
+    if (!hotplug_.request_eject(slot)) return lib::err(lib::Error::invalid);
+    pulse_hotplug();
+    return {};
+}
+
+void PcPlatform::remove_virtio(unsigned slot)
+{
+    for (Function*& f : functions_) {
+        if (!f || f->slot != slot) continue;
+        bridge_.detach(slot, f->pci);
+        f->~Function();
+        function_alloc_->deallocate(f, sizeof(Function));
+        f = nullptr;
+    }
+}
+
+void PcPlatform::pulse_hotplug()
+{
+    host_.irq_line(hotplug_gsi, true);
+    host_.irq_line(hotplug_gsi, false);
 }
 
 virtio::VirtioPci* PcPlatform::virtio_function(unsigned slot)
@@ -117,6 +170,18 @@ bool PcPlatform::port(uint16_t port, unsigned size, bool in, uint32_t& value, St
     if (port == sleep_control_port) {
         if (in) value = 0;
         else if ((value & slp_en) && ((value >> 2) & 7) == slp_typ_s5) stop = Stop::poweroff;
+        return true;
+    }
+    if (port >= hotplug_port && port < hotplug_port + PciHotplug::ports) {
+        (void)hotplug_.port(port, size, in, value);
+        // An eject the guest reported: its function goes now, so the slot
+        // reads empty from the guest's next configuration access on.
+        for (uint32_t gone = hotplug_.take_ejected(); gone; gone &= gone - 1) {
+            const unsigned slot = unsigned(__builtin_ctz(gone));
+            if (!virtio_function(slot)) continue;  // nothing there (a second _EJ0): nothing to do
+            remove_virtio(slot);
+            ejected_ |= 1u << slot;
+        }
         return true;
     }
     if (port == sleep_status_port) {

@@ -17,6 +17,7 @@
 #include "vmm/builder/e820.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/pci/host_bridge.hpp"
+#include "vmm/platform/pci_hotplug.hpp"
 #include "vmm/virtio/guest_ram.hpp"
 #include "vmm/virtio/virtio_console.hpp"
 #include "vmm/virtio/virtio_pci.hpp"
@@ -39,6 +40,12 @@ inline constexpr unsigned com1_gsi = 4;  // ISA IRQ 4, edge, active high (no ove
 // The ACPI power button's Generic Event Device interrupt (edge, active high):
 // the last I/O APIC pin, clear of ISA IRQs and of future PCI INTx routes.
 inline constexpr unsigned power_button_gsi = 23;
+// PCI hotplug (docs/linux.md): the GED's second interrupt (edge, active
+// high), raised when a slot's PCIU or PCID bit is set; the register block
+// (PciHotplug) at its ports; the slots the disks and vifs use (8-23).
+inline constexpr unsigned hotplug_gsi = 22;
+inline constexpr uint16_t hotplug_port = PciHotplug::base_port;
+inline constexpr uint32_t hotplug_slots = 0x00ffff00;
 inline constexpr unsigned console_slot = 1;  // virtio-console at 00:01.0
 inline constexpr unsigned max_virtio_functions = 16;  // attach_virtio(): disks and other devices
 
@@ -104,6 +111,26 @@ public:
     // platform's; the device stays the caller's and must outlive it.
     lib::Status attach_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a);
     virtio::VirtioPci* virtio_function(unsigned slot);
+
+    // Hotplug (ACPI, docs/linux.md). hotplug_virtio: attach_virtio into a
+    // running guest: the function is left unconfigured (no BAR, decoding
+    // off), as a freshly inserted card is, for the guest to set up, and the
+    // guest is told to look at the slot. request_eject: asks the guest to
+    // let the slot's device go (invalid: no hotplug slot or nothing there);
+    // the guest's driver releases it and _EJ0 reports it, after which
+    // port() has removed the function (the device stays the caller's) and
+    // take_ejected() names the slot. remove_virtio: takes a function out
+    // at once (the guest is not asked).
+    lib::Status hotplug_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a);
+    lib::Status request_eject(unsigned slot);
+    bool eject_pending(unsigned slot) const { return hotplug_.eject_pending(slot); }
+    uint32_t take_ejected()
+    {
+        uint32_t e = ejected_;
+        ejected_ = 0;
+        return e;
+    }
+    void remove_virtio(unsigned slot);
     // Where a slot's BAR4 goes: 1 MiB of the PCI window per slot (the
     // console's, at the window's start, is below slot 1's).
     static constexpr uint64_t virtio_bar(unsigned slot) { return pci_mmio_base + uint64_t(slot) * 0x100000; }
@@ -131,7 +158,11 @@ private:
     struct Function;
     Function* functions_[max_virtio_functions] = {};
     lib::Allocator* function_alloc_ = nullptr;
+    PciHotplug hotplug_{hotplug_slots};
+    uint32_t ejected_ = 0;  // slots ejected by the guest, not yet taken
     lib::Status place(unsigned slot, uint64_t bar);
+    lib::Result<Function*> add_function(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a);
+    void pulse_hotplug();
 };
 
 }  // namespace vmm::platform
