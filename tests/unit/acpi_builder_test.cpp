@@ -715,6 +715,24 @@ TEST(AcpiBuilder, BadInputsWriteNothing)
              p.hotplug_slots = 0x100, p.hotplug_port = 0xae00, p.hotplug_gsi = 23, p.power_button_gsi = 23;
          }),
          bios_base, bios_size, ram, Error::invalid},
+        {"INTx routing without PCI",
+         with([](AcpiPlatform& p) { p.ecam_base = 0, p.mmio32_size = p.mmio64_size = 0, p.intx_gsi_base = 16,
+                                    p.intx_gsi_count = 4; }),
+         bios_base, bios_size, ram, Error::invalid},
+        {"INTx GSIs past the pins", with([](AcpiPlatform& p) { p.intx_gsi_base = 20, p.intx_gsi_count = 5; }),
+         bios_base, bios_size, ram, Error::invalid},
+        {"INTx GSIs below the I/O APIC's",
+         with([](AcpiPlatform& p) { p.ioapic_gsi_base = 24, p.intx_gsi_base = 16, p.intx_gsi_count = 4; }), bios_base,
+         bios_size, ram, Error::invalid},
+        {"INTx GSIs over the power button's",
+         with([](AcpiPlatform& p) { p.power_button_gsi = 18, p.intx_gsi_base = 16, p.intx_gsi_count = 4; }),
+         bios_base, bios_size, ram, Error::invalid},
+        {"INTx GSIs over the hotplug interrupt",
+         with([](AcpiPlatform& p) {
+             p.hotplug_slots = 0x100, p.hotplug_port = 0xae00, p.hotplug_gsi = 22, p.intx_gsi_base = 16,
+             p.intx_gsi_count = 7;
+         }),
+         bios_base, bios_size, ram, Error::invalid},
     };
     for (auto& c : cases) {
         SCOPED_TRACE(c.what);
@@ -914,6 +932,8 @@ TEST(AcpiBuilder, IaslReadsThePciHotplugMethods)
     p.hotplug_slots = 0x00ffff00;  // what Linux domains get: slots 8-23
     p.hotplug_port = 0xae00;
     p.hotplug_gsi = 22;
+    p.intx_gsi_base = 16;  // and PCI INTx on GSIs 16-21, as Linux domains get
+    p.intx_gsi_count = 6;
     AcpiLayout l = build_ok(p, mem);
     std::string tmpl = (std::filesystem::temp_directory_path() / "acpi_hotplug_test.XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
@@ -930,7 +950,8 @@ TEST(AcpiBuilder, IaslReadsThePciHotplugMethods)
           "Device (S17)", "Name (_ADR, 0x00170000)", "Name (_SUN, 0x17)", "Method (_EJ0, 1,",
           "\\_SB.PCI0.PCEJ = 0x00800000", "Method (PCNT, 0,", "Local0 = PCIU", "Local1 = PCID",
           "If ((Local0 & 0x0100))", "Notify (S08, One)", "If ((Local1 & 0x00800000))", "Notify (S17, 0x03)",
-          "0x00000016,", "0x00000017,", "If ((Arg0 == 0x16))", "\\_SB.PCI0.PCNT ()", "Notify (\\_SB.PWRB, 0x80"})
+          "0x00000016,", "0x00000017,", "If ((Arg0 == 0x16))", "\\_SB.PCI0.PCNT ()", "Notify (\\_SB.PWRB, 0x80",
+          "Name (_PRT, Package (0x80)", "0x0001FFFF,", "0x001FFFFF,"})
         EXPECT_NE(dsl.find(want), std::string::npos) << "missing: " << want << "\n" << dsl;
     for (const char* absent : {"Device (S07)", "Device (S18)", "Device (S01)"})
         EXPECT_EQ(dsl.find(absent), std::string::npos) << absent;

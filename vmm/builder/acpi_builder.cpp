@@ -306,6 +306,22 @@ void dsdt_body(aml::Emitter& e, const AcpiPlatform& p)
         if (p.mmio32_size) memory_range(e, p.mmio32_base, p.mmio32_size, true);
         if (p.mmio64_size) memory_range(e, p.mmio64_base, p.mmio64_size, true);
         e.end(crs);
+        if (p.intx_gsi_count) {
+            // §6.2.13: Package {Address (slot << 16 | 0xFFFF: any function),
+            // Pin, Source (0: the last field is a GSI), Source Index}.
+            e.name("_PRT");
+            auto prt = e.begin_package(32 * 4);
+            for (unsigned s = 0; s < 32; ++s)
+                for (unsigned pin = 0; pin < 4; ++pin) {
+                    auto entry = e.begin_package(4);
+                    e.integer(uint64_t(s) << 16 | 0xffff);
+                    e.integer(pin);
+                    e.integer(0);
+                    e.integer(p.intx_gsi_base + (s + pin) % p.intx_gsi_count);
+                    e.end(entry);
+                }
+            e.end(prt);
+        }
         if (p.hotplug_slots) hotplug_body(e, p);
         e.end(pci);
 
@@ -386,6 +402,15 @@ const char* check_platform(const AcpiPlatform& p, lib::Error& e)
         return "the local APIC base must be page-aligned and below 4 GiB";
     if (p.ioapic_base == 0 || p.ioapic_base >= four_gib || p.ioapic_base % 1024)
         return "the I/O APIC base must be 1 KiB-aligned and below 4 GiB";
+    if (p.intx_gsi_count) {
+        if (!pci_present(p)) return "PCI interrupt routing without an ECAM window";
+        if (p.intx_gsi_base < p.ioapic_gsi_base || p.intx_gsi_count > 24 ||
+            p.intx_gsi_base - p.ioapic_gsi_base > 24 - p.intx_gsi_count)
+            return "the PCI interrupt GSIs must be pins of the I/O APIC";
+        auto routed = [&](uint32_t gsi) { return gsi >= p.intx_gsi_base && gsi - p.intx_gsi_base < p.intx_gsi_count; };
+        if ((p.power_button_gsi && routed(p.power_button_gsi)) || (p.hotplug_slots && routed(p.hotplug_gsi)))
+            return "the PCI interrupt GSIs must not include the power button's or the hotplug interrupt";
+    }
     if (p.power_button_gsi && (p.power_button_gsi < p.ioapic_gsi_base || p.power_button_gsi - p.ioapic_gsi_base >= 24))
         return "the power button's GSI must be one of the I/O APIC's 24 pins";
     if (p.hotplug_slots) {

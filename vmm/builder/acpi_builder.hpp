@@ -89,6 +89,11 @@ struct AcpiPlatform {
     uint32_t hotplug_slots = 0;
     uint16_t hotplug_port = 0;
     uint32_t hotplug_gsi = 0;
+    // PCI INTx routing (§6.2.13 _PRT of \_SB.PCI0): pin p (0 = INTA) of
+    // slot s of bus 0 is GSI intx_gsi_base + (s + p) % intx_gsi_count, level,
+    // active low. intx_gsi_count 0: no _PRT.
+    uint32_t intx_gsi_base = 0;
+    uint32_t intx_gsi_count = 0;
 
     // Header OEM fields (§5.2.6), space-padded when shorter.
     const char* oem_id = "HV";             // 6 characters

@@ -278,6 +278,8 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         ap.hotplug_slots = platform::hotplug_slots;
         ap.hotplug_port = platform::hotplug_port;
         ap.hotplug_gsi = platform::hotplug_gsi;
+        ap.intx_gsi_base = platform::intx_gsi_base;
+        ap.intx_gsi_count = platform::intx_gsi_count;
         auto acpi = builder::build_acpi(ap, window, platform::acpi_base, platform::acpi_limit, &why);
         if (!acpi) {
             out.print("xl: domain '%s': ACPI tables: %s\n", c.name, why);

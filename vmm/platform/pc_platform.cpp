@@ -9,10 +9,10 @@ constexpr uint32_t slp_en = 1u << 5;
 constexpr uint32_t slp_typ_s5 = 5;
 constexpr uint8_t reset_cpu = 1u << 2;  // 0xCF9 bit 2: reset, as PC chipsets decode it
 
-// PCI INTx of slot s (pin A) on GSIs 16-21 (16 + s mod 6), as the DSDT's
-// routing will say; GSI 22 is PCI hotplug's, 23 the power button's.
-constexpr unsigned intx_gsi(unsigned slot) { return 16 + slot % 6; }
-static_assert(intx_gsi(5) < hotplug_gsi && hotplug_gsi != power_button_gsi);
+// PCI INTx of slot s (pin A) on GSIs 16-21, as the DSDT's _PRT says; GSI
+// 22 is PCI hotplug's, 23 the power button's.
+constexpr unsigned intx_gsi(unsigned slot) { return intx_gsi_base + slot % intx_gsi_count; }
+static_assert(intx_gsi_base + intx_gsi_count <= hotplug_gsi && hotplug_gsi != power_button_gsi);
 static_assert(!(hotplug_slots & (1u << console_slot | 1u)));
 
 }  // namespace

@@ -37,6 +37,10 @@ inline constexpr uint16_t sleep_status_port = 0x601;
 inline constexpr uint16_t reset_port = 0xcf9;
 inline constexpr uint16_t system_control_b_port = 0x61;  // NMI status and speaker (8255 port B on the PC)
 inline constexpr unsigned com1_gsi = 4;  // ISA IRQ 4, edge, active high (no override in the MADT)
+// PCI INTx: pin A of slot s on GSI intx_gsi_base + s mod intx_gsi_count
+// (the DSDT's _PRT says so, with the usual swizzle for pins B-D).
+inline constexpr unsigned intx_gsi_base = 16;
+inline constexpr unsigned intx_gsi_count = 6;
 // The ACPI power button's Generic Event Device interrupt (edge, active high):
 // the last I/O APIC pin, clear of ISA IRQs and of future PCI INTx routes.
 inline constexpr unsigned power_button_gsi = 23;
