@@ -13,6 +13,7 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/devices/uart16550.cpp
   vmm/devices/pic8259.cpp
   vmm/devices/pit8254.cpp
+  vmm/devices/cmos_rtc.cpp
   vmm/platform/legacy_isa.cpp
   vmm/control/xl.cpp
   vmm/files/cpio.cpp

@@ -1,11 +1,11 @@
 // A kernel written for QEMU's -kernel that drives the PC's legacy timer path
 // the way small hobby kernels do: remaps the 8259A pair to 0x20/0x28 with
 // only IRQ 0 unmasked, programs PIT counter 0 as a 100 Hz rate generator,
-// and counts IRQ 0 over four 50 ms spans measured by PIT counter 2 (mode 0
-// through port 0x61's gate, polled on its OUT bit). Also: the PIT's
+// and counts IRQ 0 over 200 ms measured by PIT counter 2 (a 50 ms square
+// wave behind port 0x61's gate, polled on its OUT bit). Also: the PIT's
 // read-back status and a counter-latch read, the master's ISR as seen in
-// the handler, IRR latching a tick while IRQ 0 is masked (ISR empty), and
-// that tick arriving once unmasked. Its lines are the same wherever it
+// the handler, IRR latching a tick while IRQ 0 is masked (ISR empty), that
+// tick arriving once unmasked, and a valid BCD date in the CMOS RTC. Its lines are the same wherever it
 // passes (QEMU itself, or hv's Multiboot platform through tools/hvrun): the
 // tick count is shown only when it is out of range.
 #include "tests/guests/runtime/guest.hpp"
@@ -86,6 +86,21 @@ bool span(uint16_t count)
 }
 constexpr uint16_t ms50 = 59659;
 
+// Counter 2 as a free-running 50 ms square wave (mode 3, gate on): waits
+// for `n` rises of its OUT. Polling late (each read of port 0x61 may be a
+// round trip to a device model) delays the first and the last rise alike,
+// so the span between them stays 50 ms times n-1.
+bool rises(unsigned n)
+{
+    bool prev = inb(port_b) & 0x20;
+    for (uint32_t i = 0; i < 100'000'000 && n; ++i) {
+        bool cur = inb(port_b) & 0x20;
+        if (cur && !prev) --n;
+        prev = cur;
+    }
+    return n == 0;
+}
+
 uint8_t read_isr()
 {
     outb(pic1, 0x0b);
@@ -130,16 +145,20 @@ int guest_main(uint32_t)
     print("pit_test: counter latch read %s\n", latch_ok ? "within the divisor" : "OUT OF RANGE");
     check(latch_ok, "latched count");
 
-    // The first tick, then four 50 ms spans: 20 ticks at 100 Hz. A slow
-    // host may lose some (they coalesce); never more than the span allows.
+    // The first tick, then 200 ms: 20 ticks at 100 Hz. A slow host may
+    // lose some (they coalesce); never more than the span allows.
     asm volatile("sti");
     for (int i = 0; i < 40 && pit_irq0_count == 0; ++i) span(ms50);
     check(pit_irq0_count > 0, "IRQ 0 arrives");
     check(pit_first_isr == 0x01, "ISR in the handler is IRQ 0");
     print("pit_test: ISR in the IRQ 0 handler %#x\n", pit_first_isr);
+    outb(port_b, uint8_t((inb(port_b) & ~0x02) | 0x01));
+    outb(pit_mode, 0xb6);  // counter 2, LSB then MSB, mode 3
+    outb(pit + 2, uint8_t(ms50));
+    outb(pit + 2, uint8_t(ms50 >> 8));
+    bool spans_ok = rises(1);
     uint64_t t0 = pit_irq0_count;
-    bool spans_ok = true;
-    for (int i = 0; i < 4; ++i) spans_ok &= span(ms50);
+    spans_ok &= rises(4);
     uint64_t ticks = pit_irq0_count - t0;
     check(spans_ok, "counter 2's OUT rises through port 0x61");
     bool in_range = ticks >= 10 && ticks <= 22;
@@ -165,5 +184,23 @@ int guest_main(uint32_t)
 
     outb(pic1 + 1, 0xff);
     outb(pit_mode, 0x30);  // counter 0 to mode 0 with no count: stopped
+
+    // The CMOS RTC: a date in BCD (status B as firmware leaves it), read
+    // outside an update.
+    auto cmos = [](uint8_t i) {
+        outb(0x70, i);
+        return inb(0x71);
+    };
+    for (int i = 0; i < 100000 && (cmos(0x0a) & 0x80); ++i) {
+    }
+    uint8_t yy = cmos(0x09), mm = cmos(0x08), dd = cmos(0x07), cc = cmos(0x32), b = cmos(0x0b);
+    auto bcd_ok = [](uint8_t v, unsigned lo, unsigned hi) {
+        unsigned d = (v >> 4) * 10u + (v & 0xf);
+        return (v & 0xf) < 10 && (v >> 4) < 10 && d >= lo && d <= hi;
+    };
+    bool date_ok = (b & 0x04) == 0 && cc == 0x20 && bcd_ok(yy, 24, 99) && bcd_ok(mm, 1, 12) && bcd_ok(dd, 1, 31);
+    print("pit_test: CMOS RTC date %s\n", date_ok ? "valid, 21st century, BCD" : "INVALID");
+    if (!date_ok) print("pit_test: RTC %02x%02x-%02x-%02x status B %#x\n", cc, yy, mm, dd, b);
+    check(date_ok, "CMOS RTC date");
     return verdict("pit_test");
 }

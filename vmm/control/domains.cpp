@@ -351,9 +351,13 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (auto s = hc::vcpu_pin(g.handle, v, cpu); !s.ok()) return fail("placing its vCPUs (cpus=)", s.status);
     }
     if (pc) return {};
-    // The test platform's devices: the PIC pair and its ELCR, the PIT, port 0x61.
-    for (auto [base, count] : {std::pair<uint16_t, uint32_t>{0x20, 2}, {0xa0, 2}, {0x40, 4}, {0x61, 1}, {0x4d0, 2}})
+    // The test platform's devices: the PIC pair and its ELCR, the PIT, port 0x61, the RTC.
+    for (auto [base, count] :
+         {std::pair<uint16_t, uint32_t>{0x20, 2}, {0xa0, 2}, {0x40, 4}, {0x61, 1}, {0x4d0, 2}, {0x70, 2}})
         if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok()) return fail("forwarding its PIC and PIT", s.status);
+    hv::abi::SystemInfo si{};
+    if (hc::system_info(si).ok() && si.wall_clock_ns)
+        g.isa.rtc().set_clock(int64_t(si.wall_clock_ns) - int64_t(hc::clock_ns()));
     auto region = hc::region_create(4096);
     if (!region.ok()) return fail("creating its shared page", region.status);
     g.shared_region = uint32_t(region.value);

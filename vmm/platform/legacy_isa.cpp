@@ -26,6 +26,12 @@ void LegacyIsa::advance(uint64_t now_ns)
 bool LegacyIsa::port(uint16_t port, unsigned size, bool in, uint32_t& value, uint64_t now_ns)
 {
     bool pit = port >= pit_base && port < pit_base + 4;
+    if (port == 0x70 || port == 0x71) {
+        uint8_t b = in ? rtc_.read(port - 0x70u, now_ns) : 0;
+        if (!in) rtc_.write(port - 0x70u, uint8_t(value), now_ns);
+        if (in) value = size > 1 ? (0xffffff00u | b) : b;
+        return true;
+    }
     if (!pit && port != port_b && port != 0x20 && port != 0x21 && port != 0xa0 && port != 0xa1 && port != 0x4d0 &&
         port != 0x4d1)
         return false;

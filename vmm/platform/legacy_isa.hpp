@@ -2,7 +2,8 @@
 // platform: the 8259A pair (0x20/0x21, 0xA0/0xA1, ELCR 0x4D0/0x4D1), the
 // 8254 PIT (0x40-0x43) with its counter 0 on IRQ 0, and port 0x61 (system
 // control port B: counter 2's gate and speaker enable, the refresh toggle
-// and counter 2's OUT), as a kernel written for QEMU's -kernel finds them.
+// and counter 2's OUT) and the CMOS RTC (0x70/0x71), as a kernel written
+// for QEMU's -kernel finds them.
 // The Linux PC platform has none of these (hardware-reduced ACPI).
 //
 // Interrupt delivery: the pair's INT output goes to vCPU 0 as an ExtINT
@@ -27,6 +28,7 @@
 
 #include <cstdint>
 
+#include "vmm/devices/cmos_rtc.hpp"
 #include "vmm/devices/pic8259.hpp"
 #include "vmm/devices/pit8254.hpp"
 
@@ -56,12 +58,14 @@ public:
 
     devices::DualPic& pic() { return pic_; }
     devices::Pit8254& pit() { return pit_; }
+    devices::CmosRtc& rtc() { return rtc_; }
 
 private:
     void advance(uint64_t now_ns);
 
     devices::DualPic pic_;
     devices::Pit8254 pit_;
+    devices::CmosRtc rtc_;
     uint64_t last_tick_ = 0;
     uint8_t port61_ = 0;  // bits 0-3 as written
 };
