@@ -4,10 +4,11 @@
 # timed by counter 2 through port 0x61) run by qemu-system-x86_64 -kernel
 # directly and by tools/hvrun (hv nested in QEMU, the PIC and PIT being
 # Dom0's models) gives the same serial bytes and the same exit status (1:
-# every check passed).
-#   pit_test.sh BUILD_DIR
+# every check passed). With --hv-vmx, hv runs in Bochs (Intel VMX) instead.
+#   pit_test.sh BUILD_DIR [--hv-vmx]
 set -uo pipefail
 build=$1
+backend=(${2:+"$2"})
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 hvrun=$root/tools/hvrun
 work=$(mktemp -d)
@@ -20,7 +21,7 @@ args=(-nodefaults -display none -serial stdio -no-reboot -device isa-debug-exit,
       -m 64 -kernel "$kernel")
 timeout 120 qemu-system-x86_64 "${args[@]}" > "$work/qemu.out" 2>/dev/null
 qemu_status=$?
-timeout 300 "$hvrun" "${args[@]}" > "$work/hvrun.out" 2> "$work/hvrun.err"
+timeout 300 "$hvrun" "${backend[@]}" "${args[@]}" > "$work/hvrun.out" 2> "$work/hvrun.err"
 hvrun_status=$?
 echo "--- QEMU ($qemu_status)"; cat "$work/qemu.out"
 echo "--- hvrun ($hvrun_status)"; cat "$work/hvrun.out"; cat "$work/hvrun.err"
