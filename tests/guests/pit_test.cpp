@@ -5,7 +5,8 @@
 // wave behind port 0x61's gate, polled on its OUT bit). Also: the PIT's
 // read-back status and a counter-latch read, the master's ISR as seen in
 // the handler, IRR latching a tick while IRQ 0 is masked (ISR empty), that
-// tick arriving once unmasked, and a valid BCD date in the CMOS RTC. Its lines are the same wherever it
+// tick arriving once unmasked, HLT woken by IRQ 0, and a valid BCD date in
+// the CMOS RTC. Its lines are the same wherever it
 // passes (QEMU itself, or hv's Multiboot platform through tools/hvrun): the
 // tick count is shown only when it is out of range.
 #include "tests/guests/runtime/guest.hpp"
@@ -165,6 +166,13 @@ int guest_main(uint32_t)
     if (in_range) print("pit_test: IRQ 0 ticks over 200 ms: 10-22 (100 Hz)\n");
     else print("pit_test: IRQ 0 ticks over 200 ms: %lu, not 10-22\n", ticks);
     check(in_range, "tick count");
+
+    // The idle loop of small kernels: HLT with interrupts on, woken by IRQ 0.
+    uint64_t h0 = pit_irq0_count;
+    for (int i = 0; i < 50 && pit_irq0_count - h0 < 5; ++i) asm volatile("sti; hlt; cli");
+    asm volatile("sti");
+    print("pit_test: woken from HLT by IRQ 0 %s\n", pit_irq0_count - h0 >= 5 ? "5 times" : "TOO FEW TIMES");
+    check(pit_irq0_count - h0 >= 5, "HLT wakeups by IRQ 0");
 
     // Masked, a tick is latched in IRR and not served.
     outb(pic1 + 1, 0xff);
