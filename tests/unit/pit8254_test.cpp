@@ -332,6 +332,14 @@ TEST_F(IsaTest, FastPitIsClampedAndCoalesced)
     now += 50'000'000;  // 50 ms of edges
     (void)isa.update(now, sink);
     EXPECT_EQ(sink.got.size(), 1u);  // one request for all of them
+    // The guest's EOI unblocks the next at once; it waits out the interval.
+    now += 1000;
+    out(0x20, 0x20);
+    EXPECT_EQ(isa.update(now, sink), now - 1000 + LegacyIsa::min_interval_ns);
+    EXPECT_EQ(sink.got.size(), 1u);
+    now += LegacyIsa::min_interval_ns;
+    (void)isa.update(now, sink);
+    EXPECT_EQ(sink.got.size(), 2u);
 }
 
 TEST_F(IsaTest, Port61GateOutAndRefresh)

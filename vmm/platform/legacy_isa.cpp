@@ -60,11 +60,17 @@ uint64_t LegacyIsa::update(uint64_t now_ns, ExtIntSink& sink)
 {
     advance(now_ns);
     uint64_t next = never;
-    if (pic_.intr()) {
+    if (pic_.intr() && now_ns - last_delivery_ns_ < min_interval_ns) {
+        next = last_delivery_ns_ + min_interval_ns;  // at most one interrupt per interval
+    } else if (pic_.intr()) {
         devices::DualPic taken = pic_;
         uint8_t vector = taken.acknowledge();
-        if (sink.extint(vector)) pic_ = taken;
-        else next = now_ns + retry_ns;  // hv still holds the last one
+        if (sink.extint(vector)) {
+            pic_ = taken;
+            last_delivery_ns_ = now_ns;
+        } else {
+            next = now_ns + retry_ns;  // hv still holds the last one
+        }
         if (pic_.intr() && next == never) next = now_ns + min_interval_ns;  // another behind it (auto-EOI, nesting)
     }
     // A rise of IRQ 0 matters only if it can make a new request: not while

@@ -18,9 +18,11 @@
 // counter 0 to `now`, latching IRQ 0 if its OUT rose since the last call;
 // several rises in between coalesce into one request (as on hardware while
 // IRR is set), and update() asks to be called again at the next rise, but
-// no sooner than min_interval_ns after now: a PIT programmed for a tiny
-// period gives at most 10,000 interrupts a second instead of starving
-// Dom0's device-model thread. While IRQ 0 is masked or already requested
+// no sooner than min_interval_ns after now; and the pair's interrupts are
+// handed over at most once per min_interval_ns (an EOI that unblocks the
+// next request waits out the rest of it). A PIT programmed for a tiny
+// period thus gives at most 10,000 interrupts a second, leaving the guest
+// time between handlers and Dom0's device-model thread time for others. While IRQ 0 is masked or already requested
 // no wakeup is asked for: the next access to these ports catches up.
 //
 // Portable, host-tested.
@@ -67,6 +69,7 @@ private:
     devices::Pit8254 pit_;
     devices::CmosRtc rtc_;
     uint64_t last_tick_ = 0;
+    uint64_t last_delivery_ns_ = 0;
     uint8_t port61_ = 0;  // bits 0-3 as written
 };
 
