@@ -8,7 +8,8 @@
 // Bad and odd inputs tried: a time register written with a value no clock
 // shows (BCD 0x5a seconds, hour 0x25, month 0x13: ignored), writes to the
 // read-only status C and D and the weekday, index values with bit 7 set
-// and above 0x7f, port offsets beyond 1, and clock offsets before 1970.
+// and above 0x7f, port offsets beyond 1, clock offsets before 1970 and a
+// year (9999) whose nanoseconds since 1970 overflow 64 bits.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -119,6 +120,12 @@ TEST_F(RtcTest, SettingTheClock)
     set(8, 0x13, 23 * s);
     set(6, 0x03, 23 * s);  // the weekday follows the date
     EXPECT_EQ(rtc.unix_seconds(23 * s), before);
+    // The far future: year 9999 (beyond 64-bit nanoseconds since 1970).
+    set(0x32, 0x99, 23 * s);
+    set(9, 0x99, 23 * s);
+    EXPECT_EQ(reg(0x32, 24 * s), 0x99);
+    EXPECT_EQ(reg(9, 24 * s), 0x99);
+    EXPECT_EQ(reg(8, 24 * s), 0x06);
 }
 
 TEST_F(RtcTest, IndexRamAndReadOnlyRegisters)

@@ -13,6 +13,7 @@ constexpr uint8_t a_uip = 0x80;
 constexpr uint64_t uip_ns = 244'000;  // the update cycle's warning time (datasheet: 244 us)
 
 int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+__int128 floor_div(__int128 a, __int128 b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
 }  // namespace
 
@@ -26,7 +27,7 @@ CmosRtc::CmosRtc()
 int64_t CmosRtc::unix_seconds(uint64_t now) const
 {
     if (ram_[status_b] & b_set) return held_secs_;
-    return floor_div(offset_ns_ + int64_t(now), 1'000'000'000);
+    return int64_t(floor_div(offset_ns_ + __int128(now), __int128(1'000'000'000)));
 }
 
 uint8_t CmosRtc::encode(unsigned v) const
@@ -73,7 +74,7 @@ void CmosRtc::set_time_reg(unsigned reg, uint8_t value, uint64_t now)
     int64_t t = arch::cmos::to_unix(r);
     if (t < 0) return;  // a time no clock shows: ignored
     if (ram_[status_b] & b_set) held_secs_ = t;
-    else offset_ns_ += (t - secs) * 1'000'000'000;
+    else offset_ns_ += __int128(t - secs) * 1'000'000'000;
 }
 
 uint8_t CmosRtc::read(unsigned offset, uint64_t now)
@@ -90,7 +91,8 @@ uint8_t CmosRtc::read(unsigned offset, uint64_t now)
     case year:
     case century: return time_reg(index_, unix_seconds(now));
     case status_a: {
-        uint64_t within = uint64_t((offset_ns_ + int64_t(now)) % 1'000'000'000 + 1'000'000'000) % 1'000'000'000;
+        __int128 t = offset_ns_ + __int128(now);
+        uint64_t within = uint64_t(t - floor_div(t, __int128(1'000'000'000)) * 1'000'000'000);
         bool uip = !(ram_[status_b] & b_set) && within >= 1'000'000'000 - uip_ns;
         return uint8_t((ram_[status_a] & 0x7f) | (uip ? a_uip : 0));
     }
@@ -122,7 +124,7 @@ void CmosRtc::write(unsigned offset, uint8_t value, uint64_t now)
         bool was_set = ram_[status_b] & b_set;
         if (!was_set && (value & b_set)) held_secs_ = unix_seconds(now);  // the clock stops while SET
         if (was_set && !(value & b_set))
-            offset_ns_ = held_secs_ * 1'000'000'000 - int64_t(now);  // and runs on from the time set
+            offset_ns_ = __int128(held_secs_) * 1'000'000'000 - __int128(now);  // and runs on from the time set
         ram_[status_b] = value;
         return;
     }

@@ -34,7 +34,7 @@ private:
     void set_time_reg(unsigned reg, uint8_t value, uint64_t now);
     uint8_t encode(unsigned v) const;
 
-    int64_t offset_ns_ = 0;
+    __int128 offset_ns_ = 0;  // wide: a guest may set any year up to 9999
     uint8_t index_ = 0;
     bool nmi_masked_ = false;
     int64_t held_secs_ = 0;  // the time while status B's SET bit holds it
