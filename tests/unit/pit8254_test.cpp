@@ -14,8 +14,9 @@
 // LegacyIsa: a 100 Hz periodic IRQ 0 through a programmed PIC reaches the
 // sink as vector 0x20 and is acknowledged only when the sink took it;
 // wakeups land on the PIT's edges, never closer than min_interval_ns (a
-// divisor of 1), none while IRQ 0 is masked or already requested; port
-// 0x61's gate, OUT2 and refresh bits; ports that are not its own.
+// divisor of 1), deliveries at most one per interval, wakeups none while
+// IRQ 0 is masked or already requested; port 0x61's gate, OUT2 and refresh
+// bits; ports that are not its own.
 #include <gtest/gtest.h>
 
 #include <cstdint>
