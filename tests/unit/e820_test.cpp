@@ -14,7 +14,7 @@ struct Want {
 void expect_map(uint64_t mem, std::initializer_list<Want> want)
 {
     SCOPED_TRACE(mem);
-    E820Map m = build_e820(mem);
+    E820Map m = build_e820(mem, 0);
     ASSERT_EQ(m.count, want.size());
     size_t i = 0;
     for (Want w : want) {
@@ -45,12 +45,45 @@ TEST(E820, SmallAndOddSizes)
 
 TEST(E820, MultibootKib)
 {
-    E820Map m = build_e820(64 * mib);
+    E820Map m = build_e820(64 * mib, 0);
     EXPECT_EQ(e820_mem_lower_kib(m), 636u);
     EXPECT_EQ(e820_mem_upper_kib(m), 63u * 1024);
-    m = build_e820(6ull << 30);  // clamped at 4 GiB
+    m = build_e820(6ull << 30, 0);  // clamped at 4 GiB
     EXPECT_EQ(e820_mem_upper_kib(m), 4u * 1024 * 1024 - 1024);
-    m = build_e820(0x80000);
+    m = build_e820(0x80000, 0);
     EXPECT_EQ(e820_mem_lower_kib(m), 512u);
     EXPECT_EQ(e820_mem_upper_kib(m), 0u);
+}
+
+// RAM past 3 GiB continues at 4 GiB; the PCI hole between is no RAM.
+TEST(E820, RamAboveTheHole)
+{
+    constexpr uint64_t gib = 1ull << 30;
+    RamSplit s = split_ram(3 * gib);
+    EXPECT_EQ(s.low, 3 * gib);
+    EXPECT_EQ(s.high, 0u);
+    s = split_ram(5 * gib + 4096);
+    EXPECT_EQ(s.low, 3 * gib);
+    EXPECT_EQ(s.high, 2 * gib + 4096);
+
+    E820Map m = build_e820(s.low, s.high);
+    ASSERT_EQ(m.count, 4u);
+    EXPECT_EQ(m.entries[2].addr, 0x100000u);
+    EXPECT_EQ(m.entries[2].size, 3 * gib - mib);
+    EXPECT_EQ(m.entries[3].addr, 4 * gib);
+    EXPECT_EQ(m.entries[3].size, 2 * gib + 4096);
+    EXPECT_EQ(m.entries[3].type, e820_type::ram);
+    // Multiboot's mem_upper stops at the first hole.
+    EXPECT_EQ(e820_mem_upper_kib(m), 3u * 1024 * 1024 - 1024);
+
+    // Ranges: inside either part, across the hole, past the end, overflowing.
+    EXPECT_TRUE(s.holds(0, 3 * gib));
+    EXPECT_TRUE(s.holds(4 * gib, 2 * gib + 4096));
+    EXPECT_TRUE(s.holds(6 * gib, 4096));
+    EXPECT_FALSE(s.holds(3 * gib - 4096, 8192));
+    EXPECT_FALSE(s.holds(3 * gib, 4096));
+    EXPECT_FALSE(s.holds(4 * gib - 1, 2));
+    EXPECT_FALSE(s.holds(6 * gib + 1, 4096));
+    EXPECT_FALSE(s.holds(~0ull - 10, 20));
+    EXPECT_FALSE(split_ram(64 * mib).holds(4 * gib, 1));
 }

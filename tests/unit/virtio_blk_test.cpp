@@ -505,7 +505,7 @@ TEST_F(Dom0DiskTest, ArchiveImageReadThroughThePlatform)
 {
     vmm::files::CpioArchive files(archive_bytes.data(), archive_bytes.size());
     ASSERT_TRUE(files.validate().ok());
-    vmm::platform::PcPlatform pc(host, ram.mem.data(), ram.mem.size(), nullptr, nullptr);
+    vmm::platform::PcPlatform pc(host, ram.mem.data(), vmm::builder::split_ram(ram.mem.size()), nullptr, nullptr);
     ASSERT_TRUE(pc.init().ok());
     Text out;
     {
@@ -568,7 +568,7 @@ TEST_F(Dom0DiskTest, RefusedDisks)
         {"[ 'guests/disk.qcow2,qcow2,xvda,r,backend=driverdom' ]", "backend="},
     };
     for (const Case& k : cases) {
-        vmm::platform::PcPlatform pc(host, ram.mem.data(), ram.mem.size(), nullptr, nullptr);
+        vmm::platform::PcPlatform pc(host, ram.mem.data(), vmm::builder::split_ram(ram.mem.size()), nullptr, nullptr);
         ASSERT_TRUE(pc.init().ok());
         vmm::DomainDisks disks(files, alloc);
         Text out;

@@ -246,6 +246,23 @@ TEST_F(NetTest, IdentityFeaturesConfig)
     EXPECT_EQ(a.irq.msgs.size(), msgs + 1);
 }
 
+// event_idx=0 on a vif: VIRTIO_F_EVENT_IDX is not offered, and every used
+// buffer interrupts (no used_event to wait for).
+TEST_F(NetTest, EventIdxOff)
+{
+    a.net.set_event_idx_offered(false);
+    EXPECT_FALSE(a.drv.device_features() & feature::event_idx);
+    EXPECT_TRUE(b.drv.device_features() & feature::event_idx);
+    ASSERT_TRUE(a.up(all_features));
+    ASSERT_TRUE(b.up(all_features));
+    a.post_rx(8, 2048);
+    b.post_rx(8, 2048);
+    const size_t before = a.irq.msgs.size();
+    for (int i = 0; i < 3; ++i) b.send(eth(mac_a, mac_b, 0x0800, 100));
+    EXPECT_EQ(a.received().size(), 3u);
+    EXPECT_EQ(a.irq.msgs.size(), before + 3);
+}
+
 TEST_F(NetTest, FramesBetweenGuests)
 {
     ASSERT_TRUE(a.up(all_features));

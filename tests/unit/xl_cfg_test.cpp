@@ -1194,6 +1194,16 @@ TEST_F(XlCfgTest, VifAllParameters)
     EXPECT_EQ(cfg.vifs[1].type, VifType::vif);
     expect_ok("vif = [ 'bridge=a,bridge=b' ]\n");  // later keys replace earlier ones
     EXPECT_STREQ(cfg.vifs[0].bridge, "b");
+    EXPECT_TRUE(cfg.vifs[0].event_idx);
+    expect_ok("vif = [ 'event_idx=0', 'event_idx=off', 'event_idx=on, event_idx=1', 'event_idx=1,event_idx=0' ]\n");
+    EXPECT_FALSE(cfg.vifs[0].event_idx);
+    EXPECT_FALSE(cfg.vifs[1].event_idx);
+    EXPECT_TRUE(cfg.vifs[2].event_idx);
+    EXPECT_FALSE(cfg.vifs[3].event_idx);
+    EXPECT_TRUE(cfg.vifs[0].ioevent);
+    expect_ok("vif = [ 'ioevent=0', 'ioevent=on' ]\n");
+    EXPECT_FALSE(cfg.vifs[0].ioevent);
+    EXPECT_TRUE(cfg.vifs[1].ioevent);
 }
 
 TEST_F(XlCfgTest, VifErrors)
@@ -1225,6 +1235,8 @@ TEST_F(XlCfgTest, VifErrors)
          "MAC address 01:00:5e:00:00:01 is a multicast address in \"mac=01:00:5e:00:00:01\""},
         {"mac=00:00:00:00:00:00", lib::Error::invalid,
          "MAC address 00:00:00:00:00:00 is all zeros in \"mac=00:00:00:00:00:00\""},
+        {"event_idx=yes", lib::Error::invalid, "vif event_idx must be 0, 1, off or on, not \"yes\" in \"event_idx=yes\""},
+        {"ioevent=", lib::Error::invalid, "vif ioevent must be 0, 1, off or on, not \"\" in \"ioevent=\""},
     };
     for (const auto& c : cases)
         expect_error(std::string("vif = [ \"") + c.spec + "\" ]\n", c.code,

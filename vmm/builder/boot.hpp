@@ -28,6 +28,9 @@ namespace vmm::builder {
 class GuestMemory {
 public:
     virtual uint64_t size() const = 0;  // bytes of RAM from guest-physical 0
+    // Bytes of RAM from 4 GiB (e820.hpp): only the memory map tells of it,
+    // everything a loader places goes below.
+    virtual uint64_t size_above_4g() const { return 0; }
     virtual lib::Status write(uint64_t gpa, const void* src, size_t len) = 0;
     virtual lib::Status zero(uint64_t gpa, size_t len) = 0;
     // Reads back what another part of the builder wrote (the Multiboot2

@@ -2,7 +2,7 @@
 
 namespace vmm::builder {
 
-E820Map build_e820(uint64_t mem_size)
+E820Map build_e820(uint64_t mem_size, uint64_t high)
 {
     E820Map m{};
     auto add = [&](uint64_t base, uint64_t end, uint32_t type) {
@@ -12,6 +12,7 @@ E820Map build_e820(uint64_t mem_size)
     add(0, clamp(e820_low_end), e820_type::ram);
     add(e820_low_end, clamp(e820_high_start), e820_type::reserved);
     add(e820_high_start, mem_size, e820_type::ram);
+    add(ram_high_base, ram_high_base + high, e820_type::ram);
     return m;
 }
 

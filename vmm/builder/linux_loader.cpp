@@ -88,7 +88,7 @@ lib::Result<FlatBoot> load_with_start_info(const uint8_t* image, const lib::elf:
         TRY(detail::copy_segments(image, elf, mem));
         TRY(detail::write_modules(mem, args.modules, args.module_count, mod_gpa, mod_cmdline, true));
         TRY(detail::write_cstr(mem, layout::cmdline_gpa, args.cmdline));
-        E820Map map = build_e820(ram);
+        E820Map map = build_e820(ram, mem.size_above_4g());
         HvmMemmapEntry mm[e820_max_entries] = {};
         for (size_t i = 0; i < map.count; ++i)
             mm[i] = HvmMemmapEntry{map.entries[i].addr, map.entries[i].size, map.entries[i].type, 0};
@@ -348,7 +348,7 @@ lib::Result<FlatBoot> load_bzimage(const uint8_t* image, size_t size, GuestMemor
     bp.hdr.ramdisk_size = args.module_count ? uint32_t(args.modules[0].size) : 0;
     bp.hdr.setup_data = 0;  // no setup_data list from this loader
     if (h.version >= 0x20e) bp.acpi_rsdp_addr = args.rsdp_gpa;
-    E820Map map = build_e820(ram);
+    E820Map map = build_e820(ram, mem.size_above_4g());
     bp.e820_entries = uint8_t(map.count);
     for (size_t i = 0; i < map.count; ++i) bp.e820_table[i] = map.entries[i];
 

@@ -257,7 +257,7 @@ lib::Result<FlatBoot> load_multiboot2(const uint8_t* image, size_t size, GuestMe
     if (elf.entry >= ram || elf.entry > 0xffffffffull)
         return lib::err(fail(why, "the entry point lies outside the domain's RAM", lib::Error::out_of_range));
 
-    E820Map map = build_e820(ram);
+    E820Map map = build_e820(ram, mem.size_above_4g());
     size_t info_size = 8 + align8(sizeof(InfoTag) + args.cmdline.size() + 1) + align8(sizeof(InfoTag) + sizeof loader_name) +
                        sizeof(BasicMeminfoTag) + sizeof(MmapTag) + map.count * sizeof(MmapEntry) + sizeof(InfoTag);
     for (size_t i = 0; i < args.module_count; ++i) info_size += align8(sizeof(ModuleTag) + args.modules[i].cmdline.size() + 1);

@@ -136,7 +136,7 @@ lib::Status copy_in(const uint8_t* image, const lib::elf::Image& elf, GuestMemor
 
     // The domain's map (e820.hpp), in Multiboot's form: each entry with its
     // size field (20) before it.
-    E820Map e820 = build_e820(ram);
+    E820Map e820 = build_e820(ram, mem.size_above_4g());
     MmapEntry map[e820_max_entries] = {};
     for (size_t i = 0; i < e820.count; ++i)
         map[i] = MmapEntry{20, e820.entries[i].addr, e820.entries[i].size, e820.entries[i].type};

@@ -5,6 +5,10 @@
 // registry's lock: a guest's transmit kick (a forwarded MMIO write) runs
 // its transmit queue, the bridge copies each frame into the receive
 // buffers of the guest(s) it is for and raises their MSI-X interrupts.
+// With the doorbell fast path (the default; ioevent=0 in the vif spec
+// turns it off) a data queue's notify write is an ioevent instead: hv
+// decodes it and raises a Dom0 port without making the vCPU wait, and
+// ring_vifs() runs that queue when the port comes up in handle_events().
 // Dom0 only.
 #include <new>
 
@@ -12,6 +16,7 @@
 #include "lib/log.hpp"
 #include "vmm/control/domains.hpp"
 #include "vmm/net/bridge.hpp"
+#include "vmm/rt/events.hpp"
 #include "vmm/rt/hypercall.hpp"
 #include "vmm/rt/runtime.hpp"
 
@@ -35,7 +40,36 @@ bool mac_in_use(GuestDomain* const* slots, size_t n, const GuestDomain& g, const
     return false;
 }
 
+// Binds each data queue's notify register (BAR4 as the platform places it,
+// queue q at notify_offset + 4q) to an event port. A queue whose binding
+// fails, and the control queue, stay on the forwarded-MMIO path; so do all
+// if the guest moves the BAR (the bound addresses then no longer match).
+void bind_doorbells(uint32_t domain, platform::NetFunction& fn, unsigned pairs)
+{
+    const uint64_t notify = platform::PcPlatform::virtio_bar(fn.slot()) + virtio::VirtioPci::notify_offset;
+    for (unsigned q = 0; q < 2 * pairs && q < platform::NetFunction::max_bells; ++q) {
+        auto p = hc::ioevent_bind_mmio(domain, notify + q * virtio::VirtioPci::notify_multiplier);
+        if (p.ok()) fn.bell[q] = uint32_t(p.value);
+        else LOG_WARN("vif at 00:%02x.0: queue %u notify stays forwarded (ioevent_bind_mmio: %s)", fn.slot(), q,
+                      hv::abi::status_name(p.status));
+    }
+}
+
 }  // namespace
+
+void Domains::ring_vifs(GuestDomain& g)
+{
+    for (size_t i = 0; i < g.vif_count; ++i) {
+        platform::NetFunction* fn = g.vifs[i];
+        if (!fn) continue;
+        virtio::VirtioPci* pci = nullptr;
+        for (unsigned q = 0; q < platform::NetFunction::max_bells; ++q) {
+            if (!fn->bell[q] || !events().take(fn->bell[q])) continue;
+            if (!pci) pci = g.pc ? g.pc->virtio_function(fn->slot()) : nullptr;
+            if (pci) pci->notify(q);
+        }
+    }
+}
 
 lib::Status Domains::attach_vifs(GuestDomain& g, xl::Output& out)
 {
@@ -82,6 +116,7 @@ lib::Status Domains::attach_vifs(GuestDomain& g, xl::Output& out)
             return lib::err(lib::Error::no_memory);
         }
         auto* fn = new (mem) platform::NetFunction(mac, slot, pairs);
+        fn->net().set_event_idx_offered(v.event_idx);
         g.vifs[g.vif_count] = fn;
         g.vif_ports[g.vif_count++] = net::Bridge::max_ports;  // no port yet
         if (auto s = g.pc->attach_virtio(fn->net(), slot, heap()); !s.ok()) {
@@ -99,6 +134,7 @@ lib::Status Domains::attach_vifs(GuestDomain& g, xl::Output& out)
         }
         g.vif_ports[g.vif_count - 1] = *port;
         fn->net().connect(&xenbr0, *port, bridge_clock, nullptr);
+        if (v.ioevent) bind_doorbells(g.handle, *fn, pairs);
         LOG_INFO("domain %u: vif %zu %02x:%02x:%02x:%02x:%02x:%02x at 00:%02x.0 on %s port %u (%s)", g.id, i, mac[0],
                  mac[1], mac[2], mac[3], mac[4], mac[5], slot, xenbr0.name(), *port, name);
     }
@@ -115,6 +151,11 @@ void Domains::detach_vifs(GuestDomain& g)
     for (size_t i = 0; i < g.vif_count; ++i) {
         if (!g.vifs[i]) continue;
         g.vifs[i]->net().connect(nullptr, 0, nullptr, nullptr);
+        for (uint32_t& port : g.vifs[i]->bell)
+            if (port) {
+                (void)hc::evtchn_close(port);
+                port = 0;
+            }
         const unsigned p = g.vif_ports[i];
         if (xenbr0.attached(p)) xenbr0.detach(p);
     }

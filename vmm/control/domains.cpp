@@ -22,9 +22,11 @@ constinit Domains the_domains;
 // again before the domain runs.
 constexpr uint64_t build_window = 0x0000'1000'0000'0000ull;
 // Linux domains keep their RAM mapped here for their virtio devices: one
-// 4 GiB slot each (their RAM is at most 3 GiB).
+// 64 GiB slot each, laid out as guest-physical space (RAM from 4 GiB at
+// slot + 4 GiB, the PCI hole unmapped).
 constexpr uint64_t ram_windows = 0x0000'4000'0000'0000ull;
-constexpr uint64_t ram_window_size = 1ull << 32;
+constexpr uint64_t ram_window_size = 1ull << 36;
+constexpr uint64_t max_pc_ram = builder::ram_low_limit + (ram_window_size - builder::ram_high_base);
 bool ram_window_used[Domains::max_domains];
 
 // Ports the Multiboot platform's device models take.
@@ -46,10 +48,13 @@ constexpr uint8_t doorbell_vector = 0x41;
 // Its MMIO doorbell: a forwarded page whose first register rings the same way.
 constexpr uint64_t doorbell_mmio = 0xfe001000;
 
+// The builder's view of a domain's RAM below 3 GiB (all it writes); the
+// RAM above 4 GiB is only counted, for the memory map.
 class WindowMemory final : public builder::GuestMemory {
 public:
-    WindowMemory(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+    WindowMemory(uint8_t* base, builder::RamSplit ram) : base_(base), size_(ram.low), high_(ram.high) {}
     uint64_t size() const override { return size_; }
+    uint64_t size_above_4g() const override { return high_; }
     lib::Status write(uint64_t gpa, const void* src, size_t len) override
     {
         if (gpa > size_ || len > size_ - gpa) return lib::err(lib::Error::out_of_range);
@@ -72,6 +77,7 @@ public:
 private:
     uint8_t* base_;
     uint64_t size_;
+    uint64_t high_;
 };
 
 void console_sink(void* ctx, char c)
@@ -184,11 +190,12 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
                   builder::kernel_kind_name(kind));
         return lib::err(lib::Error::unsupported);
     }
-    if (pc && (c.memory_mib << 20) > platform::max_ram) {
-        out.print("xl: memory=%lu: Linux domains have at most %lu MiB for now (no RAM above the PCI hole)\n",
-                  c.memory_mib, platform::max_ram >> 20);
+    if (pc && (c.memory_mib << 20) > max_pc_ram) {
+        out.print("xl: memory=%lu: Linux domains have at most %lu MiB\n", c.memory_mib, max_pc_ram >> 20);
         return lib::err(lib::Error::unsupported);
     }
+    // Past 3 GiB the RAM continues at 4 GiB (builder/e820.hpp).
+    const builder::RamSplit ram = builder::split_ram(c.memory_mib << 20);
     // Modules: modules= ("PATH [CMDLINE]" each), else ramdisk= alone.
     builder::Module modules[xl_max_modules];
     size_t module_count = 0;
@@ -211,7 +218,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     }
     hv::abi::DomainConfig dc{};
     lib::copy_cstr(dc.name, sizeof dc.name, c.name);
-    dc.memory = c.memory_mib << 20;
+    dc.memory = ram.low;
     dc.vcpus = c.vcpus;
     dc.weight = c.cpu_weight;
     dc.cap = c.cap;
@@ -233,9 +240,13 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         (void)hc::domain_destroy(g.handle);
         return lib::err(lib::Error::io);
     };
+    if (ram.high) {
+        if (auto s = hc::domain_populate(g.handle, builder::ram_high_base, ram.high); !s.ok())
+            return fail("giving it its RAM above 4 GiB", s.status);
+    }
     // Load the kernel through a window onto its RAM: for Linux domains one
     // that stays (their virtio devices reach guest memory through it).
-    uint64_t bytes = dc.memory;
+    uint64_t bytes = ram.low;
     uint64_t window_va = build_window;
     if (pc) {
         size_t slot = 0;
@@ -251,8 +262,13 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     if (pc) {
         g.ram = reinterpret_cast<uint8_t*>(window_va);
         g.ram_size = bytes;
+        if (ram.high) {
+            auto m = hc::domain_map(g.handle, builder::ram_high_base, ram.high, window_va + builder::ram_high_base, true);
+            if (!m.ok()) return fail("mapping its RAM above 4 GiB", m.status);
+            g.ram_high = ram.high;
+        }
     }
-    WindowMemory window(reinterpret_cast<uint8_t*>(window_va), bytes);
+    WindowMemory window(reinterpret_cast<uint8_t*>(window_va), ram);
     const char* why = "";
     builder::KernelArgs args{.cmdline = lib::StrView(c.kernel_cmdline),
                              .modules = module_count ? modules : nullptr,
@@ -324,7 +340,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
             if (auto s = hc::mmio_forward(g.handle, base, size); !s.ok()) return fail("forwarding its MMIO", s.status);
         void* mem = heap().allocate(sizeof(platform::PcPlatform), alignof(platform::PcPlatform));
         if (!mem) return fail("allocating its devices", Status::no_memory);
-        g.pc = new (mem) platform::PcPlatform(g, g.ram, g.ram_size, virtio_console_sink, &g);
+        g.pc = new (mem) platform::PcPlatform(g, g.ram, ram, virtio_console_sink, &g);
         if (!g.pc->init().ok()) return fail("setting up its PCI devices", Status::invalid);
         if (c.disk_count) {
             void* dm = heap().allocate(sizeof(DomainDisks), alignof(DomainDisks));
@@ -476,6 +492,8 @@ void Domains::release_devices(GuestDomain& g)
     g.vif_count = 0;
     if (g.ram) {
         (void)hc::unmap(reinterpret_cast<uint64_t>(g.ram), g.ram_size);
+        if (g.ram_high) (void)hc::unmap(reinterpret_cast<uint64_t>(g.ram) + builder::ram_high_base, g.ram_high);
+        g.ram_high = 0;
         ram_window_used[(reinterpret_cast<uint64_t>(g.ram) - ram_windows) / ram_window_size] = false;
         g.ram = nullptr;
     }
@@ -763,10 +781,10 @@ bool Domains::send_console_input(uint32_t id, char c)
     return ok;
 }
 
-void Domains::drain_buffered(GuestDomain& g)
+void Domains::drain_buffered(GuestDomain& g, bool force)
 {
     // COM1's THR, the POST port (whose writes go nowhere), CONFIG_ADDRESS.
-    bool queued = false;
+    bool queued = force;
     for (uint32_t port : g.iobuf_events) queued |= port && events().take(port);
     if (!queued) return;  // nothing since the last drain
     hv::abi::BufferedWrite w[64];
@@ -879,6 +897,7 @@ void Domains::handle_events()
         LockGuard l(lock_);
         for (GuestDomain* g : slots_) {
             if (g) drain_buffered(*g);
+            if (g) ring_vifs(*g);
             if (!g || !g->doorbell_port) continue;
             bool rung = events().take(g->doorbell_port);
             rung |= g->doorbell_mmio_port && events().take(g->doorbell_mmio_port);
@@ -949,7 +968,9 @@ void Domains::check_lifecycle()
         if (!g || g->stop_handled) continue;
         hv::abi::DomainInfo info{};
         if (!hc::domain_info(g->handle, info).ok()) continue;
-        if (info.state == hv::abi::RunState::shutdown || info.state == hv::abi::RunState::crashed) apply_policy(*g, info);
+        if (info.state != hv::abi::RunState::shutdown && info.state != hv::abi::RunState::crashed) continue;
+        drain_buffered(*g, true);  // its last words: a stop from hv (a crash) follows no request of Dom0's
+        apply_policy(*g, info);
     }
 }
 

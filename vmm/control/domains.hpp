@@ -66,7 +66,8 @@ struct GuestDomain final : platform::PlatformHost, platform::ExtIntSink {
     platform::PcPlatform* pc = nullptr;
     DomainDisks* disks = nullptr;  // its disk= images, as virtio-blk functions of pc
     uint8_t* ram = nullptr;
-    uint64_t ram_size = 0;
+    uint64_t ram_size = 0;  // mapped at ram: its RAM below 3 GiB
+    uint64_t ram_high = 0;  // and at ram + 4 GiB: its RAM from 4 GiB (builder/e820.hpp)
     // Its vifs (vif= of a Linux domain): virtio-net functions on its PCI
     // bus, each a port of xenbr0 (vmm/control/domain_vifs.cpp).
     platform::NetFunction* vifs[xl_max_vifs] = {};
@@ -134,12 +135,14 @@ private:
     // later); uart_updated, after every change of COM1's state, raises or
     // lowers its interrupt and republishes (or withdraws) the LSR latch.
     // Under lock_.
-    void drain_buffered(GuestDomain& g);
+    void drain_buffered(GuestDomain& g, bool force = false);
     void uart_updated(GuestDomain& g);
     void handle_events();
     // Moves every Multiboot domain's PIT and PIC to now and hands pending
     // PIC interrupts to hv; returns how long the serve loop may sleep.
     uint64_t update_isa(uint64_t now);
+    // Runs the vif queues whose doorbell ports are up (domain_vifs.cpp); under lock_.
+    void ring_vifs(GuestDomain& g);
     void check_lifecycle();
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
     lib::Status build(GuestDomain& g, xl::Output& out);

@@ -962,6 +962,17 @@ Status parse_vif_spec(StrView spec, VifConfig& v, uint32_t line, Ctx& ctx)
                                 snippet(spec).c_str());
             v.has_mac = true;
             continue;
+        } else if (key == "event_idx" || key == "ioevent") {
+            // Not Xen's (docs/network.md), for benchmarks: whether the
+            // virtio-net device offers VIRTIO_F_EVENT_IDX, and whether its
+            // queue notifications take the doorbell fast path.
+            bool& flag = key == "event_idx" ? v.event_idx : v.ioevent;
+            if (value == "1" || value == "on") flag = true;
+            else if (value == "0" || value == "off") flag = false;
+            else
+                return ctx.fail(line, Error::invalid, "vif %.*s must be 0, 1, off or on, not \"%s\" in \"%s\"",
+                                int(key.size()), key.data(), snippet(value).c_str(), snippet(spec).c_str());
+            continue;
         } else if (key == "type") {
             if (value == "vif") v.type = VifType::vif;
             else if (value == "ioemu") v.type = VifType::ioemu;

@@ -153,6 +153,8 @@ struct VifConfig {
     char ip[xl_ip_size] = "";
     char script[xl_path_size] = "";
     char backend[xl_domname_size] = "";
+    bool event_idx = true;  // this hypervisor's key: event_idx=0 offers no VIRTIO_F_EVENT_IDX
+    bool ioevent = true;    // this hypervisor's key: ioevent=0 forwards the notify writes to Dom0
 };
 
 // The keys the parser knows; everything else is warned about and ignored.

@@ -23,6 +23,12 @@ public:
     virtio::VirtioNet& net() { return net_; }
     unsigned slot() const { return slot_; }
 
+    // The doorbell fast path: bell[q] is the event port Dom0 bound to data
+    // queue q's notify register (ioevent_bind_mmio), 0 where the write is
+    // forwarded to Dom0 as MMIO instead (docs/network.md).
+    static constexpr unsigned max_bells = 2 * 4;
+    uint32_t bell[max_bells] = {};
+
 private:
     virtio::VirtioNet net_;
     unsigned slot_;

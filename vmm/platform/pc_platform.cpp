@@ -26,10 +26,10 @@ struct PcPlatform::Function {
     unsigned slot;
 };
 
-PcPlatform::PcPlatform(PlatformHost& host, uint8_t* ram, uint64_t ram_size, virtio::VirtioConsole::Sink console_out,
-                       void* ctx)
+PcPlatform::PcPlatform(PlatformHost& host, uint8_t* ram, builder::RamSplit ram_split,
+                       virtio::VirtioConsole::Sink console_out, void* ctx)
     : host_(host),
-      ram_(ram, ram_size),
+      ram_(ram, ram_split),
       console_(console_out, ctx),
       console_irq_(host, intx_gsi(console_slot)),
       console_pci_(console_, ram_, console_irq_)

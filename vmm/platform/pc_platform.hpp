@@ -14,6 +14,7 @@
 
 #include "lib/allocator.hpp"
 #include "lib/result.hpp"
+#include "vmm/builder/e820.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/pci/host_bridge.hpp"
 #include "vmm/virtio/guest_ram.hpp"
@@ -22,9 +23,10 @@
 
 namespace vmm::platform {
 
-// Guest-physical layout (RAM is [0, min(memory, 3 GiB))).
-inline constexpr uint64_t max_ram = 0xc0000000;
+// Guest-physical layout. RAM is [0, min(memory, 3 GiB)) and the rest from
+// 4 GiB (builder/e820.hpp); the PCI hole between holds what follows.
 inline constexpr uint64_t pci_mmio_base = 0xc0000000;  // 32-bit BAR window, 256 MiB
+static_assert(pci_mmio_base >= builder::ram_low_limit);
 inline constexpr uint64_t pci_mmio_size = 0x10000000;
 inline constexpr uint64_t ecam_base = 0xe0000000;  // bus 0 only: 1 MiB
 inline constexpr uint64_t acpi_base = 0xe0000;     // tables in the BIOS area, where Linux also scans
@@ -53,16 +55,13 @@ protected:
 // Guest RAM as Dom0 maps it: one contiguous window.
 class RamWindow final : public virtio::GuestRam {
 public:
-    RamWindow(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
-    uint8_t* span(uint64_t gpa, uint64_t len) override
-    {
-        if (!len || gpa >= size_ || len > size_ - gpa) return nullptr;
-        return base_ + gpa;
-    }
+    // base: where guest-physical 0 is; the RAM from 4 GiB at base + 4 GiB.
+    RamWindow(uint8_t* base, builder::RamSplit ram) : base_(base), ram_(ram) {}
+    uint8_t* span(uint64_t gpa, uint64_t len) override { return len && ram_.holds(gpa, len) ? base_ + gpa : nullptr; }
 
 private:
     uint8_t* base_;
-    uint64_t size_;
+    builder::RamSplit ram_;
 };
 
 enum class Stop : uint8_t { none, poweroff, reboot };
@@ -70,7 +69,8 @@ enum class Stop : uint8_t { none, poweroff, reboot };
 class PcPlatform {
 public:
     // `console_out` receives what the guest writes to its virtio console.
-    PcPlatform(PlatformHost& host, uint8_t* ram, uint64_t ram_size, virtio::VirtioConsole::Sink console_out, void* ctx);
+    PcPlatform(PlatformHost& host, uint8_t* ram, builder::RamSplit ram_split, virtio::VirtioConsole::Sink console_out,
+               void* ctx);
     PcPlatform(const PcPlatform&) = delete;
     PcPlatform& operator=(const PcPlatform&) = delete;
     ~PcPlatform();

@@ -60,7 +60,7 @@ lib::Status VirtioPci::init()
 uint64_t VirtioPci::offered_features() const
 {
     return (dev_.device_features() & ((1ull << 24) - 1)) | feature::version_1 | feature::indirect_desc |
-           feature::event_idx;
+           (dev_.event_idx_offered() ? feature::event_idx : 0);
 }
 
 void VirtioPci::reset()

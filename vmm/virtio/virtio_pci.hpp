@@ -132,7 +132,8 @@ public:
     virtual uint16_t device_type() const = 0;  // virtio device ID (5): 1 net, 2 blk, 3 console
     virtual uint32_t pci_class() const = 0;    // base<<16 | sub<<8 | prog-if
     // Device-specific feature bits the device offers; the transport adds
-    // VIRTIO_F_VERSION_1, VIRTIO_F_INDIRECT_DESC and VIRTIO_F_EVENT_IDX.
+    // VIRTIO_F_VERSION_1, VIRTIO_F_INDIRECT_DESC and VIRTIO_F_EVENT_IDX
+    // (the last unless event_idx_offered() is false).
     virtual uint64_t device_features() const = 0;
     virtual unsigned num_queues() const = 0;
     virtual uint16_t queue_max_size(unsigned q) const = 0;  // power of two
@@ -149,10 +150,16 @@ public:
     virtual lib::Status queue_notify(unsigned q) = 0;
 
     void bind(VirtioTransport* t) { transport_ = t; }
+    // Whether the transport offers VIRTIO_F_EVENT_IDX (on unless turned
+    // off: a vif's event_idx=0, for measuring notification suppression).
+    // Takes effect at the driver's next feature negotiation.
+    bool event_idx_offered() const { return event_idx_offered_; }
+    void set_event_idx_offered(bool on) { event_idx_offered_ = on; }
 
 protected:
     ~VirtioDevice() = default;
     VirtioTransport* transport_ = nullptr;
+    bool event_idx_offered_ = true;
 };
 
 class VirtioPci final : public pci::PciDevice, public VirtioTransport {

@@ -14,6 +14,10 @@ a TCP socket). SCRIPT is a file of steps, one per line:
   absent REGEX          the output since the last command must not match
   capture NAME REGEX    like expect; group 1 is kept as ${NAME} for later steps
   sha256 NAME FILE      ${NAME} is the SHA-256 (hex) of FILE in BUILD_DIR, computed here
+  sha256_of NAME CMD    ${NAME} is the SHA-256 of what the shell command CMD
+                        prints, run here in the source tree's root
+  timeout SECONDS       the time each later step may wait (default: the
+                        backend's, 20 s on svm)
   repeat N ... end      the steps in between, N times
   sleep SECONDS         let the guests run (output keeps being collected)
   # ...                 comment
@@ -196,6 +200,18 @@ def main():
                 name, _, path = arg.partition(" ")
                 with open(os.path.join(build, path.strip()), "rb") as f:
                     variables[name] = hashlib.sha256(f.read()).hexdigest()
+            elif op == "sha256_of":
+                name, _, cmd = arg.partition(" ")
+                root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..")
+                digest = hashlib.sha256()
+                gen = subprocess.Popen(cmd, shell=True, cwd=root, stdout=subprocess.PIPE)
+                for chunk in iter(lambda: gen.stdout.read(1 << 20), b""):
+                    digest.update(chunk)
+                if gen.wait() != 0:
+                    verdict = "line %d: %r failed" % (lineno, cmd)
+                variables[name] = digest.hexdigest()
+            elif op == "timeout":
+                step_timeout = float(arg)
             elif op == "sleep":
                 end = time.time() + float(arg)
                 while time.time() < end:

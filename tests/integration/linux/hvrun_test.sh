@@ -6,8 +6,10 @@
 #      modules (one with arguments, one holding a literal ',,' comma): it
 #      prints its command line and modules and exits with status=21, which
 #      QEMU reports as 43.
-#   2. Debian's kernel (PVH vmlinux) with its initramfs and -smp 2: boots to
-#      its init marker, sees 2 CPUs, powers off: status 0.
+#   2. Debian's kernel (PVH vmlinux) with its initramfs, -smp 2 and -m 3400:
+#      boots to its init marker, sees 2 CPUs and all 3400 MiB (3 GiB below
+#      the PCI hole, the rest from 4 GiB in its e820 map; its virtio console
+#      works, wherever Linux put the rings), powers off: status 0.
 # Bad inputs tried: no -kernel (usage error 2), a kernel that is not one
 # (status 1 with the builder's reason), a missing -initrd file.
 #   hvrun_test.sh BUILD_DIR
@@ -36,12 +38,17 @@ check "hvrun gives the same exit status" '[ "$hvrun_status" = "$qemu_status" ]'
 check "the same serial bytes" 'cmp -s "$work/qemu.out" "$work/hvrun.out"'
 check "modules and their command lines arrived" 'grep -q "module 1 .*second,comma" "$work/hvrun.out"'
 
-timeout 300 "$hvrun" -kernel "$build/guest/vmlinux" -initrd "$build/guest/initrd.img" -smp 2 -m 256 \
+timeout 300 "$hvrun" -kernel "$build/guest/vmlinux" -initrd "$build/guest/initrd.img" -smp 2 -m 3400 \
   -append "console=ttyS0 cryptomgr.notests" -serial stdio -display none -no-reboot > "$work/linux.out" 2>&1
 linux_status=$?
 grep "^guest:" "$work/linux.out"
 check "Linux through hvrun: 2 CPUs" 'grep -q "^guest: cpus 2" "$work/linux.out"'
 check "Linux through hvrun: init marker" 'grep -q "^guest: init done" "$work/linux.out"'
+check "Linux through hvrun: RAM from 4 GiB in its e820 map" \
+  'grep -q "BIOS-e820: \[mem 0x0000000100000000-0x00000001147fffff\] usable" "$work/linux.out"'
+kb=$(sed -n 's/^guest: mem_total_kb //p' "$work/linux.out" | tr -dc 0-9)
+check "Linux through hvrun: MemTotal over 3 GiB ($kb KiB)" '[ "${kb:-0}" -gt 3200000 ]'
+check "Linux through hvrun: its virtio console" 'grep -q "^guest: hvc0 present" "$work/linux.out"'
 check "Linux through hvrun: poweroff gives status 0" '[ "$linux_status" = 0 ]'
 
 "$hvrun" -m 64 > "$work/bad1" 2>&1; s1=$?
