@@ -11,6 +11,10 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/builder/load_common.cpp
   vmm/builder/e820.cpp
   vmm/devices/uart16550.cpp
+  vmm/devices/pic8259.cpp
+  vmm/devices/pit8254.cpp
+  vmm/devices/cmos_rtc.cpp
+  vmm/platform/legacy_isa.cpp
   vmm/control/xl.cpp
   vmm/files/cpio.cpp
   vmm/block/archive/cpio_opener.cpp

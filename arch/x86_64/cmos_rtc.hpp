@@ -18,6 +18,7 @@ struct RtcRegs {
 };
 
 constexpr unsigned from_bcd(uint8_t v) { return (v >> 4) * 10u + (v & 0x0f); }
+constexpr uint8_t to_bcd(unsigned v) { return uint8_t((v / 10 % 10) << 4 | v % 10); }  // 0-99
 
 // Seconds since 1970 (UTC: PCs keep the RTC in UTC under Xen/KVM/Linux
 // defaults), or -1 for a value no clock shows.

@@ -85,6 +85,7 @@ enum class Call : uint64_t {
     ioport_buffer = 50,  // (domain: manage, base, count) -> port: guest writes there are queued, the port raised
     ioport_drain = 51,   // (domain: write, BufferedWrite* out, cap) -> count: takes queued writes, oldest first
     ioport_latch = 52,   // (domain: write, port, value): 1-byte reads of port answer value (0-255; ~0 withdraws it)
+    domain_extint = 53,  // (domain: write, vector): vCPU 0's INTR pin (a virtual PIC's answer); busy while one waits
     count_
 };
 
@@ -246,9 +247,15 @@ enum class BootMode : uint32_t {
     multiboot32 = 1,
 };
 
+namespace vcpu_boot_flag {
+// The local APIC as PC firmware leaves the boot CPU's: software-enabled,
+// LINT0 ExtINT (the virtual wire from the PIC), LINT1 NMI.
+inline constexpr uint32_t virtual_wire = 1u << 0;
+}  // namespace vcpu_boot_flag
+
 struct VcpuBoot {
     BootMode mode;
-    uint32_t pad;
+    uint32_t flags;  // vcpu_boot_flag
     uint64_t rip, rsp, rax, rbx, rsi, rdi;
     uint64_t reserved[2];
 };

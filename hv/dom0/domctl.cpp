@@ -262,6 +262,12 @@ Reply vcpu_boot(Thread& t, uint64_t h, uint64_t vcpu, uint64_t boot)
     v.boot_esi = uint32_t(b.rsi);
     v.boot_edi = uint32_t(b.rdi);
     v.boot_pending = true;
+    if (b.flags & abi::vcpu_boot_flag::virtual_wire) {
+        // As SeaBIOS leaves the BSP's APIC: enabled, LINT0 ExtINT, LINT1 NMI.
+        (void)v.lapic.mmio_write(0xf0, 4, 0x1ff, 0);
+        (void)v.lapic.mmio_write(0x350, 4, 0x700, 0);
+        (void)v.lapic.mmio_write(0x360, 4, 0x400, 0);
+    }
     return {};
 }
 
@@ -437,6 +443,24 @@ Reply domain_msi(Thread& t, uint64_t h, uint64_t address, uint64_t data)
     if (!d) return fail(d.error());
     if (data > 0xffffffffull) return fail(Status::invalid);
     if (!send_msi(**d, address, uint32_t(data))) return fail(Status::invalid);
+    return {};
+}
+
+// A virtual PIC's INTR into vCPU 0: one vector at a time (busy until the
+// vCPU took the last), so the PIC model never loses an acknowledged one.
+Reply domain_extint(Thread& t, uint64_t h, uint64_t vector)
+{
+    auto d = live_domain(t, h, obj::right_write);
+    if (!d) return fail(d.error());
+    if (vector > 0xff) return fail(Status::invalid);
+    Vcpu& v = *(**d).vcpus[0];
+    {
+        arch::SpinGuard g(v.lock);
+        if (v.extint_pending) return fail(Status::busy);
+        v.extint_pending = true;
+        v.extint_vector = uint8_t(vector);
+    }
+    kick(v);
     return {};
 }
 

@@ -242,6 +242,7 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::vcpu_nmi: return vcpu_nmi(t, f.rdi, f.rsi);
     case Call::domain_irq: return domain_irq(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_msi: return domain_msi(t, f.rdi, f.rsi, f.rdx);
+    case Call::domain_extint: return domain_extint(t, f.rdi, f.rsi);
     case Call::ioport_buffer: return ioport_buffer(t, f.rdi, f.rsi, f.rdx);
     case Call::ioport_drain: return ioport_drain(t, f.rdi, f.rsi, f.rdx);
     case Call::ioport_latch: return ioport_latch(t, f.rdi, f.rsi, f.rdx);

@@ -47,6 +47,7 @@ Status check_vcpu_boot(const abi::VcpuBoot& b, uint64_t vcpu, uint32_t vcpu_coun
 {
     if (vcpu >= vcpu_count) return Status::out_of_range;
     if (b.mode != abi::BootMode::multiboot32) return Status::unsupported;
+    if (b.flags & ~abi::vcpu_boot_flag::virtual_wire) return Status::invalid;
     if (b.rip > 0xffffffffull || b.rax > 0xffffffffull || b.rbx > 0xffffffffull || b.rsi > 0xffffffffull ||
         b.rdi > 0xffffffffull)
         return Status::out_of_range;

@@ -105,6 +105,7 @@ Reply domain_release(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
 Reply vcpu_nmi(Thread& t, uint64_t dom, uint64_t vcpu);
 Reply domain_irq(Thread& t, uint64_t dom, uint64_t gsi, uint64_t level);
 Reply domain_msi(Thread& t, uint64_t dom, uint64_t address, uint64_t data);
+Reply domain_extint(Thread& t, uint64_t dom, uint64_t vector);
 Reply evtchn_wait(Thread& t, uint64_t timeout_ns);
 Reply evtchn_send(Thread& t, uint64_t port);
 Reply evtchn_close(Thread& t, uint64_t port);

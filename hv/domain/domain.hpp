@@ -93,7 +93,7 @@ struct Domain {
     // First: capabilities name the domain through this header.
     obj::KObject kobj{obj::ObjType::domain};
     static constexpr unsigned max_vcpus = 64;
-    static constexpr unsigned max_forwarded = 8;
+    static constexpr unsigned max_forwarded = 16;  // port ranges, and MMIO ranges
     static constexpr unsigned max_port_handlers = 16;
     static constexpr unsigned max_chunks = 2048;
     static constexpr unsigned max_mmio_handlers = 16;

@@ -169,7 +169,7 @@ void poll_lapic(Vcpu& v)
         // INIT: the vCPU waits for a SIPI (SDM 8.4.1); its APIC resets.
         v.lapic.init_reset();
         v.pvclock_msr = 0;
-        v.nmi_pending = v.irq_pending = false;
+        v.nmi_pending = v.irq_pending = v.extint_pending = false;
         v.state = VcpuState::wait_for_sipi;
     }
     if (e.startup && v.state == VcpuState::wait_for_sipi) {
@@ -225,7 +225,8 @@ void deliver_pending(Vcpu& v)
         v.hw->set_nmi_window_exiting(true);
     }
     bool lapic_pending = v.lapic.pending_vector().ok();
-    if (!v.irq_pending && !lapic_pending) return;
+    bool extint = v.extint_pending && v.lapic.accepts_extint();
+    if (!v.irq_pending && !extint && !lapic_pending) return;
     if (!v.hw->interrupts_open()) {
         v.hw->set_interrupt_window_exiting(true);
         return;
@@ -234,6 +235,11 @@ void deliver_pending(Vcpu& v)
     if (v.irq_pending) {  // the direct line (test device) outranks the APIC here
         v.hw->inject({.vector = v.irq_vector, .type = EventType::external});
         v.irq_pending = false;
+        return;
+    }
+    if (extint) {  // the PIC's answer: not through the APIC's IRR and ISR
+        v.hw->inject({.vector = v.extint_vector, .type = EventType::external});
+        v.extint_pending = false;
         return;
     }
     auto vec = v.lapic.acknowledge();
@@ -329,7 +335,9 @@ bool wake_if_pending(Vcpu& v)
     poll_lapic(v);  // INIT and SIPI move a waiting vCPU here
     if (v.state != VcpuState::halted) return v.state == VcpuState::runnable;
     bool open = v.hw && (v.hw->read(GuestReg::rflags) & (1u << 9));
-    if (v.nmi_pending || (open && (v.irq_pending || v.lapic.pending_vector().ok()))) v.state = VcpuState::runnable;
+    bool extint = v.extint_pending && v.lapic.accepts_extint();
+    if (v.nmi_pending || (open && (v.irq_pending || extint || v.lapic.pending_vector().ok())))
+        v.state = VcpuState::runnable;
     return v.state == VcpuState::runnable;
 }
 
@@ -344,7 +352,7 @@ bool blocked_for_good(Vcpu& v)
     case VcpuState::halted:
         if (v.nmi_pending || v.timer_deadline) return false;
         if (v.hw && (v.hw->read(GuestReg::rflags) & (1u << 9)))
-            return v.lapic.next_event() == vlapic::Vlapic::never && !v.irq_pending;
+            return v.lapic.next_event() == vlapic::Vlapic::never && !v.irq_pending && !v.extint_pending;
         return true;
     }
     return true;

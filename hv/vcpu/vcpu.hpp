@@ -94,6 +94,10 @@ struct Vcpu : Runnable {
     bool nmi_pending;
     bool irq_pending;
     uint8_t irq_vector;
+    // vCPU 0's INTR pin (domain_extint): a device model's virtual PIC
+    // answered this vector; injected once the vLAPIC accepts ExtINT.
+    bool extint_pending;
+    uint8_t extint_vector;
     // A one-shot virtual timer: at guest-independent host TSC `timer_deadline`
     // (0 = off) `timer_vector` becomes pending. The host LAPIC timer is armed
     // for it while the vCPU runs or halts.

@@ -132,6 +132,14 @@ public:
     // The LINT0/LINT1 pins (vPIC INTR, NMI button): delivered as the LVT
     // entry says, unless masked.
     void raise_lint(unsigned pin);
+    // Whether the PIC's INTR reaches the processor (the rule of KVM's
+    // kvm_apic_accept_pic_intr): the APIC hardware-disabled, or LINT0
+    // unmasked with delivery mode ExtINT (10.5.1, virtual wire mode).
+    bool accepts_extint() const
+    {
+        uint32_t l = lvt(Lvt::lint0);
+        return mode_ == Mode::disabled || (!(l & lvt::masked) && (l & lvt::delivery_mode) == lvt::delivery_mode);
+    }
 
     // Highest IRR vector whose priority class is above PPR[7:4] (10.8.3.1),
     // if the APIC is enabled; error not_found otherwise.

@@ -111,6 +111,11 @@ TEST(HypercallArgs, VcpuBoot)
     b.rip = 1ull << 32;
     EXPECT_EQ(hc::check_vcpu_boot(b, 0, 1), Status::out_of_range);
     b.rip = 0x100000;
+    b.flags = abi::vcpu_boot_flag::virtual_wire;
+    EXPECT_EQ(hc::check_vcpu_boot(b, 0, 1), Status::ok);
+    b.flags = 2;
+    EXPECT_EQ(hc::check_vcpu_boot(b, 0, 1), Status::invalid);
+    b.flags = 0;
     b.mode = abi::BootMode(7);
     EXPECT_EQ(hc::check_vcpu_boot(b, 0, 1), Status::unsupported);
 }

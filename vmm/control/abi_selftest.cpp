@@ -7,7 +7,8 @@
 // with zero vCPUs, a bad name, nonzero reserved fields, unknown flags and
 // more memory than exists; mappings over the kernel half and past a
 // domain's RAM; completing an I/O request that does not exist; an unknown
-// boot mode; unmapping what was never mapped; a thread starting in the
+// boot mode and unknown boot flags; a PIC vector above 0xff and a second
+// one while the first waits; unmapping what was never mapped; a thread starting in the
 // kernel; regions of bad sizes, grants over RAM, unaligned, twice, swapped
 // handles and without the transfer right; populating over RAM, unaligned or
 // absurd sizes, releasing over holes. Dom0 only.
@@ -175,6 +176,13 @@ int run_abi_selftest(xl::Output& out)
         hv::abi::VcpuBoot b{};
         b.mode = hv::abi::BootMode(99);
         expect("vcpu_boot with an unknown mode", hc::vcpu_boot(h, 0, b), Status::unsupported);
+        b.mode = hv::abi::BootMode::multiboot32;
+        b.flags = 0x80000000u;
+        expect("vcpu_boot with unknown flags", hc::vcpu_boot(h, 0, b), Status::invalid);
+        // A virtual PIC's vector for vCPU 0: one at a time.
+        expect("domain_extint of vector 0x100", hc::call(Call::domain_extint, h, 0x100), Status::invalid);
+        expect("domain_extint of vector 0x20", hc::domain_extint(h, 0x20), Status::ok);
+        expect("domain_extint while vCPU 0 still holds one", hc::domain_extint(h, 0x21), Status::busy);
         expect("ioport_forward of ports 0xfff0..0x1000f", hc::ioport_forward(h, 0xfff0, 0x20), Status::out_of_range);
         expect("ioevent_bind_mmio outside every forwarded range", hc::ioevent_bind_mmio(h, 0xfe001000),
                Status::out_of_range);

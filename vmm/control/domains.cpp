@@ -137,6 +137,14 @@ void GuestDomain::msi(uint64_t address, uint32_t data)
         LOG_WARN("domain %u: MSI %#lx/%#x: %s", id, address, data, hv::abi::status_name(r.status));
 }
 
+bool GuestDomain::extint(uint8_t vector)
+{
+    auto r = hc::domain_extint(handle, vector);
+    if (r.status == Status::busy) return false;
+    if (!r.ok()) LOG_WARN("domain %u: PIC vector %#x: %s", id, vector, hv::abi::status_name(r.status));
+    return true;
+}
+
 GuestDomain* Domains::by_id(uint32_t id)
 {
     for (GuestDomain* g : slots_)
@@ -299,6 +307,9 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
     vb.rax = boot->eax;
     vb.rbx = boot->ebx;
     vb.rsi = boot->esi;
+    // Multiboot kernels find vCPU 0's APIC as after PC firmware (PIC
+    // interrupts through LINT0), as under QEMU -kernel.
+    vb.flags = pc ? 0 : hv::abi::vcpu_boot_flag::virtual_wire;
     if (auto s = hc::vcpu_boot(g.handle, 0, vb); !s.ok()) return fail("setting vCPU 0", s.status);
     LOG_INFO("domain %u '%s': %s kernel '%s' entered at %#x", g.id, c.name, builder::kernel_kind_name(kind), c.kernel,
              boot->entry);
@@ -362,7 +373,13 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (auto s = hc::vcpu_pin(g.handle, v, cpu); !s.ok()) return fail("placing its vCPUs (cpus=)", s.status);
     }
     if (pc) return {};
-    // The test platform's devices.
+    // The test platform's devices: the PIC pair and its ELCR, the PIT, port 0x61, the RTC.
+    for (auto [base, count] :
+         {std::pair<uint16_t, uint32_t>{0x20, 2}, {0xa0, 2}, {0x40, 4}, {0x61, 1}, {0x4d0, 2}, {0x70, 2}})
+        if (auto s = hc::ioport_forward(g.handle, base, count); !s.ok()) return fail("forwarding its PIC and PIT", s.status);
+    hv::abi::SystemInfo si{};
+    if (hc::system_info(si).ok() && si.wall_clock_ns)
+        g.isa.rtc().set_clock(int64_t(si.wall_clock_ns) - int64_t(hc::clock_ns()));
     auto region = hc::region_create(4096);
     if (!region.ok()) return fail("creating its shared page", region.status);
     g.shared_region = uint32_t(region.value);
@@ -827,6 +844,9 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
             if (r.in) value = g->uart.read(reg);
             else g->uart.write(reg, uint8_t(r.value));
             uart_updated(*g);
+        } else if (!g->pc && r.kind == hv::abi::IoKind::port &&
+                   g->isa.port(uint16_t(r.addr), r.size, r.in, v32, hc::clock_ns())) {
+            value = v32;  // the serve loop's update_isa() delivers what the access unblocked
         } else if (g->pc && g->pc->port(uint16_t(r.addr), r.size, r.in, v32, stop)) {
             value = v32;
             if (uint32_t ejected = g->pc->take_ejected()) finish_ejects(*g, ejected);  // PCI hotplug: _EJ0
@@ -964,15 +984,28 @@ void Domains::check_lifecycle()
     }
 }
 
+uint64_t Domains::update_isa(uint64_t now)
+{
+    uint64_t next = now + 50'000'000;  // 50 ms: also the life-cycle poll
+    LockGuard l(lock_);
+    for (GuestDomain* g : slots_) {
+        if (!g || g->pc) continue;
+        uint64_t at = g->isa.update(now, *g);
+        if (at < next) next = at;
+    }
+    return next > now ? next - now : 0;
+}
+
 void Domains::serve()
 {
-    uint64_t last_check = 0;
+    uint64_t last_check = 0, timeout = 50'000'000;
     for (;;) {
         hv::abi::IoRequest r{};
-        auto w = hc::ioreq_wait(r, 50'000'000);  // 50 ms: also the life-cycle poll
+        auto w = hc::ioreq_wait(r, timeout);  // until the next PIT edge, at most 50 ms
         if (w.ok() && w.value == 1) handle_ioreq(r);
         if (w.ok() && w.value == 2) handle_events();
         uint64_t now = hc::clock_ns();
+        timeout = update_isa(now);
         if (now - last_check >= 50'000'000) {
             last_check = now;
             check_lifecycle();

@@ -17,13 +17,14 @@
 #include "vmm/devices/mmio_scratch.hpp"
 #include "vmm/devices/uart16550.hpp"
 #include "vmm/files/cpio.hpp"
+#include "vmm/platform/legacy_isa.hpp"
 #include "vmm/platform/net_function.hpp"
 #include "vmm/platform/pc_platform.hpp"
 #include "vmm/rt/lock.hpp"
 
 namespace vmm {
 
-struct GuestDomain final : platform::PlatformHost {
+struct GuestDomain final : platform::PlatformHost, platform::ExtIntSink {
     uint32_t id = 0;
     uint32_t handle = 0;
     DomainConfig cfg;
@@ -75,10 +76,15 @@ struct GuestDomain final : platform::PlatformHost {
     platform::NetFunction* vifs[xl_max_vifs] = {};
     unsigned vif_ports[xl_max_vifs] = {};
     size_t vif_count = 0;
+    // Multiboot domains: the 8259A pair, the PIT and port 0x61, with the
+    // PIC's vectors into vCPU 0 (extint) and Dom0's next look at them.
+    platform::LegacyIsa isa;
 
     // platform::PlatformHost: interrupts into this domain.
     void irq_line(unsigned gsi, bool level) override;
     void msi(uint64_t address, uint32_t data) override;
+    // platform::ExtIntSink: false while hv still holds the last vector.
+    bool extint(uint8_t vector) override;
 };
 
 class Domains {
@@ -149,6 +155,9 @@ private:
     void drain_buffered(GuestDomain& g, bool force = false);
     void uart_updated(GuestDomain& g);
     void handle_events();
+    // Moves every Multiboot domain's PIT and PIC to now and hands pending
+    // PIC interrupts to hv; returns how long the serve loop may sleep.
+    uint64_t update_isa(uint64_t now);
     // Runs the vif queues whose doorbell ports are up (domain_vifs.cpp); under lock_.
     void ring_vifs(GuestDomain& g);
     void check_lifecycle();

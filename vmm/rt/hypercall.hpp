@@ -159,6 +159,7 @@ inline Ret vcpu_nmi(uint32_t d, uint32_t vcpu) { return call(hv::abi::Call::vcpu
 // level: 0 lower, 1 raise, 2 pulse (an edge).
 inline Ret domain_irq(uint32_t d, uint32_t gsi, uint32_t level) { return call(hv::abi::Call::domain_irq, d, gsi, level); }
 inline Ret domain_msi(uint32_t d, uint64_t address, uint32_t data) { return call(hv::abi::Call::domain_msi, d, address, data); }
+inline Ret domain_extint(uint32_t d, uint8_t vector) { return call(hv::abi::Call::domain_extint, d, vector); }
 
 [[noreturn]] inline void thread_exit(int64_t code)
 {

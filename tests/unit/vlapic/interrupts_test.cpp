@@ -288,6 +288,24 @@ TEST_F(Irq, LintPins)
     EXPECT_TRUE(a.irr().test(0x66));
 }
 
+TEST_F(Irq, AcceptsThePicsInterrupt)
+{
+    // KVM's rule: LINT0 unmasked ExtINT, or the APIC hardware-disabled.
+    EXPECT_FALSE(a.accepts_extint());  // reset: LINT0 masked
+    wr(a, 0x350, 0x700);
+    EXPECT_TRUE(a.accepts_extint());
+    wr(a, 0x350, 0x10700);  // masked
+    EXPECT_FALSE(a.accepts_extint());
+    wr(a, 0x350, 0x400);  // NMI, not ExtINT
+    EXPECT_FALSE(a.accepts_extint());
+    wr(a, 0x350, 0x700);
+    wr(a, 0xf0, 0xff);  // software-disabled: every LVT masked
+    EXPECT_FALSE(a.accepts_extint());
+    ASSERT_TRUE(a.write_apic_base(a.apic_base() & ~(1ull << 11), 0).ok());  // hardware-disabled
+    EXPECT_EQ(a.mode(), Mode::disabled);
+    EXPECT_TRUE(a.accepts_extint());
+}
+
 TEST_F(Irq, ArbitrationPriority)
 {
     // 10.6.2.4.
