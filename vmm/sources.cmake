@@ -34,4 +34,6 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/net/bridge.cpp
   vmm/platform/pc_platform.cpp
   vmm/platform/pci_hotplug.cpp
+  # Dom0's drivers for physical devices (drivers/, on DevicePlatform).
+  drivers/pci/pci_function.cpp
 )

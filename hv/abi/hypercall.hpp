@@ -86,6 +86,10 @@ enum class Call : uint64_t {
     ioport_drain = 51,   // (domain: write, BufferedWrite* out, cap) -> count: takes queued writes, oldest first
     ioport_latch = 52,   // (domain: write, port, value): 1-byte reads of port answer value (0-255; ~0 withdraws it)
     domain_extint = 53,  // (domain: write, vector): vCPU 0's INTR pin (a virtual PIC's answer); busy while one waits
+    // PCI for Dom0's own drivers (control: manage).
+    pci_config_read = 54,  // (control, address, width) -> value: configuration space, mechanism 1
+    pci_config_write = 55, // (control, address, width, value)
+    device_msi_bind = 56,  // (control, MsiMessage* out) -> port: the MSI the device is to write raises it
     count_
 };
 
@@ -271,6 +275,24 @@ struct VcpuInfo {
     uint64_t affinity;  // CPUs 0..63 it may run on (bit mask)
 };
 static_assert(sizeof(VcpuInfo) == 40);
+
+// A PCI configuration address for pci_config_read/write: bus, device,
+// function and register as mechanism 1 lays them out (CONFIG_ADDRESS bits
+// 23:0); the register is aligned to the width (1, 2 or 4 bytes).
+constexpr uint64_t pci_config_address(uint32_t bus, uint32_t dev, uint32_t fn, uint32_t reg)
+{
+    return uint64_t(bus & 0xff) << 16 | uint64_t(dev & 0x1f) << 11 | uint64_t(fn & 7) << 8 | (reg & 0xff);
+}
+
+// device_msi_bind's answer: what Dom0 writes into the device's MSI or MSI-X
+// entry (fixed delivery, edge, physical destination: the CPU of Dom0's
+// threads), and the event port it raises.
+struct MsiMessage {
+    uint64_t address;
+    uint32_t data;
+    uint32_t port;
+};
+static_assert(sizeof(MsiMessage) == 16);
 
 // VM exits by reason; names are hv's (stable as long as the reason exists).
 struct ExitCounts {

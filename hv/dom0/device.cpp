@@ -3,7 +3,9 @@
 // address of a region (a DMA buffer: no IOMMU yet, so the physical address),
 // and device interrupts: an I/O APIC pin routed to a vector on CPU 0 whose
 // handler raises an event port of the Pd (level-triggered pins stay masked
-// until the driver acknowledges). What hv itself drives is refused: its
+// until the driver acknowledges, MSIs are edges), and PCI configuration
+// space through hv, which owns the two-port address/data pair so that no
+// two CPUs interleave a transaction. What hv itself drives is refused: its
 // console UART, the PICs, the PIT, the PCI configuration ports, the ACPI PM
 // timer, RAM, the local APIC and the I/O APICs.
 #include "arch/x86_64/cpu.hpp"
@@ -43,7 +45,10 @@ HostPorts host_ports[max_host_ports] = {
 unsigned host_port_count = 6;  // then the console UART and the PM timer, at init
 uint64_t lapic_phys = 0xfee00000;
 
-// Device interrupts by vector.
+arch::SpinLock pci_lock;
+
+// Device interrupts by vector; gsi is no_pin for an MSI.
+constexpr uint32_t no_pin = ~0u;
 constexpr uint8_t first_vector = 0x50, last_vector = 0xdf;
 struct IrqBinding {
     Pd* pd;
@@ -140,29 +145,51 @@ Reply region_phys(Thread& t, uint64_t h)
     return {Status::ok, (*r)->pa};
 }
 
+namespace {
+
+// A free vector and a new event port of the Pd, bound together.
+lib::Result<uint8_t> bind_vector(Pd& pd, uint32_t gsi, bool level)
+{
+    uint8_t vector = 0;
+    for (unsigned v = first_vector; v <= last_vector; ++v) {
+        if (gsi != no_pin && bindings[v].pd && bindings[v].gsi == gsi) return lib::Error::exists;
+        if (!bindings[v].pd && !vector) vector = uint8_t(v);
+    }
+    if (!vector) return lib::Error::no_memory;
+    uint32_t port;
+    {
+        arch::SpinGuard g(pd.lock);
+        auto p = pd.evtchn.bind_kernel();
+        if (!p) return p.error();
+        port = *p;
+    }
+    bindings[vector] = {&pd, port, gsi, level};
+    arch::set_interrupt_handler(vector, device_irq);
+    return vector;
+}
+
+// CONFIG_ADDRESS for a checked address and width.
+Status check_pci_address(uint64_t address, uint64_t width)
+{
+    if (address >> 24) return Status::out_of_range;
+    if ((width != 1 && width != 2 && width != 4) || (address & (width - 1))) return Status::invalid;
+    return Status::ok;
+}
+
+}  // namespace
+
 Reply device_irq_bind(Thread& t, uint64_t control, uint64_t gsi)
 {
     if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
     if (gsi > 0xffff || !arch::ioapic::gsi_exists(uint32_t(gsi))) return fail(Status::not_found);
     // hv's own devices do not interrupt through the I/O APIC (the LAPIC
     // timer, polled UART): any GSI is the driver's, once.
-    uint8_t vector = 0;
-    for (unsigned v = first_vector; v <= last_vector; ++v) {
-        if (bindings[v].pd && bindings[v].gsi == gsi) return fail(Status::exists);
-        if (!bindings[v].pd && !vector) vector = uint8_t(v);
-    }
-    if (!vector) return fail(Status::no_memory);
     Pd& pd = *t.pd;
-    uint32_t port;
-    {
-        arch::SpinGuard g(pd.lock);
-        auto p = pd.evtchn.bind_kernel();
-        if (!p) return fail(p.error());
-        port = *p;
-    }
     bool level = arch::ioapic::polarity_of(uint32_t(gsi)).level;
-    bindings[vector] = {&pd, port, uint32_t(gsi), level};
-    arch::set_interrupt_handler(vector, device_irq);
+    auto bound = bind_vector(pd, uint32_t(gsi), level);
+    if (!bound) return fail(bound.error());
+    uint8_t vector = *bound;
+    uint32_t port = bindings[vector].port;
     // To CPU 0, where the Pd's threads run.
     if (auto s = arch::ioapic::route(uint32_t(gsi), vector, arch::cpus[t.cpu]->apic_id, false); !s.ok()) {
         bindings[vector] = {};
@@ -182,6 +209,52 @@ Reply device_irq_ack(Thread& t, uint64_t port)
             return {};
         }
     return fail(Status::not_found);
+}
+
+Reply device_msi_bind(Thread& t, uint64_t control, uint64_t out)
+{
+    if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
+    uint32_t apic_id = arch::cpus[t.cpu]->apic_id;
+    // Without interrupt remapping an MSI names an 8-bit APIC ID.
+    if (apic_id > 0xff) return fail(Status::unsupported);
+    Pd& pd = *t.pd;
+    auto bound = bind_vector(pd, no_pin, false);
+    if (!bound) return fail(bound.error());
+    uint8_t vector = *bound;
+    abi::MsiMessage m{0xfee00000u | uint64_t(apic_id) << 12, vector, bindings[vector].port};
+    if (auto s = pd.space->copy_out(out, &m, sizeof m); !s.ok()) {
+        bindings[vector] = {};
+        arch::SpinGuard g(pd.lock);
+        (void)pd.evtchn.close(m.port);
+        return fail_copy(s.error());
+    }
+    LOG_INFO("%s: MSI -> vector %#x, event port %u", pd.name, vector, m.port);
+    return {Status::ok, m.port};
+}
+
+Reply pci_config_read(Thread& t, uint64_t control, uint64_t address, uint64_t width)
+{
+    if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
+    if (auto st = check_pci_address(address, width); st != Status::ok) return fail(st);
+    uint16_t data = uint16_t(0xcfc + (address & 3));
+    arch::SpinGuard g(pci_lock);
+    arch::outl(0xcf8, uint32_t(0x80000000u | (address & ~3ull)));
+    uint64_t v = width == 4 ? arch::inl(data) : width == 2 ? arch::inw(data) : arch::inb(data);
+    return {Status::ok, v};
+}
+
+Reply pci_config_write(Thread& t, uint64_t control, uint64_t address, uint64_t width, uint64_t value)
+{
+    if (auto st = check_control(*t.pd, control, obj::right_manage); st != Status::ok) return fail(st);
+    if (auto st = check_pci_address(address, width); st != Status::ok) return fail(st);
+    if (value >> (width * 8)) return fail(Status::invalid);
+    uint16_t data = uint16_t(0xcfc + (address & 3));
+    arch::SpinGuard g(pci_lock);
+    arch::outl(0xcf8, uint32_t(0x80000000u | (address & ~3ull)));
+    if (width == 4) arch::outl(data, uint32_t(value));
+    else if (width == 2) arch::outw(data, uint16_t(value));
+    else arch::outb(data, uint8_t(value));
+    return {};
 }
 
 }  // namespace hc

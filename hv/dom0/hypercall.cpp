@@ -258,6 +258,9 @@ Reply dispatch(Thread& t, const arch::InterruptFrame& f)
     case Call::region_phys: return region_phys(t, f.rdi);
     case Call::device_irq_bind: return device_irq_bind(t, f.rdi, f.rsi);
     case Call::device_irq_ack: return device_irq_ack(t, f.rdi);
+    case Call::pci_config_read: return pci_config_read(t, f.rdi, f.rsi, f.rdx);
+    case Call::pci_config_write: return pci_config_write(t, f.rdi, f.rsi, f.rdx, f.r10);
+    case Call::device_msi_bind: return device_msi_bind(t, f.rdi, f.rsi);
     case Call::domain_populate: return domain_populate(t, f.rdi, f.rsi, f.rdx);
     case Call::domain_release: return domain_release(t, f.rdi, f.rsi, f.rdx);
     case Call::count_: break;

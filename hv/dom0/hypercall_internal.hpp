@@ -100,6 +100,9 @@ Reply device_mmio_map(Thread& t, uint64_t control, uint64_t phys, uint64_t size,
 Reply region_phys(Thread& t, uint64_t region);
 Reply device_irq_bind(Thread& t, uint64_t control, uint64_t gsi);
 Reply device_irq_ack(Thread& t, uint64_t port);
+Reply pci_config_read(Thread& t, uint64_t control, uint64_t address, uint64_t width);
+Reply pci_config_write(Thread& t, uint64_t control, uint64_t address, uint64_t width, uint64_t value);
+Reply device_msi_bind(Thread& t, uint64_t control, uint64_t out);
 Reply domain_populate(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
 Reply domain_release(Thread& t, uint64_t dom, uint64_t gpa, uint64_t size);
 Reply vcpu_nmi(Thread& t, uint64_t dom, uint64_t vcpu);

@@ -151,6 +151,18 @@ inline Ret device_mmio_map(uint32_t control, uint64_t phys, uint64_t size, uint6
 inline Ret region_phys(uint32_t r) { return call(hv::abi::Call::region_phys, r); }
 inline Ret device_irq_bind(uint32_t control, uint32_t gsi) { return call(hv::abi::Call::device_irq_bind, control, gsi); }
 inline Ret device_irq_ack(uint32_t port) { return call(hv::abi::Call::device_irq_ack, port); }
+inline Ret pci_config_read(uint32_t control, uint64_t address, uint32_t width)
+{
+    return call(hv::abi::Call::pci_config_read, control, address, width);
+}
+inline Ret pci_config_write(uint32_t control, uint64_t address, uint32_t width, uint32_t value)
+{
+    return call(hv::abi::Call::pci_config_write, control, address, width, value);
+}
+inline Ret device_msi_bind(uint32_t control, hv::abi::MsiMessage* out)
+{
+    return call(hv::abi::Call::device_msi_bind, control, reinterpret_cast<uint64_t>(out));
+}
 
 inline Ret domain_populate(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::domain_populate, d, gpa, size); }
 inline Ret domain_release(uint32_t d, uint64_t gpa, uint64_t size) { return call(hv::abi::Call::domain_release, d, gpa, size); }
