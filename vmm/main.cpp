@@ -15,6 +15,7 @@
 #include "vmm/control/domains.hpp"
 #include "vmm/control/xl.hpp"
 #include "vmm/files/cpio.hpp"
+#include "vmm/hostdev/host_devices.hpp"
 #include "vmm/rt/events.hpp"
 #include "vmm/rt/hypercall.hpp"
 #include "vmm/rt/runtime.hpp"
@@ -70,6 +71,7 @@ public:
         return domains().create(path, ov, n, paused, out);
     }
     hv::abi::Status destroy_domain(uint32_t id) override { return domains().destroy(id); }
+    void list_host_disks(xl::Output& out) override { hostdev::host_disks().list(out); }
     hv::abi::Status pause_domain(uint32_t id, bool pause) override { return domains().pause(id, pause); }
     hv::abi::Status sched_credit(uint32_t id, uint64_t w, uint64_t c) override { return domains().sched(id, w, c); }
     size_t list_vcpus(uint32_t id, xl::VcpuRow* rows, size_t cap) override { return domains().vcpus(id, rows, cap); }
@@ -300,6 +302,11 @@ extern "C" int64_t dom0_main(const hv::abi::StartInfo* si)
     }
     domains().init(archive.validated() ? &archive : nullptr, start_info().control);
     events().init(start_info().evtchn_page);
+    {
+        // The host's disks, before any domain can name them.
+        ConsoleOutput log;
+        hostdev::probe_host_devices(start_info().control, log);
+    }
     // The device models run on a thread of their own.
     constexpr size_t dm_stack = 64 * 1024;
     void* stack = heap().allocate(dm_stack, 16);

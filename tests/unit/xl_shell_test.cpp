@@ -563,6 +563,7 @@ TEST_F(XlTest, HelpListsEveryCommand)
               " block-detach        Destroy a domain's virtual block device (the guest ejects it first)\n"
               " network-attach      Create a new virtual network device (hot-plugged into the running guest)\n"
               " network-detach      Destroy a domain's virtual network device (the guest ejects it first)\n"
+              " lsblk               List the host's disks and partitions, which disk= targets name as /dev/...\n"
               " selftest            Check that the hypervisor refuses malformed and unauthorised hypercalls\n");
 }
 

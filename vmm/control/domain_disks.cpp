@@ -34,6 +34,17 @@ const char* open_error(lib::Error e)
     }
 }
 
+const char* host_open_error(lib::Error e)
+{
+    switch (e) {
+    case lib::Error::not_found: return "no such disk or partition in Dom0 (lsblk lists them)";
+    case lib::Error::busy: return "in use: another domain has it open, or has it writable";
+    case lib::Error::denied: return "the disk is read-only";
+    case lib::Error::io: return "the disk reported an I/O error";
+    default: return open_error(e);
+    }
+}
+
 }  // namespace
 
 bool DomainDisks::disk_index(lib::StrView v, unsigned& index, uint32_t& devid)
@@ -126,16 +137,22 @@ lib::Status DomainDisks::attach_one(const DiskConfig& d, const char* label, uint
         }
     auto fmt = image_format(d.format);
     if (!fmt) return refuse("only raw, qcow2 and vhd images are supported");
-    if (d.readwrite) {
+    bool host_disk = hostdev::TargetOpener::is_host_disk(d.target);
+    if (d.readwrite && !host_disk) {
         out.print("xl: %s: target '%s' is one of Dom0's files, which are read-only: use access=ro\n", label, d.target);
         return lib::Error::denied;
     }
     block::OpenOptions opt;
-    opt.writable = false;
+    opt.writable = d.readwrite;
     opt.format = *fmt;
     const char* detail = nullptr;
     opt.detail = &detail;
     auto dev = block::open_image(alloc_, opener_, d.target, {}, opt);
+    if (!dev && host_disk) {
+        out.print("xl: %s: cannot open '%s' as %s: %s%s%s\n", label, d.target, disk_format_name(d.format),
+                  host_open_error(dev.error()), detail ? ": " : "", detail ? detail : "");
+        return lib::err(dev.error());
+    }
     if (!dev) {
         out.print("xl: %s: cannot open '%s' as %s: %s%s%s\n", label, d.target, disk_format_name(d.format),
                   open_error(dev.error()), detail ? ": " : "", detail ? detail : "");
@@ -172,7 +189,7 @@ void DomainDisks::close()
     for (size_t i = 0; i < count_; ++i) {
         Disk& k = disks_[i];
         block::destroy_in(alloc_, k.blk);
-        if (k.dev) (void)k.dev->close();  // read-only: nothing to flush
+        if (k.dev) (void)k.dev->close();  // a writable image flushes its metadata and data here
         k = Disk{};
     }
     count_ = 0;

@@ -1,6 +1,7 @@
-// A domain's disks: the xl.cfg disk= entries opened as images among Dom0's
-// files (vmm/block over the boot cpio archive, read-only) and plugged into
-// its PC platform as virtio-blk functions, one PCI slot per disk.
+// A domain's disks: the xl.cfg disk= entries opened as images, on the host's
+// disks and partitions (targets /dev/vda1, /dev/nvme0n1p2: vmm/hostdev,
+// read-write) or among Dom0's files (the boot cpio archive, read-only), and
+// plugged into its PC platform as virtio-blk functions, one PCI slot per disk.
 //
 // The vdev picks the slot, so the guest's disk order follows the names and
 // not the order of the list: xvda (or hda, sda, d0) is disk 0 at 00:10.0,
@@ -8,7 +9,7 @@
 // vifs' virtio-net functions). Linux calls them vda, vdb,
 // ... in slot order. Partition vdevs (xvda1), CD-ROMs, driver domains
 // (backend=) and hotplug scripts (script=) are refused with a message, as is
-// access=rw: the archive is read-only. xl block-attach adds a disk to a
+// access=rw for an image among Dom0's files: the archive is read-only. xl block-attach adds a disk to a
 // running guest the same way (PCI hotplug), block-detach takes it out. Portable (messages go to an
 // xl::Output, memory comes from an Allocator), host-tested.
 #pragma once
@@ -23,6 +24,7 @@
 #include "vmm/control/xl.hpp"
 #include "vmm/control/xl_cfg.hpp"
 #include "vmm/files/cpio.hpp"
+#include "vmm/hostdev/host_disks.hpp"
 #include "vmm/platform/pc_platform.hpp"
 #include "vmm/virtio/virtio_blk.hpp"
 
@@ -44,7 +46,10 @@ public:
         virtio::VirtioBlk* blk = nullptr;
     };
 
-    DomainDisks(const files::CpioArchive& files, lib::Allocator& a) : opener_(files, a), alloc_(a) {}
+    DomainDisks(const files::CpioArchive& files, lib::Allocator& a, hostdev::HostDisks* host = nullptr)
+        : files_(files, a), opener_(files_, host), alloc_(a)
+    {
+    }
     DomainDisks(const DomainDisks&) = delete;
     DomainDisks& operator=(const DomainDisks&) = delete;
     ~DomainDisks() { close(); }
@@ -66,7 +71,8 @@ public:
 
     size_t count() const { return count_; }
     const Disk& disk(size_t i) const { return disks_[i]; }
-    size_t open_files() const { return opener_.open_files(); }
+    // Dom0's files open now (host volumes are counted by HostDisks).
+    size_t open_files() const { return files_.open_files(); }
 
     // xvda -> 0, xvdb -> 1, hdc -> 2, sdb -> 1, d3 -> 3; false for partitions
     // and names past max_disks. `devid` gets Xen's device number.
@@ -77,7 +83,8 @@ private:
     lib::Status attach_one(const DiskConfig& d, const char* label, uint32_t vcpus, platform::PcPlatform& pc,
                            bool hot, xl::Output& out);
 
-    block::CpioOpener opener_;
+    block::CpioOpener files_;
+    hostdev::TargetOpener opener_;
     lib::Allocator& alloc_;
     Disk disks_[max_disks];
     size_t count_ = 0;

@@ -13,6 +13,7 @@
 #include "lib/format.hpp"
 #include "lib/log.hpp"
 #include "vmm/control/domains.hpp"
+#include "vmm/hostdev/host_devices.hpp"
 #include "vmm/rt/runtime.hpp"
 
 namespace vmm {
@@ -31,7 +32,7 @@ Status Domains::attach_disk(uint32_t id, const DiskConfig& d, xl::Output& out)
             out.print("xl: out of memory in Dom0\n");
             return Status::no_memory;
         }
-        g->disks = new (dm) DomainDisks(*files_, heap());
+        g->disks = new (dm) DomainDisks(*files_, heap(), &hostdev::host_disks());
     }
     if (auto s = g->disks->hot_attach(d, g->cfg.vcpus, *g->pc, out); !s.ok())
         return s.error() == lib::Error::exists ? Status::exists : Status::invalid;

@@ -7,6 +7,7 @@
 #include "vmm/builder/acpi_builder.hpp"
 #include "vmm/builder/kernel_image.hpp"
 #include "vmm/builder/multiboot_loader.hpp"
+#include "vmm/hostdev/host_devices.hpp"
 #include "vmm/rt/events.hpp"
 #include "vmm/rt/hypercall.hpp"
 #include "vmm/rt/runtime.hpp"
@@ -351,7 +352,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
         if (c.disk_count) {
             void* dm = heap().allocate(sizeof(DomainDisks), alignof(DomainDisks));
             if (!dm) return fail("allocating its disks", Status::no_memory);
-            g.disks = new (dm) DomainDisks(*files_, heap());
+            g.disks = new (dm) DomainDisks(*files_, heap(), &hostdev::host_disks());
             if (!g.disks->attach(c, *g.pc, out).ok()) return fail(nullptr, Status::invalid);
         }
         if (!attach_vifs(g, out).ok()) return fail("attaching its vifs", Status::invalid);

@@ -99,6 +99,7 @@ const Command commands[] = {
      "Create a new virtual network device (hot-plugged into the running guest)"},
     {"network-detach", &Shell::cmd_network_detach, "<Domain> <DevId|mac>",
      "Destroy a domain's virtual network device (the guest ejects it first)"},
+    {"lsblk", &Shell::cmd_lsblk, "", "List the host's disks and partitions, which disk= targets name as /dev/..."},
     {"selftest", &Shell::cmd_selftest, "", "Check that the hypervisor refuses malformed and unauthorised hypercalls"},
 };
 
@@ -595,6 +596,14 @@ namespace vmm::xl {
 
 bool Backend::exits(uint32_t, hv::abi::ExitCounts&) { return false; }
 size_t Backend::list_disks(uint32_t, DiskRow*, size_t) { return 0; }
+void Backend::list_host_disks(Output& out) { out.print("(no disks: this backend drives none)\n"); }
+
+int Shell::cmd_lsblk(size_t argc, const char* const*)
+{
+    if (argc != 1) return usage("lsblk");
+    backend_.list_host_disks(out_);
+    return 0;
+}
 
 int Shell::cmd_block_list(size_t argc, const char* const* argv)
 {

@@ -104,6 +104,9 @@ public:
     // `xl selftest`: malformed and unauthorised hypercalls, each expected to
     // be refused with a given status. Returns the number that were not.
     virtual int selftest(Output& out);
+    // lsblk: the host's disks and partitions Dom0 drives (disk= targets
+    // /dev/...).
+    virtual void list_host_disks(Output& out);
     // A guest domain's disks (xl block-list); returns how many were written.
     virtual size_t list_disks(uint32_t id, DiskRow* rows, size_t cap);
     // PCI hotplug into a running guest (xl block-attach, block-detach,
@@ -166,6 +169,7 @@ public:
     int cmd_trigger(size_t argc, const char* const* argv);
     int cmd_sysrq(size_t argc, const char* const* argv);
     int cmd_block_list(size_t argc, const char* const* argv);
+    int cmd_lsblk(size_t argc, const char* const* argv);
     int cmd_network_list(size_t argc, const char* const* argv);
     int cmd_block_attach(size_t argc, const char* const* argv);
     int cmd_block_detach(size_t argc, const char* const* argv);

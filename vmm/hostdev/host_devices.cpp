@@ -1,0 +1,139 @@
+#include "vmm/hostdev/host_devices.hpp"
+
+#include <new>
+
+#include "drivers/pci/pci_function.hpp"
+#include "drivers/virtio/virtio_blk_disk.hpp"
+#include "vmm/hostdev/disk_file.hpp"
+#include "vmm/hostdev/hv_platform.hpp"
+#include "vmm/rt/lock.hpp"
+#include "vmm/rt/runtime.hpp"
+
+namespace vmm::hostdev {
+namespace {
+
+constexpr unsigned max_functions = 64;
+constexpr size_t bounce_bytes = 128 * 1024;  // one device request: the drivers' max_sectors fit
+
+// Dom0's shell thread (xl create opening an image) and its device-model
+// thread (a guest's virtio-blk queue) share the disks.
+class LockGate final : public DiskGate {
+public:
+    void enter() override { lock_.lock(); }
+    void leave() override { lock_.unlock(); }
+
+private:
+    Lock lock_;
+};
+
+struct HostDisk {
+    drivers::pci::FunctionConfig* config = nullptr;
+    drivers::BlockDevice* dev = nullptr;
+    DiskFile* file = nullptr;
+    LockGate gate;
+};
+
+HvPciBus* bus;
+HvPlatform* platform;
+HostDisks* disks;
+HostDisk found[HostDisks::max_disks];
+unsigned found_count;
+
+template <typename T, typename... A> T* make(A&&... args)
+{
+    void* p = heap().allocate(sizeof(T), alignof(T));
+    return p ? new (p) T(static_cast<A&&>(args)...) : nullptr;
+}
+
+const char* class_name(uint32_t cls)
+{
+    switch (cls >> 8) {
+    case 0x0100: return "SCSI storage";
+    case 0x0101: return "IDE";
+    case 0x0106: return "SATA (AHCI)";
+    case 0x0108: return "NVM Express";
+    case 0x0200: return "Ethernet";
+    case 0x0300: return "VGA";
+    case 0x0600: return "host bridge";
+    case 0x0601: return "ISA bridge";
+    case 0x0680: return "bridge";
+    case 0x0c03: return "USB";
+    case 0x0c05: return "SMBus";
+    default: return "";
+    }
+}
+
+void add_disk(const char* kind, drivers::pci::FunctionConfig* cfg, drivers::BlockDevice* dev, xl::Output& log)
+{
+    HostDisk& h = found[found_count];
+    auto bounce = platform->alloc_dma(bounce_bytes);
+    if (!bounce) {
+        log.print("dom0: no DMA memory for a disk: %s\n", lib::error_name(bounce.error()));
+        return;
+    }
+    h.config = cfg;
+    h.dev = dev;
+    h.file = make<DiskFile>(*dev, *platform, *bounce, &h.gate);
+    if (!h.file) return;
+    const char* name = nullptr;
+    if (auto s = disks->add_disk(kind, *dev, *h.file, &name); !s.ok() && !name) {
+        log.print("dom0: cannot register a %s disk: %s\n", kind, lib::error_name(s.error()));
+        return;
+    }
+    ++found_count;
+    const drivers::BlockInfo& in = dev->info();
+    log.print("dom0: disk %s: %s, %lu sectors of %u bytes (%lu MiB)%s%s%s%s\n", name, in.model, in.sectors,
+              in.sector_size, in.sectors * in.sector_size >> 20, in.serial[0] ? ", serial " : "", in.serial,
+              in.writable ? "" : ", read-only", in.volatile_cache ? ", write cache" : "");
+    for (size_t i = 0; i < disks->volume_count(); ++i) {
+        const HostDisks::Volume& v = disks->volume(i);
+        if (v.disk + 1 == disks->disk_count() && v.partition)
+            log.print("dom0:   %s: %lu MiB at sector %lu%s%s\n", v.name, v.size >> 20, v.offset / in.sector_size,
+                      v.label[0] ? ", " : "", v.label);
+    }
+}
+
+void probe_function(const drivers::pci::FunctionId& id, xl::Output& log)
+{
+    if (found_count == HostDisks::max_disks) return;
+    auto* cfg = make<drivers::pci::FunctionConfig>(*bus, id.bdf);
+    if (!cfg) return;
+    drivers::pci::Function fn(*cfg);
+    if (drivers::virtio::VirtioPciDevice::device_type(fn) == 2) {
+        auto* d = make<drivers::virtio::VirtioBlkDisk>();
+        if (!d) return;
+        if (auto s = d->init(fn, *platform); !s.ok()) {
+            log.print("dom0: %02x:%02x.%x: virtio-blk: %s\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7,
+                      lib::error_name(s.error()));
+            return;
+        }
+        add_disk("vd", cfg, d, log);
+    }
+}
+
+}  // namespace
+
+HostDisks& host_disks()
+{
+    if (!disks) disks = make<HostDisks>(heap());
+    return *disks;
+}
+
+void probe_host_devices(uint32_t control, xl::Output& log)
+{
+    (void)host_disks();
+    bus = make<HvPciBus>(control);
+    platform = make<HvPlatform>(control);
+    if (!bus || !platform || !disks) return;
+    static drivers::pci::FunctionId ids[max_functions];
+    size_t n = drivers::pci::scan(*bus, ids, max_functions);
+    if (n > max_functions) n = max_functions;
+    for (size_t i = 0; i < n; ++i) {
+        const auto& f = ids[i];
+        log.print("dom0: pci %02x:%02x.%x [%04x:%04x] class %06x %s\n", f.bdf >> 8, (f.bdf >> 3) & 31, f.bdf & 7,
+                  f.vendor, f.device, f.class_code, class_name(f.class_code));
+    }
+    for (size_t i = 0; i < n; ++i) probe_function(ids[i], log);
+}
+
+}  // namespace vmm::hostdev
