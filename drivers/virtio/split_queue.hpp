@@ -58,6 +58,11 @@ public:
     bool needs_notify() const;
     // The next used chain, its descriptors freed; false when none (or broken).
     bool take_used(Used& out);
+    // For a stall report: the indices as the driver and the device see them.
+    uint16_t avail_index() const { return avail_idx_; }
+    uint16_t used_index() const { return used_hdr()[1]; }
+    uint16_t used_flags() const { return used_hdr()[0]; }
+    uint16_t used_seen() const { return used_seen_; }
 
 private:
     volatile VringDesc* desc() const { return static_cast<volatile VringDesc*>(mem_.va); }

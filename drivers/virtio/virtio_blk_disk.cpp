@@ -1,5 +1,6 @@
 #include "drivers/virtio/virtio_blk_disk.hpp"
 
+#include "lib/log.hpp"
 #include "lib/str.hpp"
 
 namespace drivers::virtio {
@@ -125,7 +126,7 @@ lib::Status VirtioBlkDisk::submit(BlockRequest& r)
     free_slots_ &= ~(1u << s);
     in_flight_[*head] = &r;
     slot_of_head_[*head] = uint16_t(s);
-    ++outstanding_;
+    if (!outstanding_++) last_progress_ns_ = platform_->now_ns();
     if (queue_.needs_notify()) dev_.notify(0);
     return {};
 }
@@ -161,10 +162,25 @@ unsigned VirtioBlkDisk::poll()
 
 unsigned VirtioBlkDisk::wait(uint64_t timeout_ns)
 {
-    if (unsigned n = poll()) return n;
-    if (have_event_) (void)platform_->wait_event(event_, timeout_ns);
-    else platform_->delay_us(timeout_ns / 1000 < 100 ? timeout_ns / 1000 : 100);
-    return poll();
+    uint64_t now = platform_->now_ns();
+    unsigned n = poll();
+    if (!n) {
+        if (have_event_) (void)platform_->wait_event(event_, timeout_ns);
+        else platform_->delay_us(timeout_ns / 1000 < 100 ? timeout_ns / 1000 : 100);
+        n = poll();
+    }
+    if (n || !outstanding_) {
+        last_progress_ns_ = now;
+        stall_reported_ = false;
+    } else if (!stall_reported_ && now - last_progress_ns_ > 3'000'000'000ull) {
+        // Once per stall: what the rings say, for whoever reads the log.
+        stall_reported_ = true;
+        LOG_WARN("virtio-blk: %u requests without an answer for 3 s: avail %u, used %u (taken %u), used flags %#x, "
+                 "status %#x",
+                 outstanding_, queue_.avail_index(), queue_.used_index(), queue_.used_seen(), queue_.used_flags(),
+                 dev_.device_status());
+    }
+    return n;
 }
 
 }  // namespace drivers::virtio

@@ -49,6 +49,8 @@ private:
     uint32_t free_slots_ = 0;  // bitmap
     unsigned outstanding_ = 0;
     uint32_t event_ = 0;
+    uint64_t last_progress_ns_ = 0;
+    bool stall_reported_ = false;
     bool have_event_ = false;
 };
 

@@ -300,6 +300,26 @@ int run_abi_selftest(xl::Output& out)
            Status::denied);
     expect("device_irq_bind of a GSI no I/O APIC has", hc::device_irq_bind(control, 999), Status::not_found);
     expect("device_irq_ack of a port with no interrupt", hc::device_irq_ack(1), Status::not_found);
+    // PCI configuration space: the host bridge at 00:00.0 answers; bad
+    // addresses, widths and values are refused.
+    {
+        auto id = hc::pci_config_read(control, 0, 4);
+        expect("pci_config_read of 00:00.0's vendor and device", id, Status::ok);
+        ++total;
+        if (!id.ok() || (id.value & 0xffff) == 0xffff) {
+            ++failed;
+            out.print("selftest: %-58s FAILED: %#lx\n", "a host bridge at 00:00.0", id.value);
+        }
+    }
+    expect("pci_config_read past bus 255", hc::pci_config_read(control, 1u << 24, 4), Status::out_of_range);
+    expect("pci_config_read of width 3", hc::pci_config_read(control, 0, 3), Status::invalid);
+    expect("pci_config_read of a misaligned dword", hc::pci_config_read(control, 2, 4), Status::invalid);
+    expect("pci_config_write of a value wider than its width", hc::pci_config_write(control, 0x3c, 1, 0x100),
+           Status::invalid);
+    expect("device_msi_bind into a read-only page",
+           hc::call(Call::device_msi_bind, control, ro_va), Status::bad_address);
+    expect("device_msi_bind into the kernel half", hc::call(Call::device_msi_bind, control, kernel_va),
+           Status::bad_address);
     if (auto r = hc::region_create(4096); r.ok()) {
         auto pa = hc::region_phys(uint32_t(r.value));
         expect("region_phys (a DMA buffer's bus address)", pa, Status::ok);

@@ -7,8 +7,9 @@ namespace vmm::hostdev {
 namespace {
 
 // Where Dom0 maps device windows and DMA buffers (docs/abi.md's address
-// map leaves 0x3000_0000_0000 to Dom0's own use).
-constexpr uint64_t device_window = 0x0000'3000'0000'0000ull;
+// map leaves 0x3000_0000_0000 up to Dom0's own use; xl selftest takes
+// 0x3000_0000_0000 itself).
+constexpr uint64_t device_window = 0x0000'3100'0000'0000ull;
 constexpr uint64_t device_window_size = 1ull << 40;
 
 lib::Error error_of(hv::abi::Status s)
@@ -79,21 +80,30 @@ lib::Result<drivers::MsiVector> HvPlatform::bind_msi()
     hv::abi::MsiMessage m{};
     auto r = hc::device_msi_bind(control_, &m);
     if (!r.ok()) return error_of(r.status);
+    events().set_masked(m.port, true);  // unmasked only while a driver waits on it
     return drivers::MsiVector{m.address, m.data, m.port};
 }
 
 bool HvPlatform::wait_event(uint32_t event, uint64_t timeout_ns)
 {
     uint64_t deadline = hc::clock_ns() + timeout_ns;
+    events().set_masked(event, false);
+    bool fired = false;
     for (;;) {
-        if (events().take(event)) return true;
+        if (events().take(event)) {
+            fired = true;
+            break;
+        }
         uint64_t now = hc::clock_ns();
-        if (now >= deadline) return false;
-        // evtchn_wait names the lowest pending port, which may be another
-        // device's: then give the others the CPU and look again.
+        if (now >= deadline) break;
+        // evtchn_wait names the lowest pending unmasked port, which may be
+        // a guest's doorbell: then give the others the CPU and look again.
         auto w = hc::evtchn_wait(deadline - now);
         if (w.ok() && w.value && w.value != event) (void)hc::yield();
     }
+    events().set_masked(event, true);
+    // A bit set between the take and the mask waits for the next call.
+    return fired;
 }
 
 uint64_t HvPlatform::now_ns() { return hc::clock_ns(); }

@@ -19,6 +19,18 @@ public:
         uint64_t bit = 1ull << (port % 64);
         return __atomic_fetch_and(&page_->pending[port / 64], ~bit, __ATOMIC_ACQ_REL) & bit;
     }
+    // Masked ports stay pending without waking anyone or ending an
+    // ioreq_wait/evtchn_wait: a driver keeps its device's port masked except
+    // while it waits on it, so an interrupt that arrives after the driver
+    // found its completion by polling does not look like work to the
+    // device-model loop.
+    void set_masked(uint32_t port, bool masked)
+    {
+        if (!page_ || port >= HV_EVTCHN_MAX_PORTS) return;
+        uint64_t bit = 1ull << (port % 64);
+        if (masked) __atomic_fetch_or(&page_->mask[port / 64], bit, __ATOMIC_ACQ_REL);
+        else __atomic_fetch_and(&page_->mask[port / 64], ~bit, __ATOMIC_ACQ_REL);
+    }
     // The lowest pending port >= from, or 0.
     uint32_t next_pending(uint32_t from) const
     {
