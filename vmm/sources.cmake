@@ -36,4 +36,5 @@ set(HV_VMM_PORTABLE_SOURCES
   vmm/platform/pci_hotplug.cpp
   # Dom0's drivers for physical devices (drivers/, on DevicePlatform).
   drivers/pci/pci_function.cpp
+  drivers/nvme/nvme.cpp
 )
