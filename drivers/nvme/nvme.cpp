@@ -47,7 +47,8 @@ lib::Status NvmeDisk::init(pci::Function& fn, DevicePlatform& p)
     platform_ = &p;
     if (fn.class_code() != class_code) return lib::Error::unsupported;
     pci::Bar bar0 = fn.bar(0);
-    if (!bar0.size || bar0.io || bar0.size < reg::doorbells + page_size) return lib::Error::unsupported;
+    // The spec makes BAR0 a 64-bit BAR; a 32-bit one would work as well.
+    if (!bar0.size || bar0.io || bar0.size < reg::doorbells) return lib::Error::unsupported;
     fn.enable(pci::command::memory | pci::command::bus_master);
     regs_ = TRY(p.map_mmio(bar0.base, bar0.size));
 

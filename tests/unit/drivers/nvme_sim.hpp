@@ -97,7 +97,7 @@ public:
     std::vector<std::string> violations;
     // What the host made it do.
     unsigned reads = 0, writes = 0, flushes = 0, io_commands = 0, mmio_accesses = 0;
-    unsigned two_page_transfers = 0, prp_list_transfers = 0, io_cq_wraps = 0, interrupts = 0;
+    unsigned two_page_transfers = 0, prp_list_transfers = 0, io_cq_wraps = 0, interrupts = 0, io_interrupts = 0;
     unsigned io_sq_depth = 0, io_cq_depth = 0;
     bool queue_count_set = false;
     uint32_t cc_at_enable = 0;
@@ -313,20 +313,21 @@ private:
             cq.phase = !cq.phase;
             if (&cq == &io_cq_) ++io_cq_wraps;
         }
-        if (cq.interrupts) interrupt();
+        if (cq.interrupts && interrupt() && &cq == &io_cq_) ++io_interrupts;
     }
 
     // MSI-X entry 0: the only vector either queue uses.
-    void interrupt()
+    bool interrupt()
     {
         uint16_t control = uint16_t(read(msix_cap + 2, 2));
-        if (!(control & 0x8000) || (control & 0x4000) || (msix_[0][3] & 1)) return;
+        if (!(control & 0x8000) || (control & 0x4000) || (msix_[0][3] & 1)) return false;
         if ((msix_[0][0] | uint64_t(msix_[0][1]) << 32) != msi_address || msix_[0][2] != msi_data) {
             violation("MSI-X entry 0 not the bound vector");
-            return;
+            return false;
         }
         ++interrupts;
         irq_pending = true;
+        return true;
     }
 
     // Copies len bytes between host memory (by PRP1/PRP2, lists included)
