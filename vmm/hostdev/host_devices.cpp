@@ -2,6 +2,7 @@
 
 #include <new>
 
+#include "drivers/nvme/nvme.hpp"
 #include "drivers/pci/pci_function.hpp"
 #include "drivers/virtio/virtio_blk_disk.hpp"
 #include "vmm/hostdev/disk_file.hpp"
@@ -99,16 +100,19 @@ void probe_function(const drivers::pci::FunctionId& id, xl::Output& log)
     auto* cfg = make<drivers::pci::FunctionConfig>(*bus, id.bdf);
     if (!cfg) return;
     drivers::pci::Function fn(*cfg);
-    if (drivers::virtio::VirtioPciDevice::device_type(fn) == 2) {
-        auto* d = make<drivers::virtio::VirtioBlkDisk>();
+    auto bring_up = [&](auto* d, const char* what, const char* kind) {
         if (!d) return;
         if (auto s = d->init(fn, *platform); !s.ok()) {
-            log.print("dom0: %02x:%02x.%x: virtio-blk: %s\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7,
+            log.print("dom0: %02x:%02x.%x: %s: %s\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7, what,
                       lib::error_name(s.error()));
             return;
         }
-        add_disk("vd", cfg, d, log);
-    }
+        add_disk(kind, cfg, d, log);
+    };
+    if (drivers::virtio::VirtioPciDevice::device_type(fn) == 2)
+        bring_up(make<drivers::virtio::VirtioBlkDisk>(), "virtio-blk", "vd");
+    else if (id.class_code == 0x010802)
+        bring_up(make<drivers::nvme::NvmeDisk>(), "NVMe", "nvme");
 }
 
 }  // namespace
