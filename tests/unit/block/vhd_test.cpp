@@ -1,6 +1,7 @@
 // VHD backend on real files: fixed, dynamic and differencing round trips,
 // sizes rounded to CHS geometry, differencing chains, partial sectors merged
 // with the parent, and hostile images.
+#include <algorithm>
 #include <random>
 
 #include "tests/unit/block/util.hpp"
@@ -208,4 +209,41 @@ TEST_F(Vhd, HostileImagesAreErrors)
     EXPECT_EQ(open_error("child.vhd"), lib::Error::corrupt);
     std::remove(p("parent.vhd").c_str());
     EXPECT_EQ(open_error("child.vhd"), lib::Error::not_found);
+}
+
+// A dynamic VHD made by qemu-img at the start of a bigger "partition" (the
+// file grown with zeros after it): no footer at the file's end, so the copy
+// in the first sector is used and new blocks go after the last block, not at
+// the end of the partition. qemu-img reads the result back.
+TEST_F(Vhd, DynamicImageOnALargerPartitionGrowsAfterItsLastBlock)
+{
+    std::string img = p("on-part.vhd");
+    ASSERT_EQ(std::system(("qemu-img create -q -f vpc '" + img + "' 4M").c_str()), 0);
+    auto bytes = read_file("on-part.vhd");
+    const size_t made = bytes.size();
+    bytes.resize(16 << 20);  // the partition
+    write_file("on-part.vhd", bytes);
+    BlockDevice* d = must_open("on-part.vhd", true, Format::vpc);
+    ASSERT_NE(d, nullptr);
+    auto a = pattern(3 << 20, 9);
+    ASSERT_TRUE(d->write(4096, a.data(), a.size()).ok());  // allocates two blocks
+    ASSERT_TRUE(d->close().ok());
+    auto after = read_file("on-part.vhd");
+    ASSERT_EQ(after.size(), 16u << 20);
+    // Two 2 MiB blocks and their bitmaps, then the footer: the rest of the
+    // partition is untouched.
+    size_t used = made + 2 * ((2 << 20) + 512);
+    ASSERT_LT(used, after.size());
+    EXPECT_TRUE(std::all_of(after.begin() + long(used), after.end(), [](uint8_t b) { return b == 0; }));
+    EXPECT_EQ(std::memcmp(after.data() + used - 512, after.data(), 512), 0);  // the footer, as in sector 0
+    d = must_open("on-part.vhd", false, Format::vpc);
+    ASSERT_NE(d, nullptr);
+    expect_bytes(d, 4096, a, "reopened");
+    ASSERT_TRUE(d->close().ok());
+    // qemu-img, which no one here wrote, reads the same bytes.
+    std::string raw = p("want.raw");
+    std::vector<uint8_t> expect_raw(4096 + a.size());
+    std::memcpy(expect_raw.data() + 4096, a.data(), a.size());
+    write_file("want.raw", expect_raw);
+    EXPECT_EQ(std::system(("qemu-img compare -q -f vpc -F raw '" + img + "' '" + raw + "'").c_str()), 0);
 }

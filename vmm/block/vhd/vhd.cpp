@@ -76,7 +76,12 @@ lib::Result<Device*> Device::open(lib::Allocator& a, FileOpener& opener, File& f
             // Dynamic disks keep a copy of the footer in their first sector.
             TRY(file_read(file, 0, &d->footer_, sizeof(Footer)));
             if (!cookie_is(d->footer_.cookie, footer_cookie)) return d->why(lib::Error::invalid, "no VHD footer (cookie 'conectix' not found)");
-            d->footer_offset_ = align_up(fsize, sector_size);
+            // No trailing footer at the end of the file: an image on a disk
+            // or partition larger than it (or one whose last sector was
+            // lost). Its data ends after its last block; open_dynamic puts
+            // the footer there, as QEMU's vpc driver does.
+            d->footer_offset_ = fsize;
+            d->footer_from_blocks_ = true;
         }
         if (checksum(&d->footer_, sizeof(Footer), offsetof(Footer, checksum)) != d->footer_.checksum.get())
             return d->why(lib::Error::bad_checksum, "VHD footer checksum mismatch");
@@ -138,6 +143,17 @@ lib::Status Device::open_dynamic(lib::StrView name, const OpenOptions& opt)
         uint64_t start = uint64_t(e) * sector_size;
         if (start < bat_offset_ + bat_bytes || !range_in_file(start, bitmap_size_ + uint64_t(block_size_), footer_offset_))
             return why(lib::Error::corrupt, "BAT entry out of range (block outside the file or over the headers)");
+    }
+    if (footer_from_blocks_) {
+        uint64_t end = align_up(bat_offset_ + bat_bytes, sector_size);
+        if (hoff + sizeof(DynamicHeader) > end) end = align_up(hoff + sizeof(DynamicHeader), sector_size);
+        for (uint32_t i = 0; i < max_entries_; ++i) {
+            uint32_t e = bat_.as<Be32>()[i].get();
+            if (e == bat_unused) continue;
+            uint64_t block_end = uint64_t(e) * sector_size + bitmap_size_ + block_size_;
+            if (block_end > end) end = block_end;
+        }
+        footer_offset_ = end;
     }
     bitmap_buf_ = TRY(Buffer::make(alloc_, bitmap_size_));
     if (type_ != disk_differencing) return {};

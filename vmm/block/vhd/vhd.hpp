@@ -85,6 +85,7 @@ private:
     uint32_t max_entries_ = 0;
     uint64_t bat_offset_ = 0;
     uint64_t footer_offset_ = 0;  // where the trailing footer is now
+    bool footer_from_blocks_ = false;  // not at the file's end: after the last block
     Buffer bat_;                  // big-endian, as on disk
     Buffer bitmap_buf_;
     uint32_t bitmap_block_ = bat_unused;  // whose bitmap bitmap_buf_ holds
