@@ -15,4 +15,6 @@ set(HV_BLOCK_SOURCES
   vmm/block/qcow2/create.cpp
   vmm/block/qcow2/snapshot.cpp
   vmm/block/vhd/vhd.cpp
-  vmm/block/vhd/create.cpp)
+  vmm/block/vhd/create.cpp
+  vmm/block/partition/partition_table.cpp
+  vmm/block/partition/partition_file.cpp)

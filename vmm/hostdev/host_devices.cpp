@@ -77,8 +77,9 @@ void add_disk(const char* kind, drivers::pci::FunctionConfig* cfg, drivers::Bloc
     h.file = make<DiskFile>(*dev, *platform, *bounce, &h.gate);
     if (!h.file) return;
     const char* name = nullptr;
-    if (auto s = disks->add_disk(kind, *dev, *h.file, &name); !s.ok() && !name) {
-        log.print("dom0: cannot register a %s disk: %s\n", kind, lib::error_name(s.error()));
+    auto added = disks->add_disk(kind, *dev, *h.file, &name);
+    if (!added.ok() && !name) {
+        log.print("dom0: cannot register a %s disk: %s\n", kind, lib::error_name(added.error()));
         return;
     }
     ++found_count;
@@ -86,6 +87,11 @@ void add_disk(const char* kind, drivers::pci::FunctionConfig* cfg, drivers::Bloc
     log.print("dom0: disk %s: %s, %lu sectors of %u bytes (%lu MiB)%s%s%s%s\n", name, in.model, in.sectors,
               in.sector_size, in.sectors * in.sector_size >> 20, in.serial[0] ? ", serial " : "", in.serial,
               in.writable ? "" : ", read-only", in.volatile_cache ? ", write cache" : "");
+    if (!added.ok())
+        log.print("dom0:   %s: its partition table is unusable (%s): only the whole disk is offered\n", name,
+                  disks->table_problem() ? disks->table_problem() : lib::error_name(added.error()));
+    else if (disks->used_backup_table())
+        log.print("dom0:   %s: the primary GPT is damaged (%s); using the backup\n", name, disks->table_problem());
     for (size_t i = 0; i < disks->volume_count(); ++i) {
         const HostDisks::Volume& v = disks->volume(i);
         if (v.disk + 1 == disks->disk_count() && v.partition)

@@ -1,6 +1,9 @@
 #include "vmm/hostdev/host_disks.hpp"
 
 #include "lib/format.hpp"
+#include "vmm/block/buffer.hpp"
+#include "vmm/block/partition/partition_file.hpp"
+#include "vmm/block/partition/partition_table.hpp"
 
 namespace vmm::hostdev {
 namespace {
@@ -37,7 +40,14 @@ void human_size(char* out, size_t cap, uint64_t bytes)
 
 }  // namespace
 
-HostDisks::~HostDisks() = default;
+HostDisks::~HostDisks()
+{
+    for (size_t i = 0; i < volume_count_; ++i)
+        if (volumes_[i].partition) {
+            auto* f = static_cast<block::PartitionFile*>(volumes_[i].file);
+            block::destroy_in(alloc_, f);
+        }
+}
 
 lib::Status HostDisks::add_disk(const char* kind, const drivers::BlockDevice& dev, block::File& whole,
                                 const char** name_out)
@@ -61,7 +71,44 @@ lib::Status HostDisks::add_disk(const char* kind, const drivers::BlockDevice& de
     return add_partitions(index);
 }
 
-lib::Status HostDisks::add_partitions(unsigned) { return {}; }
+lib::Status HostDisks::add_partitions(unsigned index)
+{
+    Disk& d = disks_[index];
+    auto* table = block::make_in<block::PartitionTable>(alloc_);
+    if (!table) return lib::Error::no_memory;
+    uint32_t ss = d.dev->info().sector_size;
+    lib::Status s = block::read_partition_table(*d.whole, ss, *table);
+    problem_ = table->problem;
+    used_backup_ = table->used_backup;
+    if (s.error() == lib::Error::not_found) s = {};  // a disk without a table: the whole disk only
+    for (unsigned i = 0; s.ok() && i < table->count; ++i) {
+        const block::Partition& p = table->parts[i];
+        if (volume_count_ == max_volumes) {
+            s = lib::Error::no_memory;
+            break;
+        }
+        auto* f = block::make_in<block::PartitionFile>(alloc_, *d.whole, p.first_lba * ss, p.sectors * ss);
+        if (!f) {
+            s = lib::Error::no_memory;
+            break;
+        }
+        Volume& v = volumes_[volume_count_++];
+        v = Volume{};
+        // Linux's names: a disk whose name ends in a digit takes a 'p'.
+        size_t len = lib::StrView(d.name).size();
+        bool digit = len && d.name[len - 1] >= '0' && d.name[len - 1] <= '9';
+        lib::format(v.name, sizeof v.name, "%s%s%u", d.name, digit ? "p" : "", p.number);
+        lib::format(v.path, sizeof v.path, "%s%s", dev_prefix, v.name);
+        v.disk = index;
+        v.partition = p.number;
+        v.offset = p.first_lba * ss;
+        v.size = p.sectors * ss;
+        lib::copy_cstr(v.label, sizeof v.label, p.name);
+        v.file = f;
+    }
+    block::destroy_in(alloc_, table);
+    return s;
+}
 
 HostDisks::Volume* HostDisks::find(lib::StrView name)
 {

@@ -64,6 +64,10 @@ public:
     size_t volume_count() const { return volume_count_; }
     const Volume& volume(size_t i) const { return volumes_[i]; }
     size_t disk_count() const { return disk_count_; }
+    // What the last add_disk found wrong with the disk's partition table
+    // (null if nothing), and whether it fell back on the GPT's backup.
+    const char* table_problem() const { return problem_; }
+    bool used_backup_table() const { return used_backup_; }
 
 private:
     struct Disk {
@@ -81,6 +85,8 @@ private:
     Volume volumes_[max_volumes];
     size_t volume_count_ = 0;
     unsigned kind_counts_[4] = {};  // vd, sd, nvme, other
+    const char* problem_ = nullptr;
+    bool used_backup_ = false;
 };
 
 // Routes xl.cfg targets: /dev/... to the host disks, the rest to Dom0's
