@@ -319,7 +319,7 @@ extern "C" int64_t dom0_main(const hv::abi::StartInfo* si)
     if (auto list = cmdline_option("autostart"); !list.empty()) autostart(list, console);
     xl::Shell shell(backend, console);
     out("dom0: xl shell ready; 'help' lists the commands\n");
-    char line[256];
+    char line[1024];  // a disk= or vif= override can be long
     size_t len;
     for (;;) {
         out_raw(prompt, 4);

@@ -121,7 +121,7 @@ int Shell::usage(const char* command)
 
 int Shell::run_line(lib::StrView line)
 {
-    char store[512];
+    char store[1024];
     const char* words[32];
     auto n = split_words(line, store, sizeof store, words, 32);
     if (!n) {
