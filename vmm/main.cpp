@@ -315,6 +315,7 @@ extern "C" int64_t dom0_main(const hv::abi::StartInfo* si)
     if (!t.ok()) out("dom0: cannot start the device-model thread: %s\n", hv::abi::status_name(t.status));
     HvBackend backend;
     ConsoleOutput console;
+    if (drivers::Nic* nic = hostdev::host_nic()) (void)domains().attach_uplink(*nic, console);
     if (auto run = cmdline_option("run"); !run.empty()) run_guest(run, console);
     if (auto list = cmdline_option("autostart"); !list.empty()) autostart(list, console);
     xl::Shell shell(backend, console);

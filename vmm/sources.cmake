@@ -40,6 +40,8 @@ set(HV_VMM_PORTABLE_SOURCES
   drivers/virtio/split_queue.cpp
   drivers/virtio/virtio_pci_device.cpp
   drivers/virtio/virtio_blk_disk.cpp
+  drivers/virtio/virtio_net_nic.cpp
   vmm/hostdev/disk_file.cpp
   vmm/hostdev/host_disks.cpp
+  vmm/hostdev/uplink.cpp
 )

@@ -15,6 +15,7 @@
 #include "lib/format.hpp"
 #include "lib/log.hpp"
 #include "vmm/control/domains.hpp"
+#include "vmm/hostdev/uplink.hpp"
 #include "vmm/net/bridge.hpp"
 #include "vmm/rt/events.hpp"
 #include "vmm/rt/hypercall.hpp"
@@ -26,6 +27,7 @@ namespace {
 constinit net::Bridge xenbr0{xl_default_bridge};
 
 uint64_t bridge_clock(void*) { return hc::clock_ns(); }
+constinit hostdev::Uplink uplink;
 
 bool mac_in_use(GuestDomain* const* slots, size_t n, const GuestDomain& g, const uint8_t* mac)
 {
@@ -230,6 +232,27 @@ size_t Domains::network(uint32_t id, xl::VifRow* rows, size_t cap)
         r.tx_dropped = s.rx_dropped + fn.net().stats().tx_malformed;
     }
     return n;
+}
+
+bool Domains::attach_uplink(drivers::Nic& nic, xl::Output& out)
+{
+    LockGuard l(lock_);
+    if (auto s = uplink.attach(nic, xenbr0, "eth0"); !s.ok()) {
+        out.print("dom0: cannot join eth0 to %s: %s\n", xenbr0.name(), lib::error_name(s.error()));
+        return false;
+    }
+    // Its interrupt ends the device-model thread's wait (handle_events).
+    if (nic.event() != ~0u) events().set_masked(nic.event(), false);
+    out.print("dom0: eth0 is the uplink of %s (port %u)\n", xenbr0.name(), uplink.port());
+    return true;
+}
+
+void Domains::poll_uplink(bool always)
+{
+    if (!uplink.attached()) return;
+    uint32_t ev = uplink.nic()->event();
+    bool fired = ev != ~0u && events().take(ev);
+    if (fired || always || ev == ~0u) (void)uplink.poll(hc::clock_ns());
 }
 
 }  // namespace vmm

@@ -917,6 +917,7 @@ void Domains::handle_events()
                 answers[n++] = g->irq_port;
             }
         }
+        poll_uplink(false);
     }
     for (size_t i = 0; i < n; ++i) (void)hc::evtchn_send(answers[i]);
 }
@@ -1010,6 +1011,8 @@ void Domains::serve()
         if (now - last_check >= 50'000'000) {
             last_check = now;
             check_lifecycle();
+            LockGuard l(lock_);
+            poll_uplink(true);  // a lost interrupt costs 50 ms, never the card
         }
     }
 }

@@ -10,6 +10,7 @@
 #include "hv/abi/hypercall.hpp"
 #include "lib/result.hpp"
 #include "lib/str.hpp"
+#include "drivers/net/nic.hpp"
 #include "vmm/console/console_ring.hpp"
 #include "vmm/control/domain_disks.hpp"
 #include "vmm/control/xl.hpp"
@@ -143,6 +144,9 @@ public:
 
     // The device-model thread's body (never returns).
     [[noreturn]] void serve();
+    // Joins the host's network card to xenbr0 as its uplink
+    // (domain_vifs.cpp); false (with a message on out) if it cannot.
+    bool attach_uplink(drivers::Nic& nic, xl::Output& out);
 
 private:
     GuestDomain* by_id(uint32_t id);
@@ -160,6 +164,9 @@ private:
     uint64_t update_isa(uint64_t now);
     // Runs the vif queues whose doorbell ports are up (domain_vifs.cpp); under lock_.
     void ring_vifs(GuestDomain& g);
+    // Frames from the uplink's NIC into the bridge (all of them when
+    // `always`, else only if its interrupt came); under lock_.
+    void poll_uplink(bool always);
     void check_lifecycle();
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
     lib::Status build(GuestDomain& g, xl::Output& out);

@@ -5,6 +5,7 @@
 #include "drivers/nvme/nvme.hpp"
 #include "drivers/pci/pci_function.hpp"
 #include "drivers/virtio/virtio_blk_disk.hpp"
+#include "drivers/virtio/virtio_net_nic.hpp"
 #include "vmm/hostdev/disk_file.hpp"
 #include "vmm/hostdev/hv_platform.hpp"
 #include "vmm/rt/lock.hpp"
@@ -39,6 +40,7 @@ HvPlatform* platform;
 HostDisks* disks;
 HostDisk found[HostDisks::max_disks];
 unsigned found_count;
+drivers::Nic* nic;
 
 template <typename T, typename... A> T* make(A&&... args)
 {
@@ -117,11 +119,26 @@ void probe_function(const drivers::pci::FunctionId& id, xl::Output& log)
     };
     if (drivers::virtio::VirtioPciDevice::device_type(fn) == 2)
         bring_up(make<drivers::virtio::VirtioBlkDisk>(), "virtio-blk", "vd");
+    else if (drivers::virtio::VirtioPciDevice::device_type(fn) == 1 && !nic) {
+        auto* n = make<drivers::virtio::VirtioNetNic>();
+        if (!n) return;
+        if (auto s = n->init(fn, *platform); !s.ok()) {
+            log.print("dom0: %02x:%02x.%x: virtio-net: %s\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7,
+                      lib::error_name(s.error()));
+            return;
+        }
+        nic = n;
+        const uint8_t* m = n->mac();
+        log.print("dom0: nic eth0: virtio-net, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s\n", m[0], m[1], m[2], m[3],
+                  m[4], m[5], n->link_up() ? "up" : "down");
+    }
     else if (id.class_code == 0x010802)
         bring_up(make<drivers::nvme::NvmeDisk>(), "NVMe", "nvme");
 }
 
 }  // namespace
+
+drivers::Nic* host_nic() { return nic; }
 
 HostDisks& host_disks()
 {
