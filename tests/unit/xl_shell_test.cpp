@@ -647,10 +647,10 @@ TEST_F(XlTest, LineSplittingErrors)
     EXPECT_EQ(out.s, "Usage: xl list [-l] [Domain]\n");
     EXPECT_EQ(xl(line + " w"), 2);
     EXPECT_EQ(out.s, "xl: command line too long\n");
-    EXPECT_EQ(xl("xl list " + std::string(600, 'x')), 2);
+    EXPECT_EQ(xl("xl list " + std::string(1100, 'x')), 2);
     EXPECT_EQ(out.s, "xl: command line too long\n");
-    // 510 bytes of words and two empty ones: exactly the 512-byte store.
-    EXPECT_EQ(xl(std::string(505, 'a') + " list \"\" \"\""), 2);
+    // 1022 bytes of words and two empty ones: exactly the 1 KiB store.
+    EXPECT_EQ(xl(std::string(1017, 'a') + " list \"\" \"\""), 2);
     EXPECT_EQ(out.s, "xl: command line too long\n");
 }
 
