@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "lib/crc32.hpp"
 #include "lib/format.hpp"
 #include "lib/result.hpp"
 #include "lib/str.hpp"
@@ -76,4 +77,16 @@ TEST(Result, TryPropagates)
     EXPECT_EQ(quarter(6).error(), Error::invalid);
     lib::Status ok;
     EXPECT_TRUE(ok.ok());
+}
+
+TEST(Crc32, KnownVectors)
+{
+    // The IEEE CRC-32 check value, and what zlib's crc32() gives for these.
+    EXPECT_EQ(lib::crc32("", 0), 0u);
+    EXPECT_EQ(lib::crc32("123456789", 9), 0xcbf43926u);
+    EXPECT_EQ(lib::crc32("The quick brown fox jumps over the lazy dog", 43), 0x414fa339u);
+    uint8_t zeros[32] = {};
+    EXPECT_EQ(lib::crc32(zeros, sizeof zeros), 0x190a55adu);
+    // Continued over pieces (as the GPT array is summed sector by sector).
+    EXPECT_EQ(lib::crc32("56789", 5, lib::crc32("1234", 4)), 0xcbf43926u);
 }

@@ -11,13 +11,16 @@
 // NumberOfPartitionEntries of 100000 and SizeOfPartitionEntry of 100, a
 // header size of 600, a disk cut short so its backup and the array's end
 // are missing, an MBR entry with status 0x7f and one past the disk's end;
-// PartitionFile reads and writes one byte past the end, a resize, a write
-// on a read-only view.
+// a disk grown after sfdisk wrote it (the backup is found where the primary's
+// AlternateLBA says, not at the new last sector); PartitionFile reads and
+// writes one byte past the end, a resize, a write on a read-only view, and
+// requests through it to a disk that completes them later and out of order.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -192,6 +195,30 @@ TEST_F(PartitionTableTest, ADamagedPrimaryFallsBackOnTheBackup)
     EXPECT_EQ(t.count, 0u);
 }
 
+TEST_F(PartitionTableTest, AGrownDiskKeepsItsBackupAtTheOldEnd)
+{
+    // Like an image file enlarged after partitioning: the backup header is
+    // not at the last sector any more, and the primary's AlternateLBA names it.
+    make("g.img", 16, gpt3);
+    auto d = read_file("g.img");
+    d.resize(24u << 20);
+    write_file("g.img", d);
+    PartitionTable t;
+    ASSERT_TRUE(read("g.img", t).ok()) << (t.problem ? t.problem : "");
+    EXPECT_FALSE(t.used_backup);
+    uint8_t x = 0x5a;
+    poke("g.img", 2 * 512 + 40, &x, 1);  // the primary array
+    ASSERT_TRUE(read("g.img", t).ok()) << (t.problem ? t.problem : "");
+    EXPECT_TRUE(t.used_backup);
+    EXPECT_STREQ(t.problem, "partition entry array CRC32 mismatch");
+    ASSERT_EQ(t.count, 3u);
+    EXPECT_STREQ(t.parts[2].name, "swap area");
+    // A broken primary header gives no AlternateLBA to trust: the last
+    // sector is all that is left, and it holds no header.
+    poke("g.img", 512 + 16, &x, 1);
+    EXPECT_EQ(read("g.img", t).error(), lib::Error::corrupt);
+}
+
 TEST_F(PartitionTableTest, HostileFieldsAreRefused)
 {
     struct Case {
@@ -256,6 +283,111 @@ TEST_F(PartitionTableTest, PartitionFileShowsOnlyItsBytes)
     for (size_t i = 0; i < 512; ++i) ASSERT_EQ(disk[(part.first_lba + part.sectors) * 512 + i], 0);
     // And sfdisk still finds the table sound.
     EXPECT_EQ(std::system(("sfdisk --verify '" + p("d.img") + "' >/dev/null 2>&1").c_str()), 0);
+}
+
+// A disk in memory that completes requests only from wait(), newest first,
+// as a Dom0 disk driver may complete them in any order.
+class LaterDisk final : public vmm::block::File {
+public:
+    std::vector<uint8_t> data;
+    std::vector<vmm::block::FileRequest*> queued;
+    size_t most_queued = 0;
+    unsigned flushes = 0;
+
+    void submit(vmm::block::FileRequest& r) override
+    {
+        queued.push_back(&r);
+        most_queued = std::max(most_queued, queued.size());
+    }
+    void wait() override
+    {
+        if (queued.empty()) return;
+        vmm::block::FileRequest& r = *queued.back();
+        queued.pop_back();
+        lib::Status s;
+        if (r.op == vmm::block::FileOp::flush) ++flushes;
+        else if (r.offset > data.size() || r.len > data.size() - r.offset) s = lib::Error::out_of_range;
+        else if (r.op == vmm::block::FileOp::read) std::memcpy(r.buf, data.data() + r.offset, r.len);
+        else if (r.op == vmm::block::FileOp::write) std::memcpy(data.data() + r.offset, r.buf, r.len);
+        else s = lib::Error::unsupported;
+        r.done(r, s);
+    }
+    uint64_t size() const override { return data.size(); }
+    bool writable() const override { return true; }
+};
+
+TEST_F(PartitionTableTest, PartitionFileOverADiskThatCompletesLater)
+{
+    LaterDisk disk;
+    disk.data.assign(1 << 20, 0);
+    const uint64_t off = 64 * 1024, size = 256 * 1024;
+    vmm::block::PartitionFile pf(disk, off, size);
+    // More requests in flight than the view has slots (16): submit waits for
+    // one to finish, and every caller's callback runs once with its status.
+    struct Op {
+        vmm::block::FileRequest r;
+        std::vector<uint8_t> buf;
+        int calls = 0;
+        lib::Status status;
+    };
+    constexpr unsigned n = 40;
+    std::vector<Op> ops(n);
+    for (unsigned i = 0; i < n; ++i) {
+        Op& o = ops[i];
+        o.buf.assign(4096, uint8_t(i + 1));
+        o.r.op = vmm::block::FileOp::write;
+        o.r.offset = i * 4096;
+        o.r.buf = o.buf.data();
+        o.r.len = o.buf.size();
+        o.r.ctx = &o;
+        o.r.done = [](vmm::block::FileRequest& r, lib::Status s) {
+            auto* op = static_cast<Op*>(r.ctx);
+            ++op->calls;
+            op->status = s;
+        };
+        pf.submit(o.r);
+    }
+    EXPECT_EQ(disk.most_queued, 16u);
+    while (!disk.queued.empty()) pf.wait();
+    for (unsigned i = 0; i < n; ++i) {
+        EXPECT_EQ(ops[i].calls, 1) << i;
+        EXPECT_TRUE(ops[i].status.ok()) << i;
+        // Each landed at the partition's offset, not at the disk's start.
+        EXPECT_EQ(disk.data[off + i * 4096], uint8_t(i + 1)) << i;
+        EXPECT_EQ(disk.data[off + i * 4096 + 4095], uint8_t(i + 1)) << i;
+    }
+    EXPECT_EQ(disk.data[off - 1], 0);
+    EXPECT_EQ(disk.data[off + n * 4096], 0);
+    // Reads back through the synchronous helpers (which wait on the view).
+    uint8_t b[2];
+    ASSERT_TRUE(vmm::block::file_read(pf, 4096 * 7 - 1, b, 2).ok());
+    EXPECT_EQ(b[0], 7);
+    EXPECT_EQ(b[1], 8);
+    ASSERT_TRUE(vmm::block::file_read(pf, size - 1, b, 1).ok());  // the last byte
+    ASSERT_TRUE(vmm::block::file_flush(pf).ok());
+    EXPECT_EQ(disk.flushes, 1u);
+    // Refused at submit, before the disk sees them: completed inline.
+    vmm::block::FileRequest r;
+    int calls = 0;
+    lib::Status status;
+    struct Seen {
+        int* calls;
+        lib::Status* status;
+    } seen{&calls, &status};
+    r.op = vmm::block::FileOp::read;
+    r.offset = size;
+    r.len = 1;
+    r.buf = b;
+    r.ctx = &seen;
+    r.done = [](vmm::block::FileRequest& q, lib::Status s) {
+        auto* w = static_cast<Seen*>(q.ctx);
+        ++*w->calls;
+        *w->status = s;
+    };
+    pf.submit(r);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(status.error(), lib::Error::out_of_range);
+    EXPECT_TRUE(disk.queued.empty());
 }
 
 TEST_F(PartitionTableTest, AQcow2ImageInsideAPartition)

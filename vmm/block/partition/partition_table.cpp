@@ -151,6 +151,7 @@ lib::Status read_gpt(Reader& r, PartitionTable& out)
     GptHeader h{};
     lib::Error error = lib::Error::corrupt;
     const char* why = check_header(r, 1, h);
+    bool header_sound = !why;
     if (!why) why = read_entries(r, h, out, error);
     if (!why) {
         out.kind = TableKind::gpt;
@@ -160,12 +161,20 @@ lib::Status read_gpt(Reader& r, PartitionTable& out)
         out.problem = why;
         return error;
     }
-    // The backup: where a sound primary header says, else the last sector.
+    // The backup: where a sound primary header says (as Linux looks, so a
+    // disk grown after partitioning still finds it at the old end), then the
+    // last sector.
     const char* primary = why;
-    uint64_t backup = r.sectors - 1;
-    GptHeader b{};
-    why = check_header(r, backup, b);
-    if (!why) why = read_entries(r, b, out, error);
+    uint64_t candidates[2] = {r.sectors - 1, r.sectors - 1};
+    if (header_sound && h.alternate_lba > 1 && h.alternate_lba < r.sectors) candidates[0] = h.alternate_lba;
+    for (unsigned c = 0; c < 2; ++c) {
+        if (c == 1 && candidates[1] == candidates[0]) break;
+        GptHeader b{};
+        error = lib::Error::corrupt;
+        why = check_header(r, candidates[c], b);
+        if (!why) why = read_entries(r, b, out, error);
+        if (!why || error != lib::Error::corrupt) break;
+    }
     out.problem = primary;  // the primary's fault is what the user is told
     if (why) {
         out.count = 0;

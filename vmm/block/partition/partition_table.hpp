@@ -40,8 +40,9 @@ struct PartitionTable {
 
 // sector_size: 512 or 4096 (the disk's logical sector). `not_found` when
 // the disk has no partition table, `corrupt` when it has one that cannot be
-// used (problem says why), `unsupported` for more than max_partitions used
-// entries or an entry size this reader does not handle.
+// used (problem says why; an entry size other than 128 x 2^n up to the
+// sector size is `corrupt` too), `unsupported` for more than max_partitions
+// used entries.
 lib::Status read_partition_table(File& disk, uint32_t sector_size, PartitionTable& out);
 
 // A GUID in its usual text form (mixed-endian, 8-4-4-4-12), as sfdisk and
