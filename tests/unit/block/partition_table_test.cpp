@@ -72,6 +72,13 @@ protected:
         std::memcpy(h + 16, &c, 4);
         write_file(name, d);
     }
+    // Inverts one byte (setting a fixed value could leave it unchanged).
+    void flip(const std::string& name, uint64_t off)
+    {
+        auto d = read_file(name);
+        d[off] ^= 0xff;
+        write_file(name, d);
+    }
     void poke(const std::string& name, uint64_t off, const void* v, size_t n)
     {
         auto d = read_file(name);
@@ -175,8 +182,7 @@ TEST_F(PartitionTableTest, ADamagedPrimaryFallsBackOnTheBackup)
 {
     make("d.img", 16, gpt3);
     const uint64_t last = (16u << 20) / 512 - 1;
-    uint8_t x = 0x5a;
-    poke("d.img", 512 + 16, &x, 1);  // primary header CRC
+    flip("d.img", 512 + 16);  // primary header CRC
     PartitionTable t;
     ASSERT_TRUE(read("d.img", t).ok());
     EXPECT_TRUE(t.used_backup);
@@ -185,12 +191,12 @@ TEST_F(PartitionTableTest, ADamagedPrimaryFallsBackOnTheBackup)
     EXPECT_STREQ(t.parts[1].name, "images");
 
     make("e.img", 16, gpt3);
-    poke("e.img", 2 * 512 + 40, &x, 1);  // inside the primary array: its CRC no longer matches
+    flip("e.img", 2 * 512 + 40);  // inside the primary array: its CRC no longer matches
     ASSERT_TRUE(read("e.img", t).ok());
     EXPECT_TRUE(t.used_backup);
     EXPECT_STREQ(t.problem, "partition entry array CRC32 mismatch");
 
-    poke("d.img", last * 512 + 16, &x, 1);  // and the backup's
+    flip("d.img", last * 512 + 16);  // and the backup's
     EXPECT_EQ(read("d.img", t).error(), lib::Error::corrupt);
     EXPECT_EQ(t.count, 0u);
 }
@@ -206,8 +212,7 @@ TEST_F(PartitionTableTest, AGrownDiskKeepsItsBackupAtTheOldEnd)
     PartitionTable t;
     ASSERT_TRUE(read("g.img", t).ok()) << (t.problem ? t.problem : "");
     EXPECT_FALSE(t.used_backup);
-    uint8_t x = 0x5a;
-    poke("g.img", 2 * 512 + 40, &x, 1);  // the primary array
+    flip("g.img", 2 * 512 + 40);  // the primary array
     ASSERT_TRUE(read("g.img", t).ok()) << (t.problem ? t.problem : "");
     EXPECT_TRUE(t.used_backup);
     EXPECT_STREQ(t.problem, "partition entry array CRC32 mismatch");
@@ -215,7 +220,7 @@ TEST_F(PartitionTableTest, AGrownDiskKeepsItsBackupAtTheOldEnd)
     EXPECT_STREQ(t.parts[2].name, "swap area");
     // A broken primary header gives no AlternateLBA to trust: the last
     // sector is all that is left, and it holds no header.
-    poke("g.img", 512 + 16, &x, 1);
+    flip("g.img", 512 + 16);
     EXPECT_EQ(read("g.img", t).error(), lib::Error::corrupt);
 }
 
@@ -235,15 +240,16 @@ TEST_F(PartitionTableTest, HostileFieldsAreRefused)
         {"header of 600 bytes", 512 + 12, 600, 4, "header size out of range"},
         {"MyLBA wrong", 512 + 24, 7, 8, "MyLBA does not name its own sector"},
     };
+    unsigned n = 0;
     for (const Case& c : cases) {
-        make("h.img", 16, gpt3);
-        poke("h.img", c.off, &c.value, c.bytes);
-        fix_crcs("h.img", 1);  // so the check behind the CRCs is what refuses
+        const std::string img = "h" + std::to_string(n++) + ".img";  // a fresh disk each time
+        make(img, 16, gpt3);
+        poke(img, c.off, &c.value, c.bytes);
+        fix_crcs(img, 1);  // so the check behind the CRCs is what refuses
         // The backup is sound: break it too so that the primary's fault is what is reported.
-        uint8_t x = 0x5a;
-        poke("h.img", ((16u << 20) - 512) + 16, &x, 1);
+        flip(img, ((16u << 20) - 512) + 16);
         PartitionTable t;
-        EXPECT_EQ(read("h.img", t).error(), lib::Error::corrupt) << c.what;
+        EXPECT_EQ(read(img, t).error(), lib::Error::corrupt) << c.what;
         ASSERT_NE(t.problem, nullptr) << c.what;
         EXPECT_STREQ(t.problem, c.problem) << c.what;
     }
