@@ -63,6 +63,11 @@ public:
     // `len` bytes long (out.length > 0 on success).
     virtual lib::Status extent_at(uint64_t off, uint64_t len, Extent& out) = 0;
 
+    // Where this layer's bytes end in its file, so that another image may be
+    // placed after it on the same volume (a live snapshot's overlay).
+    // unsupported for raw, which is its whole file.
+    virtual lib::Result<uint64_t> image_end() { return lib::err(lib::Error::unsupported); }
+
     // Flushes, marks the image clean, releases the backing chain and frees
     // this object. The device is gone afterwards whatever the status.
     virtual lib::Status close() = 0;

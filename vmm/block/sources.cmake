@@ -17,4 +17,5 @@ set(HV_BLOCK_SOURCES
   vmm/block/vhd/vhd.cpp
   vmm/block/vhd/create.cpp
   vmm/block/partition/partition_table.cpp
-  vmm/block/partition/partition_file.cpp)
+  vmm/block/partition/partition_file.cpp
+  vmm/block/chain/volume_chain.cpp)

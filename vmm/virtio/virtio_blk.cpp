@@ -19,7 +19,7 @@ bool sectors_ok(uint64_t sector, uint64_t count, uint64_t capacity)
 }  // namespace
 
 VirtioBlk::VirtioBlk(block::BlockDevice& disk, const char* serial, unsigned queues)
-    : disk_(disk), queues_(queues == 0 ? 1 : queues > max_queues ? max_queues : queues)
+    : disk_(&disk), queues_(queues == 0 ? 1 : queues > max_queues ? max_queues : queues)
 {
     for (uint32_t i = 0; serial && i < blk_id_bytes && serial[i]; ++i) serial_[i] = serial[i];
 }
@@ -30,7 +30,7 @@ uint64_t VirtioBlk::device_features() const
     if (queues_ > 1) f |= blk_feature::mq;
     // 5.2.5: RO makes the driver treat the disk as read-only; discard and
     // write zeroes would only ever fail on it, so they are not offered.
-    if (disk_.read_only()) f |= blk_feature::ro;
+    if (disk_->read_only()) f |= blk_feature::ro;
     else f |= blk_feature::discard | blk_feature::write_zeroes;
     return f;
 }
@@ -40,12 +40,12 @@ uint32_t VirtioBlk::config_read(uint32_t offset, unsigned size)
     // Built afresh on every read, little-endian field by field: the
     // capacity is the backend's current size.
     uint8_t b[sizeof(VirtioBlkConfig)] = {};
-    put_le(b + offsetof(VirtioBlkConfig, capacity), disk_.size() / blk_sector_size, 8);
+    put_le(b + offsetof(VirtioBlkConfig, capacity), disk_->size() / blk_sector_size, 8);
     put_le(b + offsetof(VirtioBlkConfig, size_max), size_max, 4);
     put_le(b + offsetof(VirtioBlkConfig, seg_max), seg_max, 4);
     put_le(b + offsetof(VirtioBlkConfig, blk_size), blk_sector_size, 4);
     put_le(b + offsetof(VirtioBlkConfig, num_queues), queues_, 2);
-    if (!disk_.read_only()) {
+    if (!disk_->read_only()) {
         put_le(b + offsetof(VirtioBlkConfig, max_discard_sectors), max_discard_sectors, 4);
         put_le(b + offsetof(VirtioBlkConfig, max_discard_seg), max_discard_seg, 4);
         put_le(b + offsetof(VirtioBlkConfig, discard_sector_alignment), discard_alignment, 4);
@@ -120,7 +120,7 @@ uint8_t VirtioBlk::handle(const Chain& c, uint32_t& written)
     case blk_type::flush:
         // The header's sector must be 0 (5.2.6.1); like QEMU the device
         // does not hold the driver to it.
-        return disk_.flush().ok() ? blk_status::ok : blk_status::ioerr;
+        return disk_->flush().ok() ? blk_status::ok : blk_status::ioerr;
     case blk_type::get_id: return get_id(c, written);
     case blk_type::discard: return discard_or_zero(c, true);
     case blk_type::write_zeroes: return discard_or_zero(c, false);
@@ -134,8 +134,8 @@ uint8_t VirtioBlk::read_write(const Chain& c, bool in, uint64_t sector, uint32_t
     // OUT: the device-readable part after the header.
     const uint64_t data = in ? c.writable - 1 : c.readable - sizeof(VirtioBlkReqHeader);
     if (data % blk_sector_size) return blk_status::ioerr;  // 5.2.6.1: a multiple of 512
-    if (!in && disk_.read_only()) return blk_status::ioerr;  // 5.2.6.2, and nothing is written
-    if (!sectors_ok(sector, data / blk_sector_size, disk_.size() / blk_sector_size)) return blk_status::ioerr;
+    if (!in && disk_->read_only()) return blk_status::ioerr;  // 5.2.6.2, and nothing is written
+    if (!sectors_ok(sector, data / blk_sector_size, disk_->size() / blk_sector_size)) return blk_status::ioerr;
     uint64_t off = sector * blk_sector_size;
     uint64_t left = data;
     uint64_t pos = 0;  // position in the readable part (OUT skips the header)
@@ -151,7 +151,7 @@ uint8_t VirtioBlk::read_write(const Chain& c, bool in, uint64_t sector, uint32_t
         uint64_t n = s.len - skip;
         if (n > left) n = left;
         if (n == 0) continue;
-        const lib::Status st = in ? disk_.read(off, s.host + skip, size_t(n)) : disk_.write(off, s.host + skip, size_t(n));
+        const lib::Status st = in ? disk_->read(off, s.host + skip, size_t(n)) : disk_->write(off, s.host + skip, size_t(n));
         if (!st.ok()) return blk_status::ioerr;
         off += n;
         left -= n;
@@ -180,7 +180,7 @@ uint8_t VirtioBlk::discard_or_zero(const Chain& c, bool discard)
 {
     const uint64_t want = discard ? blk_feature::discard : blk_feature::write_zeroes;
     if (!(transport_->negotiated() & want)) return blk_status::unsupp;
-    if (disk_.read_only()) return blk_status::ioerr;
+    if (disk_->read_only()) return blk_status::ioerr;
     const uint64_t data = c.readable - sizeof(VirtioBlkReqHeader);
     constexpr uint64_t seg_bytes = sizeof(VirtioBlkDiscardSegment);
     if (data == 0 || data % seg_bytes) return blk_status::ioerr;
@@ -190,7 +190,7 @@ uint8_t VirtioBlk::discard_or_zero(const Chain& c, bool discard)
     uint8_t raw[max_discard_seg * seg_bytes];
     const size_t n = size_t(data / seg_bytes);
     c.read(sizeof(VirtioBlkReqHeader), raw, size_t(data));
-    const uint64_t capacity = disk_.size() / blk_sector_size;
+    const uint64_t capacity = disk_->size() / blk_sector_size;
     for (size_t i = 0; i < n; ++i) {
         const uint8_t* p = raw + i * seg_bytes;
         const uint32_t count = le32(p + offsetof(VirtioBlkDiscardSegment, num_sectors));
@@ -205,7 +205,7 @@ uint8_t VirtioBlk::discard_or_zero(const Chain& c, bool discard)
         const uint8_t* p = raw + i * seg_bytes;
         const uint64_t off = le64(p) * blk_sector_size;
         const uint64_t len = uint64_t(le32(p + offsetof(VirtioBlkDiscardSegment, num_sectors))) * blk_sector_size;
-        const lib::Status st = discard ? disk_.discard(off, len) : disk_.write_zeroes(off, len);
+        const lib::Status st = discard ? disk_->discard(off, len) : disk_->write_zeroes(off, len);
         if (!st.ok()) return blk_status::ioerr;
     }
     return blk_status::ok;

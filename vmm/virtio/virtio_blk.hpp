@@ -134,7 +134,15 @@ public:
     VirtioBlk(block::BlockDevice& disk, const char* serial, unsigned queues = 1);
 
     const Stats& stats() const { return stats_; }
-    block::BlockDevice& disk() { return disk_; }
+    block::BlockDevice& disk() { return *disk_; }
+    // Serves the guest from `d` from now on (a live snapshot's new top layer,
+    // between two requests): it must have the same size and rights (invalid).
+    lib::Status replace_disk(block::BlockDevice& d)
+    {
+        if (d.size() != disk_->size() || d.read_only() != disk_->read_only()) return lib::Error::invalid;
+        disk_ = &d;
+        return {};
+    }
 
     // VirtioDevice
     uint16_t device_type() const override { return device_id; }
@@ -156,7 +164,7 @@ private:
     uint8_t get_id(const Chain& c, uint32_t& written);
     uint8_t count(uint8_t status);
 
-    block::BlockDevice& disk_;
+    block::BlockDevice* disk_;
     unsigned queues_;
     char serial_[blk_id_bytes] = {};
     Stats stats_;

@@ -67,7 +67,9 @@ lib::Status create(lib::Allocator& a, File& file, const CreateOptions& opt)
         h->backing_file_size.set(uint32_t(opt.backing_file.size()));
         std::memcpy(c.data() + pos, opt.backing_file.data(), opt.backing_file.size());
     }
-    TRY(file_resize(file, 0));
+    // A volume (a partition) cannot shrink: what lies past the new image's
+    // clusters is free space to it, whatever it holds.
+    if (auto s = file_resize(file, 0); !s.ok() && s.error() != lib::Error::unsupported) return s;
     TRY(file_write(file, 0, c.data(), cs));
 
     // Refcount table and blocks.

@@ -138,6 +138,63 @@ lib::Status Device::parse_extensions(const uint8_t* c0, size_t len)
     return {};
 }
 
+lib::Status Device::set_backing_name(lib::StrView name, lib::StrView format)
+{
+    if (read_only_) return lib::Error::denied;
+    if (name.size() > max_backing_name || format.size() >= sizeof backing_format_ || (name.empty() && !format.empty()))
+        return lib::Error::invalid;
+    const uint32_t cs = cluster_size_;
+    Buffer in = TRY(Buffer::make(alloc_, cs));
+    Buffer out = TRY(Buffer::make(alloc_, cs));
+    TRY(file_read(file_, 0, in.data(), cs));
+    std::memset(out.data(), 0, cs);
+    std::memcpy(out.data(), in.data(), header_length_);
+    uint64_t w = header_length_;
+    auto put_ext = [&](uint32_t type, const void* data, uint32_t len) -> bool {
+        if (w + sizeof(ExtensionHeader) + align_up(len, 8) > cs) return false;
+        auto* eh = reinterpret_cast<ExtensionHeader*>(out.data() + w);
+        eh->type.set(type);
+        eh->length.set(len);
+        std::memcpy(out.data() + w + sizeof *eh, data, len);
+        w += sizeof *eh + align_up(len, 8);
+        return true;
+    };
+    if (!format.empty() && !put_ext(ext_backing_format, format.data(), uint32_t(format.size())))
+        return lib::Error::out_of_range;
+    // Every other extension (feature names, bitmaps, unknown ones) is kept
+    // as it was; parse_extensions checked their lengths on open.
+    auto* h = reinterpret_cast<const Header*>(in.data());
+    const uint64_t ext_end_at = h->backing_file_offset.get() ? h->backing_file_offset.get() : cs;
+    for (uint64_t pos = header_length_; pos + sizeof(ExtensionHeader) <= ext_end_at;) {
+        ExtensionHeader eh;
+        std::memcpy(&eh, in.data() + pos, sizeof eh);
+        pos += sizeof eh;
+        const uint32_t type = eh.type.get(), len = eh.length.get();
+        if (type == ext_end) break;
+        if (len > ext_end_at - pos) return lib::Error::corrupt;
+        if (type != ext_backing_format && !put_ext(type, in.data() + pos, len)) return lib::Error::out_of_range;
+        pos += align_up(len, 8);
+    }
+    w += sizeof(ExtensionHeader);  // the end marker: zeros
+    auto* oh = reinterpret_cast<Header*>(out.data());
+    oh->backing_file_offset.set(name.empty() ? 0 : w);
+    oh->backing_file_size.set(uint32_t(name.size()));
+    if (!name.empty()) {
+        if (w + name.size() > cs) return lib::Error::out_of_range;
+        std::memcpy(out.data() + w, name.data(), name.size());
+    }
+    // One write of the header cluster. For the overlays snapshots make, what
+    // changes (header, format, name) is in its first 512 bytes, a sector a
+    // disk writes whole: a power cut leaves the old backing or the new one.
+    TRY(file_write(file_, 0, out.data(), cs));
+    TRY(file_flush(file_));
+    std::memcpy(backing_name_, name.data(), name.size());
+    backing_name_[name.size()] = 0;
+    std::memcpy(backing_format_, format.data(), format.size());
+    backing_format_[format.size()] = 0;
+    return {};
+}
+
 lib::Status Device::load_snapshots()
 {
     if (nb_snapshots_ == 0) return {};

@@ -83,6 +83,12 @@ public:
     BlockDevice* backing() override { return backing_; }
     lib::Status extent_at(uint64_t off, uint64_t len, Extent& out) override;
     lib::Status close() override;
+    lib::Result<uint64_t> image_end() override;  // after the last cluster with a reference
+
+    // Rewrites the backing file name and format in the header (qemu-img
+    // rebase -u): the data is not touched and the open backing device stays
+    // until the image is opened again. An empty name removes the backing.
+    lib::Status set_backing_name(lib::StrView name, lib::StrView format);
 
     // Image properties for `info`.
     uint32_t version() const { return version_; }

@@ -259,4 +259,18 @@ lib::Status Device::flush_metadata()
     return apply_deferred_frees();
 }
 
+lib::Result<uint64_t> Device::image_end()
+{
+    // The last refcount block in use, and in it the last cluster with a
+    // reference (clusters waiting for a deferred free still count).
+    for (uint64_t i = rt_entries(); i-- > 0;) {
+        const uint64_t off = rt_get(i);
+        if (!off) continue;
+        CacheSlot* s = TRY(load_refblock(off));
+        for (uint64_t k = refblock_entries_; k-- > 0;)
+            if (rb_read(s->data, refcount_order_, k)) return (i * refblock_entries_ + k + 1) * cluster_size_;
+    }
+    return lib::err(lib::Error::corrupt);  // not even the header has a reference
+}
+
 }  // namespace vmm::block::qcow2

@@ -40,6 +40,7 @@ public:
     BlockDevice* backing() override { return parent_; }
     lib::Status extent_at(uint64_t off, uint64_t len, Extent& out) override;
     lib::Status close() override;
+    lib::Result<uint64_t> image_end() override { return footer_offset_ + sizeof(Footer); }
 
     uint32_t disk_type() const { return type_; }
     uint32_t block_size() const { return block_size_; }
