@@ -96,6 +96,11 @@ public:
         return domains().detach_vif(id, devid, mac, found);
     }
     bool vif_present(uint32_t id, uint32_t devid) override { return domains().vif_present(id, devid); }
+    hv::abi::Status snapshot(uint32_t id, xl::SnapshotOp op, lib::StrView name, xl::Output& out,
+                             uint32_t* new_id) override
+    {
+        return domains().snapshot(id, op, name, out, new_id);
+    }
     hv::abi::Status trigger(uint32_t id, lib::StrView what, uint32_t vcpu) override
     {
         if (what == "nmi") return domains().nmi(id, vcpu);

@@ -242,6 +242,18 @@ public:
         }
         return there;
     }
+    // Live snapshots: what was asked; the status (and a message) to give.
+    Status snapshot_status = Status::ok;
+    Status snapshot(uint32_t id, vmm::xl::SnapshotOp op, lib::StrView name, Output& out, uint32_t* new_id) override
+    {
+        static const char* const ops[] = {"create", "list", "revert", "remove"};
+        calls.push_back(std::string("snapshot ") + ops[unsigned(op)] + " " + std::to_string(id) + " " +
+                        std::string(name.data(), name.size()));
+        if (op == vmm::xl::SnapshotOp::list) out.print("Name Creation Time\n");
+        if (snapshot_status == Status::not_found) out.print("xl: no snapshot\n");
+        *new_id = 7;
+        return snapshot_status;
+    }
     Status attach_vif(uint32_t id, const vmm::VifConfig& v, Output&, uint32_t* devid) override
     {
         calls.push_back("attach_vif " + std::to_string(id) + " " + v.bridge);
@@ -563,6 +575,11 @@ TEST_F(XlTest, HelpListsEveryCommand)
               " block-detach        Destroy a domain's virtual block device (the guest ejects it first)\n"
               " network-attach      Create a new virtual network device (hot-plugged into the running guest)\n"
               " network-detach      Destroy a domain's virtual network device (the guest ejects it first)\n"
+              " snapshot-create     Take a live snapshot of a domain's writable disks on host volumes\n"
+              " snapshot-list       List the snapshots of a domain's disks\n"
+              " snapshot-revert     Restart a domain from a snapshot of its disks (later snapshots are "
+              "given up)\n"
+              " snapshot-delete     Delete the newest snapshot of a domain's disks, keeping their data\n"
               " lsblk               List the host's disks and partitions, which disk= targets name as /dev/...\n"
               " selftest            Check that the hypervisor refuses malformed and unauthorised hypercalls\n");
 }
@@ -1287,6 +1304,39 @@ TEST_F(XlTest, BlockAttachParsesTheDiskSpec)
     be.attach_status = Status::unsupported;
     EXPECT_EQ(xl("block-attach web vdev=xvdb, target=x"), 1);
     EXPECT_EQ(out.s, "xl: domain 1 has no PCI bus for disks (only Linux domains get the PC platform)\n");
+}
+
+TEST_F(XlTest, SnapshotCommands)
+{
+    EXPECT_EQ(xl("xl snapshot-create web s1"), 0) << out.s;
+    EXPECT_EQ(out.s, "Snapshot 's1' of domain 1 taken\n");
+    EXPECT_EQ(be.calls.back(), "snapshot create 1 s1");
+    EXPECT_EQ(xl("snapshot-list 1"), 0) << out.s;
+    EXPECT_EQ(out.s, "Name Creation Time\n");
+    EXPECT_EQ(be.calls.back(), "snapshot list 1 ");
+    EXPECT_EQ(xl("snapshot-revert web s1"), 0) << out.s;
+    EXPECT_EQ(out.s, "Domain 1 reverted to snapshot 's1': restarted as domain 7\n");
+    EXPECT_EQ(xl("snapshot-delete web s1"), 0) << out.s;
+    EXPECT_EQ(out.s, "Snapshot 's1' of domain 1 deleted\n");
+    EXPECT_EQ(be.calls.back(), "snapshot remove 1 s1");
+
+    // Bad input: the wrong number of words, an unknown domain (nothing
+    // reaches the backend); the backend's refusals print its message only.
+    be.calls.clear();
+    EXPECT_EQ(xl("snapshot-create web"), 2);
+    EXPECT_EQ(out.s, "Usage: xl snapshot-create <Domain> <name>\n");
+    EXPECT_EQ(xl("snapshot-list web s1"), 2);
+    EXPECT_EQ(out.s, "Usage: xl snapshot-list <Domain>\n");
+    EXPECT_EQ(xl("snapshot-revert web a b"), 2);
+    EXPECT_EQ(xl("snapshot-delete nosuch s1"), 1);
+    EXPECT_EQ(out.s, unknown_nosuch);
+    EXPECT_TRUE(be.calls.empty());
+    be.snapshot_status = Status::not_found;
+    EXPECT_EQ(xl("snapshot-delete web s9"), 1);
+    EXPECT_EQ(out.s, "xl: no snapshot\n");
+    be.snapshot_status = Status::unsupported;
+    EXPECT_EQ(xl("snapshot-create web s1"), 1);
+    EXPECT_EQ(out.s, "xl: domain 1 has no disks that can have snapshots (only Linux domains have virtio disks)\n");
 }
 
 TEST_F(XlTest, BlockDetachWaitsForTheEject)

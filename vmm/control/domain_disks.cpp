@@ -1,5 +1,6 @@
 #include "vmm/control/domain_disks.hpp"
 
+#include "lib/civil_time.hpp"
 #include "lib/format.hpp"
 #include "vmm/block/buffer.hpp"
 #include "vmm/block/image.hpp"
@@ -145,9 +146,18 @@ lib::Status DomainDisks::attach_one(const DiskConfig& d, const char* label, uint
     block::OpenOptions opt;
     opt.writable = d.readwrite;
     opt.format = *fmt;
+    if (host_disk) {
+        // A volume with snapshots: its disk is the top of its chain, a qcow2
+        // overlay whatever format= says of the image it began with.
+        if (auto f = chain_.open(d.target, {}, false)) {
+            const auto* v = chain_.volume(d.target);
+            if (v && v->has_table) opt.format = block::Format::automatic;
+            chain_.close(*f);
+        }
+    }
     const char* detail = nullptr;
     opt.detail = &detail;
-    auto dev = block::open_image(alloc_, opener_, d.target, {}, opt);
+    auto dev = block::open_image(alloc_, chain_, d.target, {}, opt);
     if (!dev && host_disk) {
         out.print("xl: %s: cannot open '%s' as %s: %s%s%s\n", label, d.target, disk_format_name(d.format),
                   host_open_error(dev.error()), detail ? ": " : "", detail ? detail : "");
@@ -193,6 +203,188 @@ void DomainDisks::close()
         k = Disk{};
     }
     count_ = 0;
+}
+
+// --- Live snapshots ---------------------------------------------------------
+
+namespace {
+
+const char* snapshot_error(lib::Error e)
+{
+    switch (e) {
+    case lib::Error::out_of_range: return "no room left on its volume for another layer (or 31 snapshots already)";
+    case lib::Error::unsupported: return "a raw image fills its volume: only qcow2 and vhd images can have snapshots";
+    case lib::Error::io: return "the disk reported an I/O error";
+    case lib::Error::exists: return "a snapshot of that name exists";
+    case lib::Error::no_memory: return "out of memory in Dom0";
+    default: return lib::error_name(e);
+    }
+}
+
+}  // namespace
+
+size_t DomainDisks::snapshot_disks(size_t* idx, xl::Output& out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < count_; ++i) {
+        const Disk& k = disks_[i];
+        if (k.dev->read_only() || !hostdev::TargetOpener::is_host_disk(k.target)) continue;
+        if (!chain_.volume(k.target)) continue;
+        idx[n++] = i;
+    }
+    if (n == 0)
+        out.print("xl: the domain has no writable disk on a host volume (disk= target /dev/..., access=rw): "
+                  "nothing to snapshot\n");
+    return n;
+}
+
+bool DomainDisks::has_snapshot(lib::StrView name)
+{
+    for (size_t i = 0; i < count_; ++i)
+        if (auto* v = chain_.volume(disks_[i].target); v && v->has_table && v->chain.find(name) >= 0) return true;
+    return false;
+}
+
+lib::Status DomainDisks::snapshot_create(lib::StrView name, uint64_t created, xl::Output& out)
+{
+    if (!block::VolumeChain::valid_name(name)) {
+        out.print("xl: invalid snapshot name '%.*s': 1-47 characters of A-Z a-z 0-9 . _ + -, not starting with '.'\n",
+                  int(name.size()), name.data());
+        return lib::Error::invalid;
+    }
+    size_t idx[max_disks];
+    const size_t n = snapshot_disks(idx, out);
+    if (n == 0) return lib::Error::not_found;
+    // Every disk is checked before any changes: a snapshot is all the
+    // domain's disks or none of them.
+    for (size_t j = 0; j < n; ++j) {
+        Disk& k = disks_[idx[j]];
+        auto* v = chain_.volume(k.target);
+        auto end = block::layer_end(*k.dev);
+        block::VolumeChain dry = v->chain;
+        lib::Status s = end ? dry.push(name, dry.top().offset + *end, block::Format::qcow2, created, v->file->size())
+                            : lib::Status(end.error());
+        if (!s) {
+            out.print("xl: %s (%s): cannot take snapshot '%.*s': %s\n", k.vdev, k.target, int(name.size()),
+                      name.data(), snapshot_error(s.error()));
+            return s;
+        }
+    }
+    for (size_t j = 0; j < n; ++j) {
+        Disk& k = disks_[idx[j]];
+        auto* v = chain_.volume(k.target);
+        const block::VolumeChain before = v->chain;
+        auto s = block::chain_snapshot(alloc_, chain_, *v, *k.dev, name, created);
+        block::BlockDevice* top = nullptr;
+        if (s) {
+            block::OpenOptions opt;
+            opt.writable = true;
+            auto d = block::open_image(alloc_, chain_, k.target, {}, opt);
+            if (d && k.blk->replace_disk(**d).ok()) top = *d;
+            else {
+                if (d) (void)(*d)->close();
+                s = d ? lib::Status(lib::Error::invalid) : lib::Status(d.error());
+                // The guest goes on with the layer it had: the table must
+                // not call it frozen.
+                (void)v->chain.restore(*v->file, before);
+                v->has_table = before.stored();
+            }
+        }
+        if (!s) {
+            out.print("xl: %s (%s): snapshot '%.*s' failed: %s%s\n", k.vdev, k.target, int(name.size()), name.data(),
+                      snapshot_error(s.error()), j ? "; the disks before it have it" : "");
+            return s;
+        }
+        (void)k.dev->close();  // the frozen layer: flushed and marked clean
+        k.dev = top;
+    }
+    return {};
+}
+
+lib::Status DomainDisks::snapshot_delete(lib::StrView name, xl::Output& out)
+{
+    size_t idx[max_disks];
+    const size_t n = snapshot_disks(idx, out);
+    if (n == 0) return lib::Error::not_found;
+    bool any = false;
+    for (size_t j = 0; j < n; ++j) {
+        auto* v = chain_.volume(disks_[idx[j]].target);
+        const int i = v->has_table ? v->chain.find(name) : -1;
+        if (i < 0) continue;
+        any = true;
+        if (uint32_t(i) + 2 != v->chain.count()) {
+            out.print("xl: %s: '%.*s' is not the newest snapshot (that is '%s'): only the newest can be deleted; "
+                      "snapshot-revert to an older one gives up the newer ones\n",
+                      disks_[idx[j]].vdev, int(name.size()), name.data(), v->chain.layer(v->chain.count() - 2).snapshot);
+            return lib::Error::busy;
+        }
+    }
+    if (!any) {
+        out.print("xl: no snapshot '%.*s'\n", int(name.size()), name.data());
+        return lib::Error::not_found;
+    }
+    for (size_t j = 0; j < n; ++j) {
+        Disk& k = disks_[idx[j]];
+        auto* v = chain_.volume(k.target);
+        if (!v->has_table || v->chain.find(name) < 0) continue;
+        // Copies the snapshot's layer into the top: the data stays, safely
+        // (a cut-short copy leaves the top reading what it read before).
+        if (auto s = block::delete_newest_snapshot(alloc_, *v, *k.dev, name); !s) {
+            out.print("xl: %s (%s): deleting snapshot '%.*s' failed: %s\n", k.vdev, k.target, int(name.size()),
+                      name.data(), snapshot_error(s.error()));
+            return s;
+        }
+    }
+    return {};
+}
+
+void DomainDisks::snapshot_list(xl::Output& out)
+{
+    out.print("%-20s %-24s %-5s %-10s %s\n", "Name", "Creation Time", "Vdev", "Layer MiB", "Target");
+    for (size_t i = 0; i < count_; ++i) {
+        const Disk& k = disks_[i];
+        const auto* v = chain_.volume(k.target);
+        if (!v || !v->has_table) continue;
+        for (uint32_t l = 0; l + 1 < v->chain.count(); ++l) {
+            const auto& layer = v->chain.layer(l);
+            const int64_t t = int64_t(layer.created);
+            const lib::CivilDate d = lib::civil_from_days(t / 86400);
+            const int64_t s = t % 86400;
+            char when[32];
+            lib::format(when, sizeof when, "%04lld-%02u-%02u %02lld:%02lld:%02lld UTC", (long long)d.year, d.month,
+                        d.day, (long long)(s / 3600), (long long)(s / 60 % 60), (long long)(s % 60));
+            out.print("%-20s %-24s %-5s %-10llu %s\n", layer.snapshot, when, k.vdev,
+                      (unsigned long long)((layer.length + (1u << 20) - 1) >> 20), k.target);
+        }
+    }
+}
+
+lib::Status DomainDisks::revert(const DomainConfig& cfg, lib::StrView name, xl::Output& out)
+{
+    bool any = false;
+    for (size_t i = 0; i < cfg.disk_count; ++i) {
+        const DiskConfig& d = cfg.disks[i];
+        if (!d.readwrite || !hostdev::TargetOpener::is_host_disk(d.target)) continue;
+        auto v = chain_.hold(d.target, true);
+        if (!v) {
+            out.print("xl: %s (%s): cannot open it to revert: %s\n", d.vdev, d.target, host_open_error(v.error()));
+            return lib::err(v.error());
+        }
+        auto s = (*v)->has_table && (*v)->chain.find(name) >= 0 ? block::revert_volume(alloc_, chain_, **v, name)
+                                                                : lib::Status(lib::Error::not_found);
+        chain_.release(*v);
+        if (s) any = true;
+        else if (s.error() != lib::Error::not_found) {
+            out.print("xl: %s (%s): revert to '%.*s' failed: %s\n", d.vdev, d.target, int(name.size()), name.data(),
+                      snapshot_error(s.error()));
+            return s;
+        }
+    }
+    if (!any) {
+        out.print("xl: no disk of the domain has snapshot '%.*s'\n", int(name.size()), name.data());
+        return lib::Error::not_found;
+    }
+    return {};
 }
 
 }  // namespace vmm

@@ -10,7 +10,10 @@
 // ... in slot order. Partition vdevs (xvda1), CD-ROMs, driver domains
 // (backend=) and hotplug scripts (script=) are refused with a message, as is
 // access=rw for an image among Dom0's files: the archive is read-only. xl block-attach adds a disk to a
-// running guest the same way (PCI hotplug), block-detach takes it out. Portable (messages go to an
+// running guest the same way (PCI hotplug), block-detach takes it out. A
+// disk on a host volume can have live snapshots (vmm/block/chain): its image
+// is then the top of the volume's chain, opened in whatever format it has.
+// Portable (messages go to an
 // xl::Output, memory comes from an Allocator), host-tested.
 #pragma once
 
@@ -20,6 +23,7 @@
 #include "lib/allocator.hpp"
 #include "lib/result.hpp"
 #include "vmm/block/archive/cpio_opener.hpp"
+#include "vmm/block/chain/volume_chain.hpp"
 #include "vmm/block/device.hpp"
 #include "vmm/control/xl.hpp"
 #include "vmm/control/xl_cfg.hpp"
@@ -47,7 +51,7 @@ public:
     };
 
     DomainDisks(const files::CpioArchive& files, lib::Allocator& a, hostdev::HostDisks* host = nullptr)
-        : files_(files, a), opener_(files_, host), alloc_(a)
+        : files_(files, a), opener_(files_, host), chain_(opener_, a), alloc_(a)
     {
     }
     DomainDisks(const DomainDisks&) = delete;
@@ -74,6 +78,21 @@ public:
     // Dom0's files open now (host volumes are counted by HostDisks).
     size_t open_files() const { return files_.open_files(); }
 
+    // Live snapshots (xl snapshot-*) of the domain's writable disks on host
+    // volumes, all of them at once, with the guest paused by the caller
+    // (no request in flight). Disks among Dom0's files are read-only and
+    // need none. Each prints why it refuses on `out` and changes nothing
+    // then; `created` is Unix time.
+    lib::Status snapshot_create(lib::StrView name, uint64_t created, xl::Output& out);
+    lib::Status snapshot_delete(lib::StrView name, xl::Output& out);
+    void snapshot_list(xl::Output& out);
+    // Whether some writable disk has the snapshot.
+    bool has_snapshot(lib::StrView name);
+    // xl snapshot-revert, between destroying the domain and creating it
+    // again from cfg: each writable volume of cfg that has the snapshot
+    // shows its state again (the snapshots taken after it are given up).
+    lib::Status revert(const DomainConfig& cfg, lib::StrView name, xl::Output& out);
+
     // xvda -> 0, xvdb -> 1, hdc -> 2, sdb -> 1, d3 -> 3; false for partitions
     // and names past max_disks. `devid` gets Xen's device number.
     static bool disk_index(lib::StrView vdev, unsigned& index, uint32_t& devid);
@@ -83,8 +102,12 @@ private:
     lib::Status attach_one(const DiskConfig& d, const char* label, uint32_t vcpus, platform::PcPlatform& pc,
                            bool hot, xl::Output& out);
 
+    // The writable disks of volumes, which snapshots act on.
+    size_t snapshot_disks(size_t* out, xl::Output& msg);
+
     block::CpioOpener files_;
     hostdev::TargetOpener opener_;
+    block::ChainOpener chain_;  // host volumes with their snapshot layers
     lib::Allocator& alloc_;
     Disk disks_[max_disks];
     size_t count_ = 0;

@@ -437,6 +437,11 @@ lib::Result<uint32_t> Domains::create(lib::StrView cfg_path, const lib::StrView*
         forget(g);
         return lib::err(s.error());
     }
+    return launch(g, paused, out);
+}
+
+lib::Result<uint32_t> Domains::launch(GuestDomain* g, bool paused, xl::Output& out)
+{
     {
         LockGuard l(lock_);
         for (GuestDomain* o : slots_)

@@ -141,6 +141,11 @@ public:
     // By devid, or by MAC when mac is not null.
     hv::abi::Status detach_vif(uint32_t id, uint32_t devid, const uint8_t* mac, uint32_t* found);
     bool vif_present(uint32_t id, uint32_t devid);
+    // xl snapshot-* (domain_snapshots.cpp): create and delete pause the
+    // guest while its disks change layers; revert destroys the domain,
+    // reverts its volumes and creates it again from the same configuration
+    // (*new_id: its new id).
+    hv::abi::Status snapshot(uint32_t id, xl::SnapshotOp op, lib::StrView name, xl::Output& out, uint32_t* new_id);
 
     // The device-model thread's body (never returns).
     [[noreturn]] void serve();
@@ -170,6 +175,9 @@ private:
     void check_lifecycle();
     void apply_policy(GuestDomain& g, const hv::abi::DomainInfo& info);
     lib::Status build(GuestDomain& g, xl::Output& out);
+    // The second half of create: builds and starts g (its cfg parsed and
+    // checked), or frees it.
+    lib::Result<uint32_t> launch(GuestDomain* g, bool paused, xl::Output& out);
     void forget(GuestDomain* g);
     void release_devices(GuestDomain& g);
     // vif=: builds the virtio-net functions, plugs them into g.pc and joins

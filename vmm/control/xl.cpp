@@ -99,6 +99,13 @@ const Command commands[] = {
      "Create a new virtual network device (hot-plugged into the running guest)"},
     {"network-detach", &Shell::cmd_network_detach, "<Domain> <DevId|mac>",
      "Destroy a domain's virtual network device (the guest ejects it first)"},
+    {"snapshot-create", &Shell::cmd_snapshot, "<Domain> <name>",
+     "Take a live snapshot of a domain's writable disks on host volumes"},
+    {"snapshot-list", &Shell::cmd_snapshot, "<Domain>", "List the snapshots of a domain's disks"},
+    {"snapshot-revert", &Shell::cmd_snapshot, "<Domain> <name>",
+     "Restart a domain from a snapshot of its disks (later snapshots are given up)"},
+    {"snapshot-delete", &Shell::cmd_snapshot, "<Domain> <name>",
+     "Delete the newest snapshot of a domain's disks, keeping their data"},
     {"lsblk", &Shell::cmd_lsblk, "", "List the host's disks and partitions, which disk= targets name as /dev/..."},
     {"selftest", &Shell::cmd_selftest, "", "Check that the hypervisor refuses malformed and unauthorised hypercalls"},
 };
@@ -627,6 +634,10 @@ int Shell::cmd_block_list(size_t argc, const char* const* argv)
     return status;
 }
 hv::abi::Status Backend::pin_vcpu(uint32_t, uint32_t, uint32_t) { return hv::abi::Status::unsupported; }
+hv::abi::Status Backend::snapshot(uint32_t, SnapshotOp, lib::StrView, Output&, uint32_t*)
+{
+    return hv::abi::Status::unsupported;
+}
 void Backend::sleep_ms(uint64_t) {}
 uint64_t Backend::now_ns() { return 0; }
 
@@ -888,6 +899,35 @@ int Shell::cmd_block_detach(size_t argc, const char* const* argv)
                "until the guest ejects it\n",
                id, argv[2], detach_timeout_ms / 1000);
     return 1;
+}
+
+int Shell::cmd_snapshot(size_t argc, const char* const* argv)
+{
+    const lib::StrView cmd(argv[0]);
+    const SnapshotOp op = cmd == "snapshot-create" ? SnapshotOp::create
+                          : cmd == "snapshot-list" ? SnapshotOp::list
+                          : cmd == "snapshot-revert" ? SnapshotOp::revert
+                                                     : SnapshotOp::remove;
+    if (argc != (op == SnapshotOp::list ? 2u : 3u)) return usage(argv[0]);
+    uint32_t id;
+    if (!resolve(argv[1], id)) return 1;
+    const lib::StrView name = argc > 2 ? lib::StrView(argv[2]) : lib::StrView();
+    uint32_t new_id = 0;
+    auto s = backend_.snapshot(id, op, name, out_, &new_id);
+    if (s == hv::abi::Status::unsupported) {
+        out_.print("xl: domain %u has no disks that can have snapshots (only Linux domains have virtio disks)\n", id);
+        return 1;
+    }
+    if (s != hv::abi::Status::ok) return 1;
+    switch (op) {
+    case SnapshotOp::create: out_.print("Snapshot '%s' of domain %u taken\n", argv[2], id); break;
+    case SnapshotOp::revert:
+        out_.print("Domain %u reverted to snapshot '%s': restarted as domain %u\n", id, argv[2], new_id);
+        break;
+    case SnapshotOp::remove: out_.print("Snapshot '%s' of domain %u deleted\n", argv[2], id); break;
+    case SnapshotOp::list: break;
+    }
+    return 0;
 }
 
 int Shell::cmd_network_attach(size_t argc, const char* const* argv)

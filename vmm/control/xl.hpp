@@ -67,6 +67,9 @@ struct VifRow {
     uint64_t tx_packets, tx_bytes, tx_dropped;
 };
 
+// xl snapshot-create, -list, -revert, -delete.
+enum class SnapshotOp : uint8_t { create, list, revert, remove };
+
 // What xl needs from the hypervisor and Dom0's registry.
 class Backend {
 public:
@@ -121,6 +124,12 @@ public:
     virtual hv::abi::Status attach_vif(uint32_t id, const VifConfig& v, Output& out, uint32_t* devid);
     virtual hv::abi::Status detach_vif(uint32_t id, uint32_t devid, const uint8_t* mac, uint32_t* found);
     virtual bool vif_present(uint32_t id, uint32_t devid);
+    // Live snapshots of a guest's writable disks on host volumes: taken,
+    // listed, reverted to (the domain restarts from them: not_found when no
+    // disk has it, and then nothing happened) and deleted. Messages (and
+    // the list) on `out`; on success of revert, *new_id is the restarted
+    // domain's id.
+    virtual hv::abi::Status snapshot(uint32_t id, SnapshotOp op, lib::StrView name, Output& out, uint32_t* new_id);
 
 protected:
     ~Backend() = default;
@@ -175,6 +184,7 @@ public:
     int cmd_block_detach(size_t argc, const char* const* argv);
     int cmd_network_attach(size_t argc, const char* const* argv);
     int cmd_network_detach(size_t argc, const char* const* argv);
+    int cmd_snapshot(size_t argc, const char* const* argv);  // snapshot-create, -list, -revert, -delete
 
     // How long block-detach and network-detach wait for the guest to eject
     // the device (Xen's xl waits 10 s for a backend to close).

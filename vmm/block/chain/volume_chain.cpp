@@ -80,7 +80,9 @@ lib::Status VolumeChain::parse(const uint8_t* copy, uint64_t volume_size, const 
         if (l.length == 0 || l.offset < prev_end || l.offset > table_at || l.length > table_at - l.offset)
             return bad("snapshot table: layers out of order, overlapping or outside the volume");
         prev_end = l.offset + l.length;
-        if (std::memchr(r.snapshot, 0, sizeof r.snapshot) == nullptr) return bad("snapshot table: name not terminated");
+        bool terminated = false;
+        for (char ch : r.snapshot) terminated |= ch == 0;
+        if (!terminated) return bad("snapshot table: name not terminated");
         std::memcpy(l.snapshot, r.snapshot, sizeof l.snapshot);
         const bool is_top = i + 1 == n;
         if (is_top) {
@@ -89,7 +91,7 @@ lib::Status VolumeChain::parse(const uint8_t* copy, uint64_t volume_size, const 
         } else {
             if (!valid_name(l.snapshot)) return bad("snapshot table: invalid snapshot name");
             for (uint32_t j = 0; j < i; ++j)
-                if (std::strcmp(parsed[j].snapshot, l.snapshot) == 0) return bad("snapshot table: duplicate name");
+                if (lib::StrView(parsed[j].snapshot) == lib::StrView(l.snapshot)) return bad("snapshot table: duplicate name");
         }
         if (i > 0 && l.format != Format::qcow2) return bad("snapshot table: an overlay is not qcow2");
     }
@@ -187,6 +189,20 @@ lib::Status VolumeChain::store(File& volume)
         current_copy_ = next;
     }
     stored_ = true;
+    return file_flush(volume);
+}
+
+lib::Status VolumeChain::restore(File& volume, const VolumeChain& previous)
+{
+    if (previous.stored_) {
+        // Into the copy the change went to: the other one holds `previous`
+        // already, so a torn write here leaves it too.
+        *this = previous;
+        return store(volume);
+    }
+    uint8_t zero[table_bytes] = {};
+    TRY(file_write(volume, table_offset(volume.size()), zero, sizeof zero));
+    *this = previous;
     return file_flush(volume);
 }
 

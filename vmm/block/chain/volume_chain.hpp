@@ -77,6 +77,9 @@ public:
     // Writes the table into the copy not holding the current one and
     // flushes. The volume is unchanged if this fails part-way.
     lib::Status store(File& volume);
+    // Undoes a store: puts `previous` (this chain before the change) back
+    // on the volume, or no table if it had none.
+    lib::Status restore(File& volume, const VolumeChain& previous);
 
     uint32_t count() const { return count_; }
     const Layer& layer(uint32_t i) const { return layers_[i]; }
