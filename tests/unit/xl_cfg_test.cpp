@@ -1063,6 +1063,16 @@ TEST_F(XlCfgTest, DiskOtherParameters)
         ASSERT_TRUE(parse_disk(std::string("backendtype=") + b + ",vdev=xvda,target=/x").ok()) << error();
     }
     EXPECT_EQ(cfg.disks[0].backendtype, DiskBackendType::standalone);
+    // This hypervisor's benchmark keys, as on vifs: on unless turned off.
+    ASSERT_TRUE(parse_disk("vdev=xvda,target=/x").ok()) << error();
+    EXPECT_TRUE(cfg.disks[0].event_idx);
+    EXPECT_TRUE(cfg.disks[0].ioevent);
+    ASSERT_TRUE(parse_disk("format=raw, vdev=xvda, event_idx=0, ioevent=off, target=/x").ok()) << error();
+    EXPECT_FALSE(cfg.disks[0].event_idx);
+    EXPECT_FALSE(cfg.disks[0].ioevent);
+    ASSERT_TRUE(parse_disk("vdev=xvda,event_idx=on,ioevent=1,target=/x").ok()) << error();
+    EXPECT_TRUE(cfg.disks[0].event_idx);
+    EXPECT_TRUE(cfg.disks[0].ioevent);
 }
 
 TEST_F(XlCfgTest, DiskErrors)
@@ -1084,6 +1094,8 @@ TEST_F(XlCfgTest, DiskErrors)
         {"/a,raw,xvda,target=/b", lib::Error::invalid, "target respecified: near \"/b\" in \"/a,raw,xvda,target=/b\""},
         {"foo=bar,vdev=xvda,target=/x", lib::Error::invalid,
          "unknown parameter: near \"foo=bar\" in \"foo=bar,vdev=xvda,target=/x\""},
+        {"ioevent=yes,vdev=xvda,target=/x", lib::Error::invalid,
+         "must be 0, 1, off or on: near \"ioevent=yes\" in \"ioevent=yes,vdev=xvda,target=/x\""},
         {"http://host/img,xvda", lib::Error::invalid,
          "unknown deprecated disk prefix: near \"http:\" in \"http://host/img,xvda\""},
         {"devtype=floppy,vdev=xvda,target=/x", lib::Error::invalid,

@@ -186,6 +186,9 @@ lib::Status DomainDisks::attach_one(const DiskConfig& d, const char* label, uint
         out.print("xl: %s: out of memory in Dom0\n", label);
         return lib::Error::no_memory;
     }
+    k.blk->set_event_idx_offered(d.event_idx);
+    k.queues = queues;
+    k.ioevent = d.ioevent && !hot;
     auto s = hot ? pc.hotplug_virtio(*k.blk, k.slot, alloc_) : pc.attach_virtio(*k.blk, k.slot, alloc_);
     if (!s.ok()) {
         out.print("xl: %s: cannot plug it in at PCI slot %u: %s\n", label, k.slot, lib::error_name(s.error()));

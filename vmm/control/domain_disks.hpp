@@ -48,6 +48,14 @@ public:
         uint32_t devid = 0;  // Xen's device number (xen-vbd-interface(7)), as xl block-list shows it
         block::BlockDevice* dev = nullptr;
         virtio::VirtioBlk* blk = nullptr;
+        unsigned queues = 0;
+        // The doorbell fast path, as on vifs: whether Dom0 is to bind each
+        // request queue's notify register to an event port (disk= ioevent,
+        // never for a hot-plugged disk, whose BAR is the guest's choice),
+        // and the ports bound (0: the write is forwarded as MMIO). Dom0
+        // binds and closes them: this class makes no hypercalls.
+        bool ioevent = false;
+        uint32_t bell[max_queues] = {};
     };
 
     DomainDisks(const files::CpioArchive& files, lib::Allocator& a, hostdev::HostDisks* host = nullptr)
@@ -75,6 +83,7 @@ public:
 
     size_t count() const { return count_; }
     const Disk& disk(size_t i) const { return disks_[i]; }
+    Disk& disk(size_t i) { return disks_[i]; }
     // Dom0's files open now (host volumes are counted by HostDisks).
     size_t open_files() const { return files_.open_files(); }
 

@@ -121,6 +121,7 @@ void Domains::finish_ejects(GuestDomain& g, uint32_t slots)
         for (size_t i = 0; g.disks && i < g.disks->count(); ++i)
             if (g.disks->disk(i).slot == slot) {
                 LOG_INFO("domain %u: disk %s ejected by the guest; its backend is gone", g.id, g.disks->disk(i).vdev);
+                close_disk_bells(g, i);
                 g.disks->remove(i);
                 known = true;
                 break;

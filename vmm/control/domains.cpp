@@ -354,6 +354,8 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
             if (!dm) return fail("allocating its disks", Status::no_memory);
             g.disks = new (dm) DomainDisks(*files_, heap(), &hostdev::host_disks());
             if (!g.disks->attach(c, *g.pc, out).ok()) return fail(nullptr, Status::invalid);
+            LockGuard l(lock_);
+            bind_disk_bells(g);
         }
         if (!attach_vifs(g, out).ok()) return fail("attaching its vifs", Status::invalid);
     } else {
@@ -486,6 +488,10 @@ lib::Result<uint32_t> Domains::launch(GuestDomain* g, bool paused, xl::Output& o
 void Domains::release_devices(GuestDomain& g)
 {
     detach_vifs(g);  // off the bridge before the platform that holds them goes
+    if (g.disks) {
+        LockGuard l(lock_);
+        for (size_t i = 0; i < g.disks->count(); ++i) close_disk_bells(g, i);
+    }
     if (g.pc) {
         g.pc->~PcPlatform();
         heap().deallocate(g.pc, sizeof(platform::PcPlatform));
@@ -914,6 +920,7 @@ void Domains::handle_events()
         for (GuestDomain* g : slots_) {
             if (g) drain_buffered(*g);
             if (g) ring_vifs(*g);
+            if (g) ring_disks(*g);
             if (!g || !g->doorbell_port) continue;
             bool rung = events().take(g->doorbell_port);
             rung |= g->doorbell_mmio_port && events().take(g->doorbell_mmio_port);

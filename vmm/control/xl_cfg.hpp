@@ -141,6 +141,8 @@ struct DiskConfig {
     bool direct_io_safe = false;
     Toggle discard = Toggle::unset;
     Toggle trusted = Toggle::unset;
+    bool event_idx = true;  // this hypervisor's key: event_idx=0 offers no VIRTIO_F_EVENT_IDX
+    bool ioevent = true;    // this hypervisor's key: ioevent=0 forwards the notify writes to Dom0
 };
 
 struct VifConfig {
