@@ -24,22 +24,14 @@ import subprocess
 import sys
 import tempfile
 
+from guest_console import typed, xl_tops
+
 here = os.path.dirname(os.path.abspath(__file__))
 build = os.path.abspath(sys.argv[1])
 secs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 window = max(2, secs - 4)  # the xl top window, inside the run
 loads = [("read", 1), ("read", 32), ("write", 1), ("write", 32)]
 modes = [("default", ""), ("no_evidx", ", event_idx=0"), ("forward", ", ioevent=0")]
-
-
-def typed(cmd):
-    # A command for the attached guest's shell, a few bytes at a time (the
-    # guest's UART has a 16-byte FIFO).
-    data = (cmd + "\n").encode().hex()
-    out = []
-    for i in range(0, len(data), 16):
-        out += ["sendraw " + data[i:i + 16], "sleep 0.1"]
-    return out
 
 
 def mode(name, extra):
@@ -91,16 +83,6 @@ if "serial_session: PASS" not in log:
     sys.exit(1)
 
 parts = re.split(r"xl> xl create etc/xl/linux-blkbench\.cfg", log)[1:]
-top_row = re.compile(r"^\s*(linux-blkbench|Domain-0)\s+\S+\s+\d+\s+[\d.]+\s+\d+\s+\d+\s+(\d+)\s+(.*)$", re.M)
-
-
-def tops(text):
-    # Each xl top: {domain: (exits/s, reasons)}.
-    out = []
-    for chunk in text.split("xl> xl top")[1:]:
-        chunk = chunk.split("xl> ")[0]
-        out.append({m.group(1): (int(m.group(2)), m.group(3).strip()) for m in top_row.finditer(chunk)})
-    return out
 
 
 print("blk_guest_bench: a Debian guest's virtio-blk disk (raw volume) under hv (QEMU TCG SVM nested, 2 host CPUs, 1 vCPU)")
@@ -109,7 +91,7 @@ print("  %-9s %-9s %8s %9s %9s %10s %9s %9s  %s" % ("mode", "load", "IOPS", "exi
                                                     "dom0/req", "irq/req", "guest's exits by reason, per second"))
 results = {}
 for (mname, _), text in zip(modes, parts):
-    t = tops(text)
+    t = xl_tops(text, 'linux-blkbench|Domain-0')
     if len(t) < 1 + len(loads) or any("linux-blkbench" not in x for x in t):
         print("blk_guest_bench: FAIL: %s: %d xl top outputs parsed" % (mname, len(t)))
         sys.exit(1)

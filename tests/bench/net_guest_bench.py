@@ -26,21 +26,13 @@ import subprocess
 import sys
 import tempfile
 
+from guest_console import typed, xl_tops
+
 here = os.path.dirname(os.path.abspath(__file__))
 build = os.path.abspath(sys.argv[1])
 secs = int(sys.argv[2]) if len(sys.argv) > 2 else 12
 nbytes = int(sys.argv[3]) if len(sys.argv) > 3 else 8 << 20
 window = max(2, secs - 4)  # the xl top window, inside the run
-
-
-def typed(cmd):
-    # A command for the attached guest's shell, a few bytes at a time (the
-    # guest's UART has a 16-byte FIFO).
-    data = (cmd + "\n").encode().hex()
-    out = []
-    for i in range(0, len(data), 16):
-        out += ["sendraw " + data[i:i + 16], "sleep 0.1"]
-    return out
 
 
 def mode(evidx, ioev):
@@ -98,18 +90,8 @@ if "serial_session: PASS" not in log:
 
 # The log, cut at each boot of net-a.
 parts = re.split(r"xl> xl create etc/xl/net-a\.cfg", log)[1:]
-top_row = re.compile(r"^\s*(net-[ab])\s+\S+\s+\d+\s+[\d.]+\s+\d+\s+\d+\s+(\d+)\s+(.*)$", re.M)
 vif_row = re.compile(r"^0\s+0\s+00:16:3e:00:00:0([12])\s+\d+\s+\d+\s+\S+\s+\S+\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)",
                      re.M)
-
-
-def tops(text):
-    # Each xl top: {domain: (exits/s, reasons)}.
-    out = []
-    for chunk in text.split("xl> xl top")[1:]:
-        chunk = chunk.split("xl> ")[0]
-        out.append({m.group(1): (int(m.group(2)), m.group(3).strip()) for m in top_row.finditer(chunk)})
-    return out
 
 
 def netlists(text):
@@ -129,7 +111,7 @@ print("  %-9s %-9s %10s %10s %9s %10s %10s %12s %9s  %s" % ("mode", "load", "fra
       "exits/s", "exit/frame", "(less idle)", "irq/frame", "exits by reason (both domains, per second)"))
 results = {}
 for evidx, text in zip(("default", "no_evidx", "forward"), parts):
-    t = tops(text)
+    t = xl_tops(text, 'net-[ab]')
     nl = netlists(text)
     if len(t) < 4 or len(nl) < 2:
         print("net_guest_bench: FAIL: event_idx=%s: %d xl top and %d network-list outputs parsed" % (evidx, len(t), len(nl)))

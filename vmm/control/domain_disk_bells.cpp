@@ -20,7 +20,7 @@ void Domains::bind_disk_bells(GuestDomain& g)
         DomainDisks::Disk& d = g.disks->disk(i);
         if (!d.ioevent) continue;
         const uint64_t notify = platform::PcPlatform::virtio_bar(d.slot) + virtio::VirtioPci::notify_offset;
-        for (unsigned q = 0; q < d.queues && q < DomainDisks::max_queues; ++q) {
+        for (unsigned q = 0; q < d.blk->num_queues() && q < DomainDisks::max_queues; ++q) {
             auto p = hc::ioevent_bind_mmio(g.handle, notify + q * virtio::VirtioPci::notify_multiplier);
             if (p.ok()) d.bell[q] = uint32_t(p.value);
             else LOG_WARN("disk %s at 00:%02x.0: queue %u notify stays forwarded (ioevent_bind_mmio: %s)", d.vdev,

@@ -187,7 +187,6 @@ lib::Status DomainDisks::attach_one(const DiskConfig& d, const char* label, uint
         return lib::Error::no_memory;
     }
     k.blk->set_event_idx_offered(d.event_idx);
-    k.queues = queues;
     k.ioevent = d.ioevent && !hot;
     auto s = hot ? pc.hotplug_virtio(*k.blk, k.slot, alloc_) : pc.attach_virtio(*k.blk, k.slot, alloc_);
     if (!s.ok()) {

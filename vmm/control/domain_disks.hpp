@@ -48,7 +48,6 @@ public:
         uint32_t devid = 0;  // Xen's device number (xen-vbd-interface(7)), as xl block-list shows it
         block::BlockDevice* dev = nullptr;
         virtio::VirtioBlk* blk = nullptr;
-        unsigned queues = 0;
         // The doorbell fast path, as on vifs: whether Dom0 is to bind each
         // request queue's notify register to an event port (disk= ioevent,
         // never for a hot-plugged disk, whose BAR is the guest's choice),
