@@ -537,6 +537,14 @@ Status Domains::destroy(uint32_t id)
                 g = s;
                 s = nullptr;
             }
+        // An attached console goes on reading while the domain is taken
+        // down: its last words (drained just before) may not be read yet.
+        if (g && g->console_readers)
+            for (GuestDomain*& d : destroyed_)
+                if (!d) {
+                    d = g;
+                    break;
+                }
     }
     if (!g) return Status::not_found;
     // No device-model call reaches it now (it is out of the table): its
@@ -546,6 +554,8 @@ Status Domains::destroy(uint32_t id)
     auto r = hc::domain_destroy(g->handle);
     if (!r.ok() && r.status != Status::not_found) {
         LockGuard l(lock_);
+        for (GuestDomain*& d : destroyed_)
+            if (d == g) d = nullptr;
         for (GuestDomain*& s : slots_)
             if (!s) {
                 s = g;  // still there: keep it listed
@@ -554,14 +564,22 @@ Status Domains::destroy(uint32_t id)
         return r.status;
     }
     LockGuard l(lock_);
-    if (g->console_readers) {
-        // An attached console still reads its last words.
-        g->destroyed = true;
+    bool listed = false;
+    for (GuestDomain*& d : destroyed_) {
+        if (d != g) continue;
+        if (g->console_readers) listed = true;
+        else d = nullptr;  // its console detached meanwhile
+    }
+    if (!listed && g->console_readers)
         for (GuestDomain*& d : destroyed_)
             if (!d) {
                 d = g;
-                return Status::ok;
+                listed = true;
+                break;
             }
+    if (listed) {
+        g->destroyed = true;  // its console reads what is left, then ends
+        return Status::ok;
     }
     forget(g);
     return Status::ok;
