@@ -37,6 +37,7 @@ set(HV_VMM_PORTABLE_SOURCES
   # Dom0's drivers for physical devices (drivers/, on DevicePlatform).
   drivers/pci/pci_function.cpp
   drivers/nvme/nvme.cpp
+  drivers/ahci/ahci.cpp
   drivers/virtio/split_queue.cpp
   drivers/virtio/virtio_pci_device.cpp
   drivers/virtio/virtio_blk_disk.cpp

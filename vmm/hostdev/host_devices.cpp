@@ -2,10 +2,12 @@
 
 #include <new>
 
+#include "drivers/ahci/ahci.hpp"
 #include "drivers/nvme/nvme.hpp"
 #include "drivers/pci/pci_function.hpp"
 #include "drivers/virtio/virtio_blk_disk.hpp"
 #include "drivers/virtio/virtio_net_nic.hpp"
+#include "lib/format.hpp"
 #include "vmm/hostdev/disk_file.hpp"
 #include "vmm/hostdev/hv_platform.hpp"
 #include "vmm/rt/lock.hpp"
@@ -66,7 +68,8 @@ const char* class_name(uint32_t cls)
     }
 }
 
-void add_disk(const char* kind, drivers::pci::FunctionConfig* cfg, drivers::BlockDevice* dev, xl::Output& log)
+void add_disk(const char* kind, drivers::pci::FunctionConfig* cfg, drivers::BlockDevice* dev, xl::Output& log,
+              const char* where = nullptr)
 {
     HostDisk& h = found[found_count];
     auto bounce = platform->alloc_dma(bounce_bytes);
@@ -89,6 +92,7 @@ void add_disk(const char* kind, drivers::pci::FunctionConfig* cfg, drivers::Bloc
     log.print("dom0: disk %s: %s, %lu sectors of %u bytes (%lu MiB)%s%s%s%s\n", name, in.model, in.sectors,
               in.sector_size, in.sectors * in.sector_size >> 20, in.serial[0] ? ", serial " : "", in.serial,
               in.writable ? "" : ", read-only", in.volatile_cache ? ", write cache" : "");
+    if (where) log.print("dom0:   %s: %s\n", name, where);
     if (!added.ok())
         log.print("dom0:   %s: its partition table is unusable (%s): only the whole disk is offered\n", name,
                   disks->table_problem() ? disks->table_problem() : lib::error_name(added.error()));
@@ -99,6 +103,32 @@ void add_disk(const char* kind, drivers::pci::FunctionConfig* cfg, drivers::Bloc
         if (v.disk + 1 == disks->disk_count() && v.partition)
             log.print("dom0:   %s: %lu MiB at sector %lu%s%s\n", v.name, v.size >> 20, v.offset / in.sector_size,
                       v.label[0] ? ", " : "", v.label);
+    }
+}
+
+// An AHCI HBA offers a disk per port with an ATA disk on it.
+void bring_up_ahci(const drivers::pci::FunctionId& id, drivers::pci::FunctionConfig& cfg, drivers::pci::Function& fn,
+                   xl::Output& log)
+{
+    auto* hba = make<drivers::ahci::AhciHba>();
+    if (!hba) return;
+    auto s = hba->init(fn, *platform);
+    for (unsigned p = 0; p < drivers::ahci::max_ports; ++p)
+        if (lib::Error e = hba->port_problem(p); e != lib::Error::none)
+            log.print("dom0: %02x:%02x.%x: AHCI port %u: no disk (%s)\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7, p,
+                      e == lib::Error::unsupported ? "not an ATA disk" : lib::error_name(e));
+    if (!s.ok()) {
+        if (s.error() != lib::Error::not_found)
+            log.print("dom0: %02x:%02x.%x: AHCI: %s\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7,
+                      lib::error_name(s.error()));
+        return;
+    }
+    for (unsigned i = 0; i < hba->disk_count() && found_count < HostDisks::max_disks; ++i) {
+        drivers::ahci::AhciDisk& d = hba->disk(i);
+        char where[64];
+        if (d.queued()) lib::format(where, sizeof where, "AHCI port %u, NCQ with %u slots", d.port(), d.slots());
+        else lib::format(where, sizeof where, "AHCI port %u, no command queuing", d.port());
+        add_disk("sd", &cfg, &d, log, where);
     }
 }
 
@@ -134,6 +164,8 @@ void probe_function(const drivers::pci::FunctionId& id, xl::Output& log)
     }
     else if (id.class_code == 0x010802)
         bring_up(make<drivers::nvme::NvmeDisk>(), "NVMe", "nvme");
+    else if (id.class_code == drivers::ahci::class_code)
+        bring_up_ahci(id, *cfg, fn, log);
 }
 
 }  // namespace
