@@ -86,6 +86,7 @@ public:
         return domains().attach_disk(id, d, out);
     }
     hv::abi::Status detach_disk(uint32_t id, uint32_t devid) override { return domains().detach_disk(id, devid); }
+    hv::abi::Status pull_disk(uint32_t id, uint32_t devid) override { return domains().pull_disk(id, devid); }
     bool disk_present(uint32_t id, uint32_t devid) override { return domains().disk_present(id, devid); }
     hv::abi::Status attach_vif(uint32_t id, const VifConfig& v, xl::Output& out, uint32_t* devid) override
     {

@@ -226,4 +226,36 @@ TEST_F(PlatformHotplug, GuestInitiatedEjectAndBootDevices)
     EXPECT_EQ(alloc.live, 0u);
 }
 
+TEST_F(PlatformHotplug, PullOutAGuestDoesNotEject)
+{
+    // xl block-detach -f: asked, the guest does not eject, Dom0 pulls the
+    // function; the guest gets a device check for the slot (PCIU), finds it
+    // empty, and a late _EJ0 of it ejects nothing.
+    ASSERT_TRUE(pc.hotplug_virtio(dev, 17, alloc).ok());
+    EXPECT_TRUE(pulsed());
+    EXPECT_EQ(port_in(vmm::platform::hotplug_port), 1u << 17);
+    ASSERT_TRUE(pc.request_eject(17).ok());
+    EXPECT_TRUE(pulsed());
+    ASSERT_TRUE(pc.pull_virtio(17).ok());
+    EXPECT_TRUE(pulsed()) << "the guest is told to look at the slot";
+    EXPECT_EQ(cfg(17, 0), ~0u) << "the slot reads empty at once";
+    EXPECT_EQ(pc.virtio_function(17), nullptr);
+    EXPECT_FALSE(pc.eject_pending(17)) << "nothing is left to eject";
+    EXPECT_EQ(port_in(vmm::platform::hotplug_port), 1u << 17);
+    EXPECT_EQ(alloc.live, 0u);
+    port_out(vmm::platform::hotplug_port + 8, 1u << 17);
+    EXPECT_EQ(pc.virtio_function(17), nullptr);
+
+    // Bad input: an empty slot, the console, a slot past the hotplug range.
+    host.lines.clear();
+    EXPECT_FALSE(pc.pull_virtio(17).ok());
+    EXPECT_FALSE(pc.pull_virtio(1).ok());
+    EXPECT_FALSE(pc.pull_virtio(40).ok());
+    EXPECT_TRUE(host.lines.empty());
+    // A boot-time function outside the hotplug slots stays.
+    ASSERT_TRUE(pc.attach_virtio(dev, 24, alloc).ok());
+    EXPECT_FALSE(pc.pull_virtio(24).ok());
+    EXPECT_NE(pc.virtio_function(24), nullptr);
+}
+
 }  // namespace

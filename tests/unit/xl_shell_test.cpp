@@ -212,7 +212,7 @@ public:
     int sleeps = 0;
 
     // PCI hotplug: what was asked, and the devices still there.
-    Status attach_status = Status::ok, detach_status = Status::ok;
+    Status attach_status = Status::ok, detach_status = Status::ok, pull_status = Status::ok;
     vmm::DiskConfig attached_disk;
     vmm::VifConfig attached_vif;
     std::vector<uint32_t> present_disks, present_vifs;
@@ -231,6 +231,13 @@ public:
         for (uint32_t d : present_disks)
             if (d == devid) return Status::ok;
         return Status::not_found;
+    }
+    Status pull_disk(uint32_t id, uint32_t devid) override
+    {
+        calls.push_back("pull_disk " + std::to_string(id) + " " + std::to_string(devid));
+        if (pull_status != Status::ok) return pull_status;
+        std::erase(present_disks, devid);
+        return Status::ok;
     }
     bool disk_present(uint32_t, uint32_t devid) override
     {
@@ -572,7 +579,7 @@ TEST_F(XlTest, HelpListsEveryCommand)
               " block-list          List virtual block devices for a domain\n"
               " network-list        List virtual network interfaces for a domain\n"
               " block-attach        Create a new virtual block device (hot-plugged into the running guest)\n"
-              " block-detach        Destroy a domain's virtual block device (the guest ejects it first)\n"
+              " block-detach        Destroy a domain's virtual block device (the guest ejects it first; -f pulls it)\n"
               " network-attach      Create a new virtual network device (hot-plugged into the running guest)\n"
               " network-detach      Destroy a domain's virtual network device (the guest ejects it first)\n"
               " snapshot-create     Take a live snapshot of a domain's writable disks on host volumes\n"
@@ -1357,7 +1364,7 @@ TEST_F(XlTest, BlockDetachWaitsForTheEject)
     // Bad input.
     be.calls.clear();
     EXPECT_EQ(xl("block-detach web"), 2);
-    EXPECT_EQ(out.s, "Usage: xl block-detach <Domain> <DevId>\n");
+    EXPECT_EQ(out.s, "Usage: xl block-detach [-f|--force] <Domain> <DevId>\n");
     EXPECT_EQ(xl("block-detach web xvdb extra"), 2);
     EXPECT_EQ(xl("block-detach nosuch xvdb"), 1);
     EXPECT_EQ(out.s, unknown_nosuch);
@@ -1381,6 +1388,41 @@ TEST_F(XlTest, BlockDetachWaitsForTheEject)
     EXPECT_EQ(out.s, "xl: block-detach: domain 1 did not eject xvdb within 10 s; it stays attached (state 5, "
                      "closing) until the guest ejects it\n");
     EXPECT_EQ(uint64_t(be.sleeps), Shell::detach_timeout_ms / 100);
+    EXPECT_EQ(be.present_disks.size(), 1u);
+    EXPECT_EQ(be.calls.back(), "detach_disk 1 51728");  // nothing pulled without -f
+}
+
+TEST_F(XlTest, BlockDetachForcePullsADiskTheGuestKeeps)
+{
+    // A guest that ejects in time: -f changes nothing.
+    be.present_disks = {51728, 51744};
+    be.ejects_after_sleeps = 2;
+    EXPECT_EQ(xl("block-detach -f web xvdb"), 0) << out.s;
+    EXPECT_EQ(out.s, "");
+    EXPECT_EQ(be.calls.back(), "detach_disk 1 51728");
+    // One that never ejects: asked, waited for, then pulled.
+    be.ejects_after_sleeps = -1;
+    be.sleeps = 0;
+    be.calls.clear();
+    EXPECT_EQ(xl("block-detach --force web xvdc"), 0) << out.s;
+    EXPECT_EQ(out.s, "xl: block-detach: domain 1 did not eject xvdc within 10 s; pulled it out (the guest's "
+                     "outstanding requests to it fail)\n");
+    EXPECT_EQ(be.calls, (std::vector<std::string>{"detach_disk 1 51744", "pull_disk 1 51744"}));
+    EXPECT_EQ(uint64_t(be.sleeps), Shell::detach_timeout_ms / 100);
+    EXPECT_TRUE(be.present_disks.empty());
+
+    // Bad input: -f alone, in the wrong place, twice; a pull that fails.
+    be.calls.clear();
+    EXPECT_EQ(xl("block-detach -f"), 2);
+    EXPECT_EQ(out.s, "Usage: xl block-detach [-f|--force] <Domain> <DevId>\n");
+    EXPECT_EQ(xl("block-detach -f web"), 2);
+    EXPECT_EQ(xl("block-detach web xvdb -f"), 2);
+    EXPECT_EQ(xl("block-detach -f -f web xvdb"), 2);
+    EXPECT_TRUE(be.calls.empty());
+    be.present_disks = {51728};
+    be.pull_status = Status::invalid;
+    EXPECT_EQ(xl("block-detach -f web xvdb"), 1);
+    EXPECT_EQ(out.s, "xl: block-detach: cannot pull xvdb out of domain 1: invalid argument\n");
     EXPECT_EQ(be.present_disks.size(), 1u);
 }
 

@@ -54,6 +54,24 @@ Status Domains::detach_disk(uint32_t id, uint32_t devid)
     return Status::ok;
 }
 
+Status Domains::pull_disk(uint32_t id, uint32_t devid)
+{
+    LockGuard l(lock_);
+    GuestDomain* g = by_id(id);
+    if (!g) return Status::not_found;
+    if (!g->pc) return Status::unsupported;
+    const int i = g->disks ? g->disks->find(devid) : -1;
+    if (i < 0) return Status::not_found;
+    // The function goes first, so that no doorbell or register access
+    // reaches the backend once it is closed.
+    if (!g->pc->pull_virtio(g->disks->disk(size_t(i)).slot).ok()) return Status::invalid;
+    LOG_WARN("domain %u: disk %s pulled out without the guest's eject (xl block-detach -f)", g->id,
+             g->disks->disk(size_t(i)).vdev);
+    close_disk_bells(*g, size_t(i));
+    g->disks->remove(size_t(i));
+    return Status::ok;
+}
+
 bool Domains::disk_present(uint32_t id, uint32_t devid)
 {
     LockGuard l(lock_);

@@ -136,6 +136,8 @@ public:
     // turn false then).
     hv::abi::Status attach_disk(uint32_t id, const DiskConfig& d, xl::Output& out);
     hv::abi::Status detach_disk(uint32_t id, uint32_t devid);
+    // xl block-detach -f: out at once, the guest told afterwards.
+    hv::abi::Status pull_disk(uint32_t id, uint32_t devid);
     bool disk_present(uint32_t id, uint32_t devid);
     hv::abi::Status attach_vif(uint32_t id, const VifConfig& v, xl::Output& out, uint32_t* devid);
     // By devid, or by MAC when mac is not null.

@@ -93,8 +93,8 @@ const Command commands[] = {
     {"network-list", &Shell::cmd_network_list, "<Domain(s)>", "List virtual network interfaces for a domain"},
     {"block-attach", &Shell::cmd_block_attach, "<Domain> <disk-spec-component(s)>...",
      "Create a new virtual block device (hot-plugged into the running guest)"},
-    {"block-detach", &Shell::cmd_block_detach, "<Domain> <DevId>",
-     "Destroy a domain's virtual block device (the guest ejects it first)"},
+    {"block-detach", &Shell::cmd_block_detach, "[-f|--force] <Domain> <DevId>",
+     "Destroy a domain's virtual block device (the guest ejects it first; -f pulls it)"},
     {"network-attach", &Shell::cmd_network_attach, "<Domain> [mac=<mac>] [bridge=<bridge>] [vifname=<name>] ...",
      "Create a new virtual network device (hot-plugged into the running guest)"},
     {"network-detach", &Shell::cmd_network_detach, "<Domain> <DevId|mac>",
@@ -807,6 +807,7 @@ namespace vmm::xl {
 
 hv::abi::Status Backend::attach_disk(uint32_t, const DiskConfig&, Output&) { return hv::abi::Status::unsupported; }
 hv::abi::Status Backend::detach_disk(uint32_t, uint32_t) { return hv::abi::Status::unsupported; }
+hv::abi::Status Backend::pull_disk(uint32_t, uint32_t) { return hv::abi::Status::unsupported; }
 bool Backend::disk_present(uint32_t, uint32_t) { return false; }
 hv::abi::Status Backend::attach_vif(uint32_t, const VifConfig&, Output&, uint32_t*)
 {
@@ -868,8 +869,14 @@ int Shell::cmd_block_attach(size_t argc, const char* const* argv)
 
 int Shell::cmd_block_detach(size_t argc, const char* const* argv)
 {
-    // xl block-detach <Domain> <DevId>: a vdev (xvdb) or Xen's device number
-    // (51728), as libxl_vdev_to_device_disk takes it.
+    // xl block-detach [-f] <Domain> <DevId>: a vdev (xvdb) or Xen's device
+    // number (51728), as libxl_vdev_to_device_disk takes it. -f: a guest
+    // that does not eject in time loses the disk anyway (a surprise removal).
+    bool force = argc > 1 && (lib::StrView(argv[1]) == "-f" || lib::StrView(argv[1]) == "--force");
+    if (force) {
+        --argc;
+        ++argv;
+    }
     if (argc != 3) return usage("block-detach");
     uint32_t id;
     if (!resolve(argv[1], id)) return 1;
@@ -895,6 +902,19 @@ int Shell::cmd_block_detach(size_t argc, const char* const* argv)
         return 1;
     }
     if (wait_gone([&] { return backend_.disk_present(id, devid); })) return 0;
+    if (force) {
+        // Its backend flushes and closes; the guest finds the slot empty.
+        s = backend_.pull_disk(id, devid);
+        if (s == hv::abi::Status::ok) {
+            out_.print("xl: block-detach: domain %u did not eject %s within %lu s; pulled it out (the guest's "
+                       "outstanding requests to it fail)\n",
+                       id, argv[2], detach_timeout_ms / 1000);
+            return 0;
+        }
+        if (s == hv::abi::Status::not_found) return 0;  // ejected at the last moment
+        out_.print("xl: block-detach: cannot pull %s out of domain %u: %s\n", argv[2], id, hv::abi::status_name(s));
+        return 1;
+    }
     out_.print("xl: block-detach: domain %u did not eject %s within %lu s; it stays attached (state 5, closing) "
                "until the guest ejects it\n",
                id, argv[2], detach_timeout_ms / 1000);

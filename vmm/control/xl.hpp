@@ -116,10 +116,12 @@ public:
     // network-attach, network-detach). The attaches print why they fail
     // on `out`; unsupported: the domain has no PCI bus. The detaches ask
     // the guest to eject the device (not_found: there is none) and the
-    // *_present calls say when it is gone. A disk is named by Xen's device
-    // number, a vif by its devid or (mac not null) its MAC.
+    // *_present calls say when it is gone; pull_disk takes a disk out
+    // without the guest (xl block-detach -f). A disk is named by Xen's
+    // device number, a vif by its devid or (mac not null) its MAC.
     virtual hv::abi::Status attach_disk(uint32_t id, const DiskConfig& d, Output& out);
     virtual hv::abi::Status detach_disk(uint32_t id, uint32_t devid);
+    virtual hv::abi::Status pull_disk(uint32_t id, uint32_t devid);
     virtual bool disk_present(uint32_t id, uint32_t devid);
     virtual hv::abi::Status attach_vif(uint32_t id, const VifConfig& v, Output& out, uint32_t* devid);
     virtual hv::abi::Status detach_vif(uint32_t id, uint32_t devid, const uint8_t* mac, uint32_t* found);

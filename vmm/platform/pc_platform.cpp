@@ -131,6 +131,17 @@ void PcPlatform::remove_virtio(unsigned slot)
     }
 }
 
+lib::Status PcPlatform::pull_virtio(unsigned slot)
+{
+    if (!virtio_function(slot) || slot == console_slot) return lib::err(lib::Error::invalid);
+    if (slot >= 32 || !(hotplug_.slots() >> slot & 1)) return lib::err(lib::Error::invalid);
+    remove_virtio(slot);
+    ejected_ &= ~(1u << slot);
+    hotplug_.insert(slot);  // cancels the eject request: nothing is left to eject
+    pulse_hotplug();
+    return {};
+}
+
 void PcPlatform::pulse_hotplug()
 {
     host_.irq_line(hotplug_gsi, true);

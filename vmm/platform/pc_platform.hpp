@@ -124,7 +124,9 @@ public:
     // the guest's driver releases it and _EJ0 reports it, after which
     // port() has removed the function (the device stays the caller's) and
     // take_ejected() names the slot. remove_virtio: takes a function out
-    // at once (the guest is not asked).
+    // at once (the guest is not asked). pull_virtio: the same in a running
+    // guest (a surprise removal), which then gets a device check for the
+    // slot and finds it empty, so that its hotplug driver lets the device go.
     lib::Status hotplug_virtio(virtio::VirtioDevice& dev, unsigned slot, lib::Allocator& a);
     lib::Status request_eject(unsigned slot);
     bool eject_pending(unsigned slot) const { return hotplug_.eject_pending(slot); }
@@ -135,6 +137,7 @@ public:
         return e;
     }
     void remove_virtio(unsigned slot);
+    lib::Status pull_virtio(unsigned slot);
     // Where a slot's BAR4 goes: 1 MiB of the PCI window per slot (the
     // console's, at the window's start, is below slot 1's).
     static constexpr uint64_t virtio_bar(unsigned slot) { return pci_mmio_base + uint64_t(slot) * 0x100000; }
