@@ -38,6 +38,7 @@ set(HV_VMM_PORTABLE_SOURCES
   drivers/pci/pci_function.cpp
   drivers/nvme/nvme.cpp
   drivers/ahci/ahci.cpp
+  drivers/e1000e/e1000e.cpp
   drivers/virtio/split_queue.cpp
   drivers/virtio/virtio_pci_device.cpp
   drivers/virtio/virtio_blk_disk.cpp

@@ -3,6 +3,7 @@
 #include <new>
 
 #include "drivers/ahci/ahci.hpp"
+#include "drivers/e1000e/e1000e.hpp"
 #include "drivers/nvme/nvme.hpp"
 #include "drivers/pci/pci_function.hpp"
 #include "drivers/virtio/virtio_blk_disk.hpp"
@@ -147,21 +148,25 @@ void probe_function(const drivers::pci::FunctionId& id, xl::Output& log)
         }
         add_disk(kind, cfg, d, log);
     };
-    if (drivers::virtio::VirtioPciDevice::device_type(fn) == 2)
-        bring_up(make<drivers::virtio::VirtioBlkDisk>(), "virtio-blk", "vd");
-    else if (drivers::virtio::VirtioPciDevice::device_type(fn) == 1 && !nic) {
-        auto* n = make<drivers::virtio::VirtioNetNic>();
+    // The first NIC a driver takes is the uplink (eth0).
+    auto bring_up_nic = [&](auto* n, const char* what) {
         if (!n) return;
         if (auto s = n->init(fn, *platform); !s.ok()) {
-            log.print("dom0: %02x:%02x.%x: virtio-net: %s\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7,
+            log.print("dom0: %02x:%02x.%x: %s: %s\n", id.bdf >> 8, (id.bdf >> 3) & 31, id.bdf & 7, what,
                       lib::error_name(s.error()));
             return;
         }
         nic = n;
         const uint8_t* m = n->mac();
-        log.print("dom0: nic eth0: virtio-net, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s\n", m[0], m[1], m[2], m[3],
+        log.print("dom0: nic eth0: %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, link %s\n", what, m[0], m[1], m[2], m[3],
                   m[4], m[5], n->link_up() ? "up" : "down");
-    }
+    };
+    if (drivers::virtio::VirtioPciDevice::device_type(fn) == 2)
+        bring_up(make<drivers::virtio::VirtioBlkDisk>(), "virtio-blk", "vd");
+    else if (drivers::virtio::VirtioPciDevice::device_type(fn) == 1 && !nic)
+        bring_up_nic(make<drivers::virtio::VirtioNetNic>(), "virtio-net");
+    else if (drivers::e1000e::E1000eNic::supports(fn) && !nic)
+        bring_up_nic(make<drivers::e1000e::E1000eNic>(), "e1000e");
     else if (id.class_code == 0x010802)
         bring_up(make<drivers::nvme::NvmeDisk>(), "NVMe", "nvme");
     else if (id.class_code == drivers::ahci::class_code)
