@@ -8,6 +8,11 @@ specs, and with `ioevent=0` (notify writes forwarded to Dom0). In each boot, fro
   ping64    ping -A with 18 data bytes: 60-byte frames (64 on a wire with
             the FCS), one in flight each way: packets per second
   ping1514  ping -A with 1472 data bytes: 1514-byte frames (MTU 1500)
+  udp64     a UDP flood from net-a to net-b (tools/guest/udpblast: sendmmsg
+            batches of 64 datagrams of 18 bytes, 60-byte frames), as fast
+            as net-a's socket takes them: packets per second net-b
+            received, and the share lost
+  udp1514   the same with 1472-byte datagrams (1514-byte frames)
   tcp       a TCP stream of BYTES from net-b (busybox nc), its SHA-256
             checked against the same stream made on the host: throughput,
             and the frames xl network-list counted
@@ -63,6 +68,14 @@ def mode(evidx, ioev):
         s += typed("netbench ping 10.0.0.2 %d %d &" % (size, secs))
         s += ["sleep 1", "sendraw 1d", "send xl top -d %d -i 1" % window, "expect EXITS/s BY REASON",
               "send console net-a", "expect guest: ping_rate size %d " % size, "sendraw 1d"]
+    for size in (18, 1472):
+        s += ["send console net-b", "expect guest shell"]
+        s += typed("netbench udp_recv 5002 %d &" % secs)
+        s += ["sleep 1", "sendraw 1d", "send console net-a", "expect guest shell"]
+        s += typed("netbench udp_send 10.0.0.2 5002 %d %d &" % (size, secs))
+        s += ["sleep 1", "sendraw 1d", "send xl top -d %d -i 1" % window, "expect EXITS/s BY REASON",
+              "send console net-a", "expect guest: udp_send size %d " % size, "sendraw 1d",
+              "send console net-b", "expect guest: udp_recv size %d " % size, "sendraw 1d"]
     s += ["send xl network-list net-a net-b", "expect ^Idx"]
     s += ["send console net-a", "expect guest shell"]
     s += typed("netbench get 10.0.0.2 5001 &")
@@ -113,7 +126,7 @@ results = {}
 for evidx, text in zip(("default", "no_evidx", "forward"), parts):
     t = xl_tops(text, 'net-[ab]')
     nl = netlists(text)
-    if len(t) < 4 or len(nl) < 2:
+    if len(t) < 6 or len(nl) < 2:
         print("net_guest_bench: FAIL: event_idx=%s: %d xl top and %d network-list outputs parsed" % (evidx, len(t), len(nl)))
         sys.exit(1)
     exits = [sum(v[0] for v in x.values()) for x in t]
@@ -136,6 +149,21 @@ for evidx, text in zip(("default", "no_evidx", "forward"), parts):
             evidx, name, fps, fps * frame * 8 / 1e6, frame, exits[i + 1], exits[i + 1] / fps,
             (exits[i + 1] - idle) / fps, irqs / (2 * recv), reasons[i + 1]))
         results[(evidx, name)] = fps
+    for i, (name, size) in enumerate((("udp64", 18), ("udp1514", 1472))):
+        snd = re.search(r"guest: udp_send size %d packets (\d+) seconds ([\d.]+) pps (\d+) irqs (\d+)" % size, text, re.M)
+        rcv = re.search(r"guest: udp_recv size %d packets (\d+) seconds ([\d.]+) pps (\d+) reordered (\d+) irqs (\d+)"
+                        % size, text, re.M)
+        if not snd or not rcv:
+            print("  %-9s %-9s (no whole udp_send/udp_recv line on the consoles)" % (evidx, name))
+            continue
+        sent, got, sec, irqs = int(snd.group(1)), int(rcv.group(1)), float(rcv.group(2)), int(rcv.group(5))
+        fps = got / sec
+        frame = size + 42
+        lost = 100.0 * (sent - got) / max(sent, 1)
+        print("  %-9s %-9s %10.0f %10.2f %9d %10d %10.1f %12.1f %9.2f  lost %.1f%% of %d sent; %s" % (
+            evidx, name, fps, fps * frame * 8 / 1e6, frame, exits[i + 3], exits[i + 3] / fps,
+            (exits[i + 3] - idle) / fps, irqs / max(got, 1), lost, sent, reasons[i + 3]))
+        results[(evidx, name)] = fps
     m = re.search(r"guest: tcp_sha256 (\S+) bytes (\d+) seconds ([\d.]+) mbit_s (\d+) irqs (\d+)", text, re.M)
     if not m:
         print("  %-9s %-9s (no whole tcp_sha256 line on the console)" % (evidx, "tcp"))
@@ -145,14 +173,14 @@ for evidx, text in zip(("default", "no_evidx", "forward"), parts):
     nb = nl[-1][1] - nl[-2][1]
     fps = frames / sec
     print("  %-9s %-9s %10.0f %10.2f %9.0f %10d %10.1f %12.1f %9.2f  %s" % (
-        evidx, "tcp", fps, int(m.group(2)) * 8 / sec / 1e6, nb / max(frames, 1), exits[3], exits[3] / fps,
-        (exits[3] - idle) / fps, irqs / max(frames, 1), reasons[3]))
+        evidx, "tcp", fps, int(m.group(2)) * 8 / sec / 1e6, nb / max(frames, 1), exits[5], exits[5] / fps,
+        (exits[5] - idle) / fps, irqs / max(frames, 1), reasons[5]))
     results[(evidx, "tcp")] = int(m.group(2)) / sec
 print("  (frames/s: frames through xenbr0 both ways; exit/frame: both domains' exits per second over it; "
-      "irq/frame: net-a's virtio-net interrupts per frame it sent or received; tcp irq/frame: net-a's interrupts "
-      "per frame of the whole exchange)")
+      "irq/frame: net-a's virtio-net interrupts per frame it sent or received; udp irq/frame: net-b's per "
+      "datagram it received; tcp irq/frame: net-a's interrupts per frame of the whole exchange)")
 print("  (modes: default = event index on and the doorbell fast path; no_evidx = event_idx=0; forward = ioevent=0)")
-for name in ("ping64", "ping1514", "tcp"):
+for name in ("ping64", "ping1514", "udp64", "udp1514", "tcp"):
     for other in ("no_evidx", "forward"):
         if ("default", name) in results and (other, name) in results:
             print("net_guest_bench: %-8s rate default / %-8s %.2fx" % (name, other,
