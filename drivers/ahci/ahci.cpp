@@ -183,19 +183,26 @@ lib::Status AhciDisk::bring_up(AhciHba& hba, unsigned port)
         uint32_t det = ssts::det(rd(preg::ssts));
         if (det == ssts::det_present) break;
         uint64_t waited = p.now_ns() - start;
-        if ((det == 0 && waited >= empty_port_ns) || waited >= link_timeout_ns) return lib::Error::not_found;
+        if ((det == 0 && waited >= empty_port_ns) || waited >= link_timeout_ns) {
+            (void)stop_engines(true);
+            return lib::Error::not_found;
+        }
         p.delay_us(1000);
     }
+    // From here a port given up must stop receiving FISes: its area is
+    // the next port's once this object moves on to it.
+    auto give_up = [&](lib::Status s) {
+        wr(preg::ie, 0);
+        (void)stop_engines(true);
+        return s;
+    };
     wr(preg::serr, ~0u);
-    if (!wait_not_busy(device_ready_timeout_ns).ok()) return lib::Error::busy;
-    if (rd(preg::sig) != signature_ata) return lib::Error::unsupported;  // ATAPI, port multiplier, enclosure
+    if (!wait_not_busy(device_ready_timeout_ns).ok()) return give_up(lib::Error::busy);
+    if (rd(preg::sig) != signature_ata) return give_up(lib::Error::unsupported);  // ATAPI, port multiplier, enclosure
     wr(preg::is, ~0u);
     wr(preg::ie, port_interrupts);
-    TRY(start_engines());
-    if (auto s = identify(); !s.ok()) {
-        (void)stop_engines(false);
-        return s;
-    }
+    if (auto s = start_engines(); !s.ok()) return give_up(s);
+    if (auto s = identify(); !s.ok()) return give_up(s);
     ready_ = true;
     return {};
 }
@@ -370,26 +377,49 @@ void AhciDisk::fail_all()
         if (lost[i]->done) lost[i]->done(*lost[i], lib::Error::io);
 }
 
-void AhciDisk::recover(uint32_t)
+lib::Status AhciDisk::comreset()
+{
+    uint32_t sctl = rd(preg::sctl) & ~0xfu;
+    wr(preg::sctl, sctl | 1);  // DET = 1: COMRESET, held at least 1 ms
+    hba_->platform_->delay_us(1000);
+    wr(preg::sctl, sctl);
+    TRY(hba_->wait_for(reg::port(port_) + preg::ssts, 0xf, ssts::det_present, link_timeout_ns));
+    wr(preg::serr, ~0u);
+    wr(preg::is, ~0u);
+    return {};
+}
+
+int AhciDisk::recover(bool queued)
 {
     // 6.2.2: clearing ST drops PxCI and PxSACT; a device still busy gets a
     // COMRESET; then the port starts again.
     ++recoveries_;
-    if (!stop_engines(false).ok()) return fail_all();
+    issued_ = 0;
+    if (!stop_engines(false).ok()) {
+        fail_all();
+        return -1;
+    }
     wr(preg::serr, ~0u);
     wr(preg::is, ~0u);
-    if (rd(preg::tfd) & (tfd::bsy | tfd::drq)) {
-        uint32_t sctl = rd(preg::sctl) & ~0xfu;
-        wr(preg::sctl, sctl | 1);  // DET = 1: COMRESET
-        hba_->platform_->delay_us(1000);
-        wr(preg::sctl, sctl);
-        if (!hba_->wait_for(reg::port(port_) + preg::ssts, 0xf, ssts::det_present, link_timeout_ns).ok())
-            return fail_all();
-        wr(preg::serr, ~0u);
-        wr(preg::is, ~0u);
+    bool reset = (rd(preg::tfd) & (tfd::bsy | tfd::drq)) != 0;
+    if ((reset && !comreset().ok()) || !start_engines().ok()) {
+        fail_all();
+        return -1;
     }
-    if (!start_engines().ok()) return fail_all();
+    if (!queued || reset) return -1;  // a reset cleared the device's queue state
+    // After a queued error the device takes nothing but READ LOG EXT of
+    // the NCQ error log (or a reset) (SATA 3.x 13.6.3.2).
+    uint64_t buf = mem_.bus + identify_offset;
+    build(0, ata::read_log_ext, ata::log_ncq_error, 1, buf, 512, false, false);
+    if (run_sync(0, command_timeout_ns).ok()) {
+        issued_ = 0;
+        uint8_t first = *(static_cast<const uint8_t*>(mem_.va) + identify_offset);
+        return (first & ata::log_ncq_not_queued) ? -1 : int(first & ata::log_ncq_tag_mask);
+    }
+    // The log could not be read: a COMRESET ends the error state instead.
     issued_ = 0;
+    if (!stop_engines(false).ok() || !comreset().ok() || !start_engines().ok()) fail_all();
+    return -1;
 }
 
 void AhciDisk::start_retry()
@@ -429,6 +459,7 @@ unsigned AhciDisk::poll()
         error_slots = issued_ & active;
         active = 0;
     }
+    bool queued_error = error_slots && !non_queued_;
     for (uint32_t done = issued_ & ~error_slots & ~active; done; done &= done - 1) {
         unsigned s = unsigned(__builtin_ctz(done));
         if (!slot_req_[s]) continue;
@@ -438,11 +469,13 @@ unsigned AhciDisk::poll()
         --in_flight_;
     }
     issued_ &= active;
-    if (error_slots) {
+    if (is & pis::fatal) {
+        // The port restarts first: a failure there fails every request.
+        int failed_tag = recover(queued_error);
         for (uint32_t e = error_slots; e; e &= e - 1) {
             unsigned s = unsigned(__builtin_ctz(e));
             if (!slot_req_[s]) continue;
-            if (non_queued_) {
+            if (!queued_error || int(s) == failed_tag) {
                 finished[n] = slot_req_[s];
                 ok[n++] = false;
             } else {
@@ -451,8 +484,7 @@ unsigned AhciDisk::poll()
             slot_req_[s] = nullptr;
             --in_flight_;
         }
-        issued_ = 0;
-        recover(is);
+        if (!ready_) fail_all();  // the retries too
     }
     if (!in_flight_) non_queued_ = false;
     start_retry();

@@ -10,11 +10,12 @@
 // MSI; without MSI the disks are polled.
 //
 // A command that fails (PxIS.TFES or a host bus error) stops the port: the
-// driver restarts it (a COMRESET when the device stays busy) and, because
-// a queued error aborts every queued command without saying which one
-// failed, retries each request that was in flight once on its own without
-// queuing; the one that fails again completes with `io`, the others
-// succeed.
+// driver restarts it (a COMRESET when the device stays busy). A queued
+// error aborts every queued command: the driver reads the NCQ Command Error
+// log (READ LOG EXT 10h, which also lets the device take commands again;
+// a COMRESET when that fails), fails the request of the tag it names with
+// `io`, and retries the others once each on their own without queuing (all
+// of them when the log names none; one that fails again gets `io`).
 //
 // init's errors: `unsupported` for a function that is not an AHCI HBA or has
 // no memory BAR5; `busy` for an HBA whose reset or BIOS handoff does not
@@ -65,7 +66,11 @@ private:
     void build(unsigned slot, uint8_t command, uint64_t lba, uint32_t sectors, uint64_t bus, uint32_t bytes,
                bool write, bool queued);
     void issue(unsigned slot, bool queued);
-    void recover(uint32_t status);
+    // Restarts the port after an error; after a queued one, reads the NCQ
+    // error log (which the device requires before it takes commands
+    // again) and returns the tag that failed, or -1 when unknown.
+    int recover(bool queued);
+    lib::Status comreset();
     void start_retry();
     void fail_all();
     uint32_t rd(uint64_t r);

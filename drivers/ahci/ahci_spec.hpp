@@ -150,6 +150,11 @@ namespace ata {
 inline constexpr uint8_t identify = 0xec;
 inline constexpr uint8_t read_dma_ext = 0x25, write_dma_ext = 0x35, flush_cache = 0xe7, flush_cache_ext = 0xea;
 inline constexpr uint8_t read_fpdma_queued = 0x60, write_fpdma_queued = 0x61;
+inline constexpr uint8_t read_log_ext = 0x2f;
+// The NCQ Command Error log (SATA 3.x 13.7.4): byte 0 bit 7 NQ (the error
+// was not a queued command's), bits 4:0 the failed tag.
+inline constexpr uint8_t log_ncq_error = 0x10;
+inline constexpr uint8_t log_ncq_not_queued = 0x80, log_ncq_tag_mask = 0x1f;
 inline constexpr uint32_t max_dma_ext_sectors = 65536;  // a count of 0 means 65536
 }  // namespace ata
 
