@@ -226,6 +226,41 @@ TEST_F(PlatformHotplug, GuestInitiatedEjectAndBootDevices)
     EXPECT_EQ(alloc.live, 0u);
 }
 
+TEST_F(PlatformHotplug, NotifyAddressFollowsTheBar)
+{
+    // Where the doorbells go: BAR4 + the notify offset while decoding is on.
+    ASSERT_TRUE(pc.attach_virtio(dev, 8, alloc).ok());
+    const uint64_t placed = vmm::platform::PcPlatform::virtio_bar(8) + vmm::virtio::VirtioPci::notify_offset;
+    EXPECT_EQ(pc.notify_address(8), placed);
+    auto write = [&](unsigned slot, unsigned reg, unsigned size, uint32_t v) {
+        port_out(vmm::pci::HostBridge::config_address_port, 0x80000000u | slot << 11 | reg);
+        vmm::platform::Stop stop = vmm::platform::Stop::none;
+        EXPECT_TRUE(pc.port(uint16_t(vmm::pci::HostBridge::config_data_port), size, false, v, stop));
+    };
+    // Linux sizes BARs with decoding off: no doorbells meanwhile.
+    const uint32_t command = cfg(8, 0x04) & 0xffff;
+    write(8, 0x04, 2, command & ~0x2u);
+    EXPECT_EQ(pc.notify_address(8), 0u);
+    // Moved to a new address above 4 GiB, decoding back on.
+    write(8, 0x20, 4, 0x40000000u | (cfg(8, 0x20) & 0xf));
+    write(8, 0x24, 4, 0x1);
+    write(8, 0x04, 2, command | 0x2u);
+    EXPECT_EQ(pc.notify_address(8), 0x1'4000'0000ull + vmm::virtio::VirtioPci::notify_offset);
+
+    // A hot-plugged function: nothing until the guest assigns BAR4 and
+    // turns decoding on.
+    vmm::virtio::VirtioConsole other{nullptr, nullptr};
+    ASSERT_TRUE(pc.hotplug_virtio(other, 17, alloc).ok());
+    EXPECT_EQ(pc.notify_address(17), 0u);
+    write(17, 0x20, 4, 0xc0200000u | (cfg(17, 0x20) & 0xf));
+    EXPECT_EQ(pc.notify_address(17), 0u) << "decoding still off";
+    write(17, 0x04, 2, 0x6);
+    EXPECT_EQ(pc.notify_address(17), 0xc0200000ull + vmm::virtio::VirtioPci::notify_offset);
+    // No function, a slot out of range.
+    EXPECT_EQ(pc.notify_address(18), 0u);
+    EXPECT_EQ(pc.notify_address(40), 0u);
+}
+
 TEST_F(PlatformHotplug, PullOutAGuestDoesNotEject)
 {
     // xl block-detach -f: asked, the guest does not eject, Dom0 pulls the

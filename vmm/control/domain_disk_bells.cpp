@@ -3,10 +3,11 @@
 // and turns into a Dom0 event port without making the vCPU wait for Dom0;
 // ring_disks() then runs that queue from handle_events(). The guest's vCPU
 // goes on at once instead of waiting for the device model to serve the
-// request. Queues whose binding fails, hot-plugged disks (their BAR is the
-// guest's choice) and a disk with ioevent=0 in its spec stay on the
-// forwarded-MMIO path, which also catches a BAR the guest moved (the bound
-// address no longer matches). Dom0 only.
+// request. The bindings follow BAR4: made where it decodes, moved when the
+// guest moves it, dropped while decoding is off (follow_bells); a
+// hot-plugged disk gets them once the guest has assigned its BAR. Queues
+// whose binding fails and a disk with ioevent=0 in its spec stay on the
+// forwarded-MMIO path. Dom0 only.
 #include "lib/log.hpp"
 #include "vmm/control/domains.hpp"
 #include "vmm/rt/events.hpp"
@@ -14,12 +15,16 @@
 
 namespace vmm {
 
-void Domains::bind_disk_bells(GuestDomain& g)
+void Domains::follow_disk_bells(GuestDomain& g)
 {
-    for (size_t i = 0; g.disks && i < g.disks->count(); ++i) {
+    for (size_t i = 0; g.disks && g.pc && i < g.disks->count(); ++i) {
         DomainDisks::Disk& d = g.disks->disk(i);
         if (!d.ioevent) continue;
-        const uint64_t notify = platform::PcPlatform::virtio_bar(d.slot) + virtio::VirtioPci::notify_offset;
+        const uint64_t notify = g.pc->notify_address(d.slot);
+        if (notify == d.bells_at) continue;
+        close_disk_bells(g, i);
+        d.bells_at = notify;
+        if (!notify) continue;
         for (unsigned q = 0; q < d.blk->num_queues() && q < DomainDisks::max_queues; ++q) {
             auto p = hc::ioevent_bind_mmio(g.handle, notify + q * virtio::VirtioPci::notify_multiplier);
             if (p.ok()) d.bell[q] = uint32_t(p.value);

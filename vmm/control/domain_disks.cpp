@@ -187,7 +187,7 @@ lib::Status DomainDisks::attach_one(const DiskConfig& d, const char* label, uint
         return lib::Error::no_memory;
     }
     k.blk->set_event_idx_offered(d.event_idx);
-    k.ioevent = d.ioevent && !hot;
+    k.ioevent = d.ioevent;
     auto s = hot ? pc.hotplug_virtio(*k.blk, k.slot, alloc_) : pc.attach_virtio(*k.blk, k.slot, alloc_);
     if (!s.ok()) {
         out.print("xl: %s: cannot plug it in at PCI slot %u: %s\n", label, k.slot, lib::error_name(s.error()));

@@ -49,12 +49,15 @@ public:
         block::BlockDevice* dev = nullptr;
         virtio::VirtioBlk* blk = nullptr;
         // The doorbell fast path, as on vifs: whether Dom0 is to bind each
-        // request queue's notify register to an event port (disk= ioevent,
-        // never for a hot-plugged disk, whose BAR is the guest's choice),
-        // and the ports bound (0: the write is forwarded as MMIO). Dom0
-        // binds and closes them: this class makes no hypercalls.
+        // request queue's notify register to an event port (disk= ioevent),
+        // the ports bound (0: the write is forwarded as MMIO) and the notify
+        // address they are bound at (0: none; they follow BAR4 when the
+        // guest moves it, and a hot-plugged disk gets them once the guest
+        // has assigned its BAR). Dom0 binds and closes them: this class
+        // makes no hypercalls.
         bool ioevent = false;
         uint32_t bell[max_queues] = {};
+        uint64_t bells_at = 0;
     };
 
     DomainDisks(const files::CpioArchive& files, lib::Allocator& a, hostdev::HostDisks* host = nullptr)

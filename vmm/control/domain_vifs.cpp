@@ -42,13 +42,11 @@ bool mac_in_use(GuestDomain* const* slots, size_t n, const GuestDomain& g, const
     return false;
 }
 
-// Binds each data queue's notify register (BAR4 as the platform places it,
-// queue q at notify_offset + 4q) to an event port. A queue whose binding
-// fails, and the control queue, stay on the forwarded-MMIO path; so do all
-// if the guest moves the BAR (the bound addresses then no longer match).
-void bind_doorbells(uint32_t domain, platform::NetFunction& fn, unsigned pairs)
+// Binds each data queue's notify register (queue q at notify + 4q, where
+// BAR4 decodes now) to an event port. A queue whose binding fails, and the
+// control queue, stay on the forwarded-MMIO path.
+void bind_doorbells(uint32_t domain, platform::NetFunction& fn, uint64_t notify, unsigned pairs)
 {
-    const uint64_t notify = platform::PcPlatform::virtio_bar(fn.slot()) + virtio::VirtioPci::notify_offset;
     for (unsigned q = 0; q < 2 * pairs && q < platform::NetFunction::max_bells; ++q) {
         auto p = hc::ioevent_bind_mmio(domain, notify + q * virtio::VirtioPci::notify_multiplier);
         if (p.ok()) fn.bell[q] = uint32_t(p.value);
@@ -68,6 +66,25 @@ void close_doorbells(platform::NetFunction& fn)
 }
 
 }  // namespace
+
+void Domains::follow_vif_bells(GuestDomain& g)
+{
+    for (size_t i = 0; g.pc && i < g.vif_count; ++i) {
+        platform::NetFunction* fn = g.vifs[i];
+        if (!fn || !fn->bells_wanted) continue;
+        const uint64_t notify = g.pc->notify_address(fn->slot());
+        if (notify == fn->bells_at) continue;
+        close_doorbells(*fn);
+        fn->bells_at = notify;
+        if (notify) bind_doorbells(g.handle, *fn, notify, fn->bell_queues);
+    }
+}
+
+void Domains::follow_bells(GuestDomain& g)
+{
+    follow_vif_bells(g);
+    follow_disk_bells(g);
+}
 
 void Domains::ring_vifs(GuestDomain& g)
 {
@@ -157,10 +174,11 @@ lib::Status Domains::add_vif(GuestDomain& g, const VifConfig& v, unsigned devid,
         if (hot) drop_vif(g, devid);
         return s;
     }
-    // The doorbells need the notify register's address: where the platform
-    // puts BAR4 at boot. A hot-plugged function's BAR is the guest's choice,
-    // so its kicks stay forwarded.
-    if (v.ioevent && !hot) bind_doorbells(g.handle, *fn, pairs);
+    // The doorbells go where BAR4 decodes: at once for a function the
+    // platform placed, once the guest has assigned it for a hot-plugged one.
+    fn->bells_wanted = v.ioevent;
+    fn->bell_queues = pairs;
+    follow_vif_bells(g);
     LOG_INFO("domain %u: vif %u %02x:%02x:%02x:%02x:%02x:%02x at 00:%02x.0 on %s port %u (%s)%s", g.id, devid, mac[0],
              mac[1], mac[2], mac[3], mac[4], mac[5], slot, xenbr0.name(), *port, name, hot ? ", hot-plugged" : "");
     return {};

@@ -355,7 +355,7 @@ lib::Status Domains::build(GuestDomain& g, xl::Output& out)
             g.disks = new (dm) DomainDisks(*files_, heap(), &hostdev::host_disks());
             if (!g.disks->attach(c, *g.pc, out).ok()) return fail(nullptr, Status::invalid);
             LockGuard l(lock_);
-            bind_disk_bells(g);
+            follow_disk_bells(g);
         }
         if (!attach_vifs(g, out).ok()) return fail("attaching its vifs", Status::invalid);
     } else {
@@ -869,6 +869,8 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
         if (g->pc && r.kind == hv::abi::IoKind::mmio) {
             if (!r.in) value = r.value;
             if (!g->pc->mmio(r.addr, r.size, r.in, value) && r.in) value = ~0ull;
+            if (!r.in && r.addr >= platform::ecam_base && r.addr - platform::ecam_base < pci::HostBridge::ecam_size)
+                follow_bells(*g);  // a configuration write may have moved a BAR or turned decoding on or off
         } else if (r.kind == hv::abi::IoKind::port && r.addr >= com1_base && r.addr < com1_base + 8u) {
             unsigned reg = unsigned(r.addr - com1_base);
             if (r.in) value = g->uart.read(reg);
@@ -879,6 +881,8 @@ void Domains::handle_ioreq(const hv::abi::IoRequest& r)
             value = v32;  // the serve loop's update_isa() delivers what the access unblocked
         } else if (g->pc && g->pc->port(uint16_t(r.addr), r.size, r.in, v32, stop)) {
             value = v32;
+            if (!r.in && r.addr >= pci::HostBridge::config_data_port && r.addr < pci::HostBridge::config_data_port + 4u)
+                follow_bells(*g);  // as for ECAM above
             if (uint32_t ejected = g->pc->take_ejected()) finish_ejects(*g, ejected);  // PCI hotplug: _EJ0
             if (stop == platform::Stop::reboot) {
                 reset = true;

@@ -171,11 +171,16 @@ private:
     uint64_t update_isa(uint64_t now);
     // Runs the vif queues whose doorbell ports are up (domain_vifs.cpp); under lock_.
     void ring_vifs(GuestDomain& g);
-    // The disks' doorbell fast path (domain_disk_bells.cpp): binds the
-    // notify registers of g's cold-plugged disks to event ports, runs the
-    // queues whose ports are up, and closes disk i's ports before it goes.
-    // Under lock_.
-    void bind_disk_bells(GuestDomain& g);
+    // Binds the vifs' and disks' notify registers to event ports where
+    // their BAR4 decodes now, moving the bindings when the guest moved the
+    // BAR (after every configuration write) and dropping them while its
+    // decoding is off. Under lock_.
+    void follow_bells(GuestDomain& g);
+    void follow_vif_bells(GuestDomain& g);
+    // The disks' doorbell fast path (domain_disk_bells.cpp): binds their
+    // notify registers (for follow_bells), runs the queues whose ports are
+    // up, and closes disk i's ports before it goes. Under lock_.
+    void follow_disk_bells(GuestDomain& g);
     void ring_disks(GuestDomain& g);
     void close_disk_bells(GuestDomain& g, size_t i);
     // Frames from the uplink's NIC into the bridge (all of them when

@@ -28,6 +28,12 @@ public:
     // forwarded to Dom0 as MMIO instead (docs/network.md).
     static constexpr unsigned max_bells = 2 * 4;
     uint32_t bell[max_bells] = {};
+    // Whether the vif wants them (ioevent in its spec), and the notify
+    // address they are bound at (0: none bound); they follow BAR4 when
+    // the guest moves it (Domains::follow_vif_bells).
+    bool bells_wanted = false;
+    unsigned bell_queues = 0;
+    uint64_t bells_at = 0;
 
 private:
     virtio::VirtioNet net_;

@@ -131,6 +131,17 @@ void PcPlatform::remove_virtio(unsigned slot)
     }
 }
 
+uint64_t PcPlatform::notify_address(unsigned slot)
+{
+    if (!virtio_function(slot) || slot >= pci::HostBridge::num_slots) return 0;
+    if (!(bridge_.config_read(0, slot, 0, 0x04, 2) & 0x2)) return 0;  // memory decoding off
+    uint32_t low = bridge_.config_read(0, slot, 0, 0x20, 4);
+    uint64_t base = low & ~0xfull;
+    if ((low & 0x6) == 0x4) base |= uint64_t(bridge_.config_read(0, slot, 0, 0x24, 4)) << 32;  // 64-bit BAR
+    if (!base || base == (~0ull & ~0xfull)) return 0;
+    return base + virtio::VirtioPci::notify_offset;
+}
+
 lib::Status PcPlatform::pull_virtio(unsigned slot)
 {
     if (!virtio_function(slot) || slot == console_slot) return lib::err(lib::Error::invalid);

@@ -138,6 +138,10 @@ public:
     }
     void remove_virtio(unsigned slot);
     lib::Status pull_virtio(unsigned slot);
+    // Where the virtio function in `slot` decodes its notify registers now
+    // (BAR4 as the guest or the platform programmed it, plus the notify
+    // offset), or 0 while memory decoding is off or BAR4 is unassigned.
+    uint64_t notify_address(unsigned slot);
     // Where a slot's BAR4 goes: 1 MiB of the PCI window per slot (the
     // console's, at the window's start, is below slot 1's).
     static constexpr uint64_t virtio_bar(unsigned slot) { return pci_mmio_base + uint64_t(slot) * 0x100000; }
