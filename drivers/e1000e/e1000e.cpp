@@ -105,8 +105,10 @@ void E1000eNic::setup_rings()
     wr(reg::tdh, 0);
     wr(reg::tdt, 0);
     rx_next_ = 0;
+    rx_discarding_ = false;
     tx_tail_ = tx_clean_ = tx_in_flight_ = 0;
 
+    wr(reg::rxcsum, rxcsum::ip | rxcsum::tcp_udp);
     wr(reg::tipg, tipg_default);
     wr(reg::tctl, tctl::enable | tctl::pad_short | tctl::collision_threshold | tctl::collision_distance);
     wr(reg::rctl, rctl::enable | rctl::unicast_promiscuous | rctl::multicast_promiscuous | rctl::broadcast |
@@ -149,17 +151,22 @@ lib::Status E1000eNic::transmit(const void* frame, size_t len)
 {
     if (!ready_) return lib::Error::invalid;
     if (len < 14 || len > max_frame()) return lib::Error::invalid;
-    if (tx_in_flight_ == tx_slots - 1) (void)poll(nullptr, nullptr);
+    if (tx_in_flight_ == tx_slots - 1) reclaim_tx();  // not poll(): received frames wait for their caller
     if (tx_in_flight_ == tx_slots - 1) {
         // One descriptor stays empty: TDT == TDH means an idle ring.
         ++stats_.tx_busy;
         return lib::Error::busy;
     }
     unsigned i = tx_tail_;
-    __builtin_memcpy(static_cast<uint8_t*>(tx_dma_.va) + uint64_t(i) * slot_bytes, frame, len);
+    uint8_t* slot = static_cast<uint8_t*>(tx_dma_.va) + uint64_t(i) * slot_bytes;
+    __builtin_memcpy(slot, frame, len);
+    // PSP pads to 60 bytes only from 17 up (as Linux's e1000e has it): a
+    // shorter frame is padded here.
+    size_t wire = len < min_padded ? min_padded : len;
+    for (size_t b = len; b < wire; ++b) slot[b] = 0;
     TxDescriptor d{};
     d.buffer = tx_dma_.bus + uint64_t(i) * slot_bytes;
-    d.length = uint16_t(len);
+    d.length = uint16_t(wire);
     d.command = tx_end_of_packet | tx_insert_fcs | tx_report_status;
     tx_[i] = d;
     tx_tail_ = (i + 1) % tx_slots;
@@ -172,15 +179,20 @@ lib::Status E1000eNic::transmit(const void* frame, size_t len)
     return {};
 }
 
-unsigned E1000eNic::poll(Receive rx, void* ctx)
+void E1000eNic::reclaim_tx()
 {
-    if (!ready_) return 0;
-    if (have_event_) (void)rd(reg::icr);  // acknowledges the causes: the next one sends a new MSI
     while (tx_in_flight_ && (__atomic_load_n(&tx_[tx_clean_].status, __ATOMIC_ACQUIRE) & tx_done)) {
         tx_[tx_clean_].status = 0;
         tx_clean_ = (tx_clean_ + 1) % tx_slots;
         --tx_in_flight_;
     }
+}
+
+unsigned E1000eNic::poll(Receive rx, void* ctx)
+{
+    if (!ready_) return 0;
+    if (have_event_) (void)rd(reg::icr);  // acknowledges the causes: the next one sends a new MSI
+    reclaim_tx();
     unsigned n = 0, given_back = 0, last = 0;
     // At most a ring's worth per call, so that a flood cannot hold Dom0 here.
     for (unsigned seen = 0; seen < rx_slots; ++seen) {
@@ -189,14 +201,27 @@ unsigned E1000eNic::poll(Receive rx, void* ctx)
         if (!(status & rx_done)) break;
         uint16_t len = d.length;
         // A frame spread over several buffers cannot happen with 2 KiB
-        // buffers and no long-packet mode: the card's error, dropped.
-        if (!(status & rx_end_of_packet) || (d.errors & rx_frame_errors) || len < 14 || len > slot_bytes) {
+        // buffers and no long-packet mode: the card's error, dropped whole
+        // (every descriptor up to the one with EOP, whose error bits are
+        // the frame's).
+        bool eop = status & rx_end_of_packet;
+        if (rx_discarding_ || !eop) {
+            if (!rx_discarding_) ++stats_.rx_errors;
+            rx_discarding_ = !eop;
+        } else if ((d.errors & rx_frame_errors) || len < 14 || len > slot_bytes) {
             ++stats_.rx_errors;
         } else {
             ++n;
             ++stats_.rx_packets;
             stats_.rx_bytes += len;
-            if (rx) rx(ctx, static_cast<const uint8_t*>(rx_dma_.va) + uint64_t(rx_next_) * slot_bytes, len);
+            // A good TCP or UDP checksum (and IPv4 header, when there is
+            // one) lets the guests skip theirs.
+            bool l4 = status & (rx_tcp_checked | rx_udp_checked);
+            bool verified = !(status & rx_ignore_checksum) && l4 && !(d.errors & (rx_tcp_udp_error | rx_ip_error));
+            if (verified) ++rx_verified_;
+            if (rx)
+                rx(ctx, static_cast<const uint8_t*>(rx_dma_.va) + uint64_t(rx_next_) * slot_bytes, len,
+                   verified ? rx_checksum_verified : 0);
         }
         d.status = 0;
         d.errors = 0;

@@ -20,7 +20,7 @@ inline constexpr uint64_t ctrl = 0x0000, status = 0x0008, eerd = 0x0014, ctrl_ex
                           itr = 0x00c4, ims = 0x00d0, imc = 0x00d8, rctl = 0x0100, tctl = 0x0400, tipg = 0x0410,
                           rdbal = 0x2800, rdbah = 0x2804, rdlen = 0x2808, rdh = 0x2810, rdt = 0x2818,
                           rdtr = 0x2820, tdbal = 0x3800, tdbah = 0x3804, tdlen = 0x3808, tdh = 0x3810,
-                          tdt = 0x3818, mta = 0x5200, ral0 = 0x5400, rah0 = 0x5404;
+                          tdt = 0x3818, rxcsum = 0x5000, mta = 0x5200, ral0 = 0x5400, rah0 = 0x5404;
 inline constexpr unsigned mta_entries = 128;
 }  // namespace reg
 
@@ -61,6 +61,12 @@ inline constexpr uint32_t enable = 1u << 1;
 inline constexpr uint32_t pad_short = 1u << 3;  // PSP
 inline constexpr uint32_t collision_threshold = 0x0fu << 4, collision_distance = 0x3fu << 12;
 }  // namespace tctl
+// RXCSUM: the card checks IPv4 header and TCP/UDP checksums of what it
+// receives and reports them in the descriptor (IPOFL, TUOFL).
+namespace rxcsum {
+inline constexpr uint32_t ip = 1u << 8, tcp_udp = 1u << 9;
+}
+
 // IPGT 8, IPGR1 8, IPGR2 6: the datasheet's values for copper.
 inline constexpr uint32_t tipg_default = 8u | 8u << 10 | 6u << 20;
 
@@ -75,6 +81,12 @@ struct RxDescriptor {
 };
 static_assert(sizeof(RxDescriptor) == 16 && offsetof(RxDescriptor, status) == 12);
 inline constexpr uint8_t rx_done = 1u << 0, rx_end_of_packet = 1u << 1;
+// Checksum results in status: IXSM (ignore them), UDPCS, TCPCS (a TCP or
+// UDP checksum was checked), IPCS (the IPv4 header's); in errors: TCPE and
+// IPE (the one checked was wrong).
+inline constexpr uint8_t rx_ignore_checksum = 1u << 2, rx_udp_checked = 1u << 4, rx_tcp_checked = 1u << 5,
+                         rx_ip_checked = 1u << 6;
+inline constexpr uint8_t rx_tcp_udp_error = 1u << 5, rx_ip_error = 1u << 6;
 // Frame errors that make the data unusable (not the checksum offload bits).
 inline constexpr uint8_t rx_frame_errors = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 4 | 1u << 7;
 

@@ -1,8 +1,8 @@
 // What a network-card driver offers Dom0: its MAC, the link, transmit of
 // one plain Ethernet frame (copied into the driver's DMA buffers, so the
 // caller's memory is free at return) and receive by polling, each frame
-// handed to a callback while its buffer is still the driver's. vmm/hostdev
-// makes a NIC the bridge's uplink port.
+// handed to a callback while its buffer is still the driver's, with what
+// the card checked of it. vmm/hostdev makes a NIC the bridge's uplink port.
 #pragma once
 
 #include <cstddef>
@@ -17,9 +17,14 @@ struct NicStats {
     uint64_t tx_packets = 0, tx_bytes = 0, tx_busy = 0;
 };
 
+// A received frame's flags: the card verified its TCP or UDP checksum (and,
+// for IPv4, the header checksum), so that the guests it goes to need not
+// (virtio-net's DATA_VALID).
+inline constexpr uint32_t rx_checksum_verified = 1u << 0;
+
 class Nic {
 public:
-    using Receive = void (*)(void* ctx, const uint8_t* frame, size_t len);
+    using Receive = void (*)(void* ctx, const uint8_t* frame, size_t len, uint32_t flags);
 
     virtual const uint8_t* mac() const = 0;
     virtual bool link_up() = 0;

@@ -97,7 +97,7 @@ unsigned VirtioNetNic::poll(Receive rx, void* ctx)
             ++n;
             ++stats_.rx_packets;
             stats_.rx_bytes += u.len - hdr_bytes;
-            if (rx) rx(ctx, rx_slot(slot) + hdr_bytes, u.len - hdr_bytes);
+            if (rx) rx(ctx, rx_slot(slot) + hdr_bytes, u.len - hdr_bytes, 0);  // no GUEST_CSUM negotiated
         }
         post_rx(slot);
         ++reposted;

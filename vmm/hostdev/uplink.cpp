@@ -65,7 +65,7 @@ net::BridgePort::Delivery Uplink::deliver(const net::Frame& f)
     return Delivery::delivered;
 }
 
-void Uplink::received(void* ctx, const uint8_t* frame, size_t len)
+void Uplink::received(void* ctx, const uint8_t* frame, size_t len, uint32_t flags)
 {
     auto* u = static_cast<Uplink*>(ctx);
     net::Span span{frame, uint32_t(len)};
@@ -73,6 +73,7 @@ void Uplink::received(void* ctx, const uint8_t* frame, size_t len)
     f.spans = &span;
     f.count = 1;
     f.len = uint32_t(len);
+    f.off.data_valid = flags & drivers::rx_checksum_verified;
     u->bridge_->input(u->port_, f, u->now_);
 }
 

@@ -38,7 +38,7 @@ public:
     uint64_t segmented() const { return segmented_; }
 
 private:
-    static void received(void* ctx, const uint8_t* frame, size_t len);
+    static void received(void* ctx, const uint8_t* frame, size_t len, uint32_t flags);
     bool send(uint8_t* buf, size_t len, const net::Offload& off);
 
     drivers::Nic* nic_ = nullptr;

@@ -9,7 +9,9 @@
 // a partial checksum (GSO) leaves as MSS-sized segments with valid IPv4 and
 // TCP checksums; a UDP frame's partial checksum is completed; many frames
 // in a row (more than the card's buffers) all arrive, as the driver reposts
-// receive buffers and reclaims transmit slots.
+// receive buffers and reclaims transmit slots; a frame a card says it
+// verified the checksums of reaches the guests marked data_valid (their
+// DATA_VALID), others unmarked.
 //
 // Bad inputs tried: frames shorter than an Ethernet header and longer than
 // the card takes (refused, counted as dropped by the uplink); a GSO frame
@@ -237,6 +239,49 @@ TEST_F(NicTest, ADeviceReportingAShortFrameIsCountedNotDelivered)
     from_world(eth(mac_a, mac_b, 0x0800, 100));
     EXPECT_EQ(uplink.poll(3), 1u);
     EXPECT_EQ(guest.got.size(), 1u);
+}
+
+// A card with receive checksum offload (as drivers/e1000e): its verdict
+// travels with the frame through the bridge.
+struct CheckingCard final : drivers::Nic {
+    std::vector<std::pair<Bytes, uint32_t>> inbox;
+    drivers::NicStats st;
+    uint8_t m[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+    const uint8_t* mac() const override { return m; }
+    bool link_up() override { return true; }
+    size_t max_frame() const override { return 1518; }
+    lib::Status transmit(const void*, size_t) override { return {}; }
+    unsigned poll(Receive rx, void* ctx) override
+    {
+        for (auto& [b, flags] : inbox) rx(ctx, b.data(), b.size(), flags);
+        unsigned n = unsigned(inbox.size());
+        inbox.clear();
+        return n;
+    }
+    uint32_t event() const override { return ~0u; }
+    const drivers::NicStats& stats() const override { return st; }
+};
+
+TEST(UplinkOffload, VerifiedChecksumsReachTheGuestsAsDataValid)
+{
+    vmm::net::Bridge br{"xenbr0"};
+    Capture guest;
+    unsigned gp = br.attach(guest, "vif1.0").value();
+    (void)gp;
+    CheckingCard card;
+    vmm::hostdev::Uplink up;
+    ASSERT_TRUE(up.attach(card, br, "eth0").ok());
+    const Mac guest_mac{{0x00, 0x16, 0x3e, 0x00, 0x00, 0x01}};
+    const Mac far{{0x52, 0x54, 0x00, 0x99, 0x99, 0x99}};
+    card.inbox.push_back({tcp_frame(guest_mac, far, false, 1000, false), drivers::rx_checksum_verified});
+    card.inbox.push_back({tcp_frame(guest_mac, far, true, 500, false), 0});
+    card.inbox.push_back({tcp_frame(guest_mac, far, false, 100, false), drivers::rx_checksum_verified | 0x80});
+    EXPECT_EQ(up.poll(1), 3u);
+    ASSERT_EQ(guest.got.size(), 3u);  // flooded: the bridge has not learnt the guest's MAC
+    EXPECT_TRUE(guest.offs[0].data_valid);
+    EXPECT_FALSE(guest.offs[1].data_valid) << "the card did not check it";
+    EXPECT_TRUE(guest.offs[2].data_valid) << "flags it does not know are ignored";
+    for (const auto& o : guest.offs) EXPECT_FALSE(o.needs_csum);
 }
 
 TEST(NicProbe, RefusesAFunctionThatIsNotAVirtioNetCard)
