@@ -110,7 +110,10 @@ void E1000eNic::setup_rings()
 
     wr(reg::rxcsum, rxcsum::ip | rxcsum::tcp_udp);
     wr(reg::tipg, tipg_default);
-    wr(reg::tctl, tctl::enable | tctl::pad_short | tctl::collision_threshold | tctl::collision_distance);
+    // The bits besides these keep what the reset left (RTLC, MULR on the
+    // 82574), as Linux's e1000e keeps them.
+    wr(reg::tctl, (rd(reg::tctl) & ~tctl::collision_fields) | tctl::enable | tctl::pad_short |
+                      tctl::collision_threshold | tctl::collision_distance);
     wr(reg::rctl, rctl::enable | rctl::unicast_promiscuous | rctl::multicast_promiscuous | rctl::broadcast |
                       rctl::buffer_2048 | rctl::strip_crc);
 }

@@ -60,6 +60,7 @@ namespace tctl {
 inline constexpr uint32_t enable = 1u << 1;
 inline constexpr uint32_t pad_short = 1u << 3;  // PSP
 inline constexpr uint32_t collision_threshold = 0x0fu << 4, collision_distance = 0x3fu << 12;
+inline constexpr uint32_t collision_fields = 0xffu << 4 | 0x3ffu << 12;  // CT 11:4, COLD 21:12
 }  // namespace tctl
 // RXCSUM: the card checks IPv4 header and TCP/UDP checksums of what it
 // receives and reports them in the descriptor (IPOFL, TUOFL).

@@ -41,34 +41,41 @@ Status Domains::attach_disk(uint32_t id, const DiskConfig& d, xl::Output& out)
     return Status::ok;
 }
 
+Status Domains::find_disk(uint32_t id, uint32_t devid, GuestDomain*& g, size_t& i)
+{
+    g = by_id(id);
+    if (!g) return Status::not_found;
+    if (!g->pc) return Status::unsupported;
+    const int found = g->disks ? g->disks->find(devid) : -1;
+    if (found < 0) return Status::not_found;
+    i = size_t(found);
+    return Status::ok;
+}
+
 Status Domains::detach_disk(uint32_t id, uint32_t devid)
 {
     LockGuard l(lock_);
-    GuestDomain* g = by_id(id);
-    if (!g) return Status::not_found;
-    if (!g->pc) return Status::unsupported;
-    const int i = g->disks ? g->disks->find(devid) : -1;
-    if (i < 0) return Status::not_found;
-    if (!g->pc->request_eject(g->disks->disk(size_t(i)).slot).ok()) return Status::invalid;
-    LOG_INFO("domain %u: asked to eject disk %s", g->id, g->disks->disk(size_t(i)).vdev);
+    GuestDomain* g;
+    size_t i;
+    if (Status s = find_disk(id, devid, g, i); s != Status::ok) return s;
+    if (!g->pc->request_eject(g->disks->disk(i).slot).ok()) return Status::invalid;
+    LOG_INFO("domain %u: asked to eject disk %s", g->id, g->disks->disk(i).vdev);
     return Status::ok;
 }
 
 Status Domains::pull_disk(uint32_t id, uint32_t devid)
 {
     LockGuard l(lock_);
-    GuestDomain* g = by_id(id);
-    if (!g) return Status::not_found;
-    if (!g->pc) return Status::unsupported;
-    const int i = g->disks ? g->disks->find(devid) : -1;
-    if (i < 0) return Status::not_found;
+    GuestDomain* g;
+    size_t i;
+    if (Status s = find_disk(id, devid, g, i); s != Status::ok) return s;
     // The function goes first, so that no doorbell or register access
     // reaches the backend once it is closed.
-    if (!g->pc->pull_virtio(g->disks->disk(size_t(i)).slot).ok()) return Status::invalid;
+    if (!g->pc->pull_virtio(g->disks->disk(i).slot).ok()) return Status::invalid;
     LOG_WARN("domain %u: disk %s pulled out without the guest's eject (xl block-detach -f)", g->id,
-             g->disks->disk(size_t(i)).vdev);
-    close_disk_bells(*g, size_t(i));
-    g->disks->remove(size_t(i));
+             g->disks->disk(i).vdev);
+    close_disk_bells(*g, i);
+    g->disks->remove(i);
     return Status::ok;
 }
 

@@ -158,6 +158,9 @@ public:
 private:
     GuestDomain* by_id(uint32_t id);
     GuestDomain* console_of(uint32_t id);
+    // Domain id's disk devid, for the hotplug calls (not_found, or
+    // unsupported: no PCI bus); under lock_.
+    hv::abi::Status find_disk(uint32_t id, uint32_t devid, GuestDomain*& g, size_t& i);
     void handle_ioreq(const hv::abi::IoRequest& r);
     // Applies the writes hv queued (before anything else the guest did
     // later); uart_updated, after every change of COM1's state, raises or

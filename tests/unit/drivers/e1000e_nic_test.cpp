@@ -144,6 +144,8 @@ TEST(E1000eNic, BringsTheCardUp)
     EXPECT_EQ(tctl & (1u << 1 | 1u << 3), 1u << 1 | 1u << 3);
     EXPECT_EQ((tctl >> 4) & 0xff, 15u);
     EXPECT_EQ((tctl >> 12) & 0x3ff, 63u);
+    constexpr uint32_t kept = ~(0xffu << 4 | 0x3ffu << 12 | 1u << 1 | 1u << 3);
+    EXPECT_EQ(tctl & kept, e1000e_sim::tctl_default & kept) << "the bits the reset set (RTLC, MULR) are kept";
     uint32_t tipg = rig.dev.peek(r::tipg);
     EXPECT_EQ(tipg & 0x3ff, 8u);
     EXPECT_EQ((tipg >> 10) & 0x3ff, 8u);
