@@ -68,12 +68,12 @@ lib::Status AhciHba::wait_for(uint64_t r, uint32_t mask, uint32_t want, uint64_t
 
 lib::Status AhciHba::take_from_bios()
 {
-    // BIOS/OS handoff (10.6.3): ask for ownership, give the BIOS 25 ms to
-    // let go, and up to 2 s more when it says it is busy finishing.
+    // BIOS/OS handoff (10.6.3): ask for ownership and give the BIOS 25 ms
+    // to let go, then up to 2 s more (what the spec allows a BIOS that sets
+    // BB while it finishes; one that does not set it gets the same).
     if (!(rd(reg::cap2) & cap2_bios_handoff)) return {};
     wr(reg::bohc, rd(reg::bohc) | bohc::os_owned);
     if (wait_for(reg::bohc, bohc::bios_owned, 0, handoff_timeout_ns).ok()) return {};
-    if (rd(reg::bohc) & bohc::bios_busy) return wait_for(reg::bohc, bohc::bios_owned, 0, bios_busy_timeout_ns);
     return wait_for(reg::bohc, bohc::bios_owned, 0, bios_busy_timeout_ns);
 }
 
@@ -484,7 +484,6 @@ unsigned AhciDisk::poll()
             slot_req_[s] = nullptr;
             --in_flight_;
         }
-        if (!ready_) fail_all();  // the retries too
     }
     if (!in_flight_) non_queued_ = false;
     start_retry();

@@ -39,7 +39,7 @@ inline constexpr uint32_t ahci_enable = 1u << 31;
 
 inline constexpr uint32_t cap2_bios_handoff = 1u << 0;  // BOH
 namespace bohc {
-inline constexpr uint32_t bios_owned = 1u << 0, os_owned = 1u << 1, bios_busy = 1u << 4;
+inline constexpr uint32_t bios_owned = 1u << 0, os_owned = 1u << 1;
 }
 
 // Port registers (3.3), offsets from reg::port(p).
