@@ -44,73 +44,16 @@
 #include <vector>
 
 #include "drivers/platform/device_platform.hpp"
+#include "tests/unit/drivers/nvme_sim.hpp"
 
 namespace ahci_sim {
 
+// DMA memory and byte access as the NVMe simulator has them.
+using nvme_sim::get;
+using nvme_sim::put;
+using nvme_sim::SimMemory;
+
 inline constexpr uint64_t page = 4096;
-
-template <typename T> T get(const uint8_t* p, size_t off)
-{
-    T v;
-    std::memcpy(&v, p + off, sizeof v);
-    return v;
-}
-template <typename T> void put(uint8_t* p, size_t off, T v) { std::memcpy(p + off, &v, sizeof v); }
-
-// The host's DMA memory: every buffer alloc_dma handed out; below 4 GiB on
-// request (for an HBA without 64-bit addressing).
-class SimMemory {
-public:
-    explicit SimMemory(bool below_4g = false) : below_4g_(below_4g) {}
-    SimMemory(const SimMemory&) = delete;
-    SimMemory& operator=(const SimMemory&) = delete;
-    ~SimMemory()
-    {
-        for (auto& [p, size] : buffers_) {
-            if (below_4g_) munmap(p, size);
-            else std::free(p);
-        }
-    }
-    static bool below_4g_available()
-    {
-#ifdef MAP_32BIT
-        return true;
-#else
-        return false;
-#endif
-    }
-    // size: a multiple of the page size.
-    uint8_t* alloc(size_t size)
-    {
-        uint8_t* p = nullptr;
-        if (below_4g_) {
-#ifdef MAP_32BIT
-            void* m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-            if (m == MAP_FAILED) return nullptr;
-            p = static_cast<uint8_t*>(m);
-#endif
-        } else {
-            p = static_cast<uint8_t*>(std::aligned_alloc(page, size));
-        }
-        if (!p) return nullptr;
-        std::memset(p, 0, size);
-        buffers_.push_back({p, size});
-        return p;
-    }
-    // The host bytes at [bus, bus + len) if one buffer holds them all.
-    uint8_t* at(uint64_t bus, uint64_t len)
-    {
-        for (auto& [p, size] : buffers_) {
-            uint64_t base = reinterpret_cast<uintptr_t>(p);
-            if (bus >= base && len <= size && bus - base <= size - len) return p + (bus - base);
-        }
-        return nullptr;
-    }
-
-private:
-    bool below_4g_;
-    std::vector<std::pair<uint8_t*, size_t>> buffers_;
-};
 
 enum class Attached : uint8_t { none, disk, atapi };
 

@@ -10,6 +10,8 @@
 // is recorded in `violations`, which every test expects empty.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -27,18 +29,42 @@ namespace nvme_sim {
 
 inline constexpr uint64_t page = 4096;
 
-// The host's DMA memory: every buffer alloc_dma handed out.
+// The host's DMA memory: every buffer alloc_dma handed out; below 4 GiB on
+// request (for an HBA without 64-bit addressing).
 class SimMemory {
 public:
-    SimMemory() = default;
+    explicit SimMemory(bool below_4g = false) : below_4g_(below_4g) {}
     SimMemory(const SimMemory&) = delete;
+    SimMemory& operator=(const SimMemory&) = delete;
     ~SimMemory()
     {
-        for (auto& b : buffers_) std::free(b.first);
+        for (auto& [p, size] : buffers_) {
+            if (below_4g_) munmap(p, size);
+            else std::free(p);
+        }
     }
+    static bool below_4g_available()
+    {
+#ifdef MAP_32BIT
+        return true;
+#else
+        return false;
+#endif
+    }
+    // size: a multiple of the page size.
     uint8_t* alloc(size_t size)
     {
-        auto* p = static_cast<uint8_t*>(std::aligned_alloc(page, size));
+        uint8_t* p = nullptr;
+        if (below_4g_) {
+#ifdef MAP_32BIT
+            void* m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+            if (m == MAP_FAILED) return nullptr;
+            p = static_cast<uint8_t*>(m);
+#endif
+        } else {
+            p = static_cast<uint8_t*>(std::aligned_alloc(page, size));
+        }
+        if (!p) return nullptr;
         std::memset(p, 0, size);
         buffers_.push_back({p, size});
         return p;
@@ -54,6 +80,7 @@ public:
     }
 
 private:
+    bool below_4g_;
     std::vector<std::pair<uint8_t*, size_t>> buffers_;
 };
 
